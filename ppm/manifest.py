@@ -1,0 +1,214 @@
+"""ppm.toml: read, validate, and turn into plain data. Errors name file, line and column."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ppm.errors import ManifestError
+
+MANIFEST = "ppm.toml"
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+
+@dataclass
+class Component:
+    name: str
+    builder: str
+    path: str  # relative to the project root, posix
+    needs: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    optional: bool = False  # when its toolchain is missing: skip with a note instead of failing
+    # Third-party packages this component uses: ecosystem -> name -> spec (string or table),
+    # from [components.NAME.dependencies]; resolved by lockfile/ into ppm.lock.
+    dependencies: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def env_name(self) -> str:
+        """The suffix of its PPM_DEP_<NAME> variable."""
+        return re.sub(r"[^A-Z0-9]", "_", self.name.upper())
+
+
+@dataclass
+class Manifest:
+    path: Path
+    name: str
+    version: str
+    entry: str | None
+    targets: list[str]
+    components: dict[str, Component]
+    dependencies: dict[str, Any] = field(default_factory=dict)  # third-party packages, for the lock
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory at or above `start` that holds ppm.toml."""
+    start = start.resolve()
+    for d in (start, *start.parents):
+        if (d / MANIFEST).is_file():
+            return d
+    raise ManifestError(f"no {MANIFEST} in {start} or any parent directory", hint="run `ppm init NAME` to create a project")
+
+
+def _line_col(text: str, key_path: list[str]) -> str:
+    """Best-effort location of a table or key for messages about valid TOML with bad content."""
+    lines = text.splitlines()
+    if len(key_path) >= 2 and key_path[0] == "components":
+        header = re.compile(rf"^\s*\[\s*components\.{re.escape(key_path[1])}\s*\]")
+        for i, line in enumerate(lines, 1):
+            if header.match(line):
+                if len(key_path) == 2:
+                    return f":{i}:1"
+                key = re.compile(rf"^\s*{re.escape(key_path[2])}\s*=")
+                for j in range(i, len(lines)):
+                    if lines[j].lstrip().startswith("["):
+                        break
+                    if key.match(lines[j]):
+                        return f":{j + 1}:{len(lines[j]) - len(lines[j].lstrip()) + 1}"
+                return f":{i}:1"
+    if key_path:
+        key = re.compile(rf"^\s*{re.escape(key_path[-1])}\s*=")
+        for i, line in enumerate(lines, 1):
+            if key.match(line):
+                return f":{i}:1"
+    return ""
+
+
+def load(root: Path) -> Manifest:
+    path = root / MANIFEST
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: not found") from None
+    except UnicodeDecodeError as e:
+        raise ManifestError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        # tomllib's message ends with "(at line L, column C)"; lift it into file:line:col form.
+        msg = str(e)
+        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+        loc = f":{m.group(1)}:{m.group(2)}" if m else ""
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
+        raise ManifestError(f"{path}{loc}: invalid TOML: {msg}") from None
+
+    def err(key_path: list[str], message: str) -> ManifestError:
+        return ManifestError(f"{path}{_line_col(text, key_path)}: {message}")
+
+    known_top = {"project", "components", "dependencies", "targets"}
+    for k in data:
+        if k not in known_top:
+            return_err = err([k], f"unknown table or key {k!r}; expected one of {', '.join(sorted(known_top))}")
+            raise return_err
+    proj = data.get("project")
+    if not isinstance(proj, dict):
+        raise err([], "missing [project] table (with at least `name`)")
+    for k in proj:
+        if k not in {"name", "version", "entry", "targets", "description"}:
+            raise err([k], f"unknown key project.{k}")
+    name = proj.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise err(["name"], "project.name must be a name of letters, digits, '-' or '_'")
+    version = proj.get("version", "0.0.0")
+    if not isinstance(version, str):
+        raise err(["version"], "project.version must be a string")
+    targets = proj.get("targets", ["host"])
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets) or not targets:
+        raise err(["targets"], "project.targets must be a non-empty list of target names")
+    import targets as targets_mod
+
+    for t in targets:
+        try:
+            targets_mod.get(t)
+        except LookupError as e:
+            raise err(["targets"], str(e)) from None
+
+    comps_raw = data.get("components", {})
+    if not isinstance(comps_raw, dict):
+        raise err(["components"], "components must be a table of [components.NAME] tables")
+    from builders import REGISTRY
+
+    components: dict[str, Component] = {}
+    for cname, c in comps_raw.items():
+        where = ["components", cname]
+        if not _NAME.match(cname):
+            raise err(where, f"component name {cname!r} must be letters, digits, '-' or '_'")
+        if not isinstance(c, dict):
+            raise err(where, f"components.{cname} must be a table")
+        builder = c.get("builder")
+        if not isinstance(builder, str):
+            raise err(where, f"components.{cname}: missing `builder` (one of {', '.join(sorted(REGISTRY))})")
+        if builder not in REGISTRY:
+            raise err(where + ["builder"], f"components.{cname}: unknown builder {builder!r}; known: {', '.join(sorted(REGISTRY))}")
+        bcls = REGISTRY[builder]
+        cpath = c.get("path", cname)
+        if not isinstance(cpath, str) or Path(cpath).is_absolute() or ".." in Path(cpath).parts:
+            raise err(where + ["path"], f"components.{cname}.path must be a relative path inside the project")
+        needs = c.get("needs", [])
+        if not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
+            raise err(where + ["needs"], f"components.{cname}.needs must be a list of component names")
+        optional = c.get("optional", False)
+        if not isinstance(optional, bool):
+            raise err(where + ["optional"], f"components.{cname}.optional must be true or false")
+        settings: dict[str, Any] = {}
+        for k, v in c.items():
+            if k in {"builder", "path", "needs", "optional", "dependencies"}:
+                continue
+            spec = bcls.settings.get(k)
+            if spec is None:
+                known = ", ".join(sorted(bcls.settings)) or "none"
+                raise err(where + [k], f"components.{cname}: unknown setting {k!r} for builder {builder!r} (settings: {known})")
+            if not isinstance(v, spec.type):
+                raise err(where + [k], f"components.{cname}.{k}: expected {_type_name(spec.type)}, got {type(v).__name__}")
+            settings[k] = v
+        for k, spec in bcls.settings.items():
+            if k not in settings:
+                if spec.required:
+                    raise err(where, f"components.{cname}: builder {builder!r} needs setting {k!r} ({spec.help})")
+                if spec.default is not None:
+                    settings[k] = spec.default
+        cdeps = c.get("dependencies", {})
+        _check_dependencies(cdeps, lambda m, k=where + ["dependencies"]: err(k, f"components.{cname}.dependencies: {m}"))
+        components[cname] = Component(cname, builder, Path(cpath).as_posix(), list(needs), settings, optional, cdeps)
+
+    for c in components.values():
+        for n in c.needs:
+            if n not in components:
+                raise err(["components", c.name, "needs"], f"components.{c.name} needs {n!r}, which is not a component")
+
+    entry = proj.get("entry")
+    if entry is not None and entry not in components:
+        raise err(["entry"], f"project.entry {entry!r} is not a component")
+    deps = data.get("dependencies", {})
+    _check_dependencies(deps, lambda m: err(["dependencies"], f"dependencies: {m}"))
+    return Manifest(path, name, version, entry, list(targets), components, deps)
+
+
+ECOSYSTEMS = ("pypi", "npm", "cargo", "go", "maven")
+
+
+def _check_dependencies(deps: Any, err: Any) -> None:
+    """[dependencies] (project-wide) and [components.X.dependencies]: ecosystem -> name -> spec,
+    where spec is a version requirement string or a table (version, features, optional, ...)."""
+    if not isinstance(deps, dict):
+        raise err("must be a table of ecosystems")
+    for eco, pkgs in deps.items():
+        if eco not in ECOSYSTEMS:
+            raise err(f"unknown ecosystem {eco!r}; known: {', '.join(ECOSYSTEMS)}")
+        if not isinstance(pkgs, dict):
+            raise err(f"{eco} must be a table of package = spec")
+        for pname, spec in pkgs.items():
+            if not isinstance(spec, (str, dict)):
+                raise err(f"{eco}.{pname}: spec must be a version string or a table")
+
+
+def _type_name(t: type | tuple[type, ...]) -> str:
+    if isinstance(t, tuple):
+        return " or ".join(x.__name__ for x in t)
+    return t.__name__

@@ -1,0 +1,68 @@
+"""Platforms to build for, defined once and translated into each toolchain's spelling."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Target:
+    """A platform: `name` is ppm's spelling; the other fields are each toolchain's."""
+
+    name: str
+    os: str  # linux, windows, macos, wasi
+    arch: str  # x86_64, aarch64, wasm32
+    rust_triple: str
+    zig_triple: str
+    goos: str
+    goarch: str
+    esbuild_platform: str  # node, browser, neutral
+    exe_suffix: str = ""
+    shared_lib_prefix: str = "lib"
+    shared_lib_suffix: str = ".so"
+
+    def shared_lib(self, stem: str) -> str:
+        """The file name a shared library called `stem` has on this target."""
+        return f"{self.shared_lib_prefix}{stem}{self.shared_lib_suffix}"
+
+    def executable(self, stem: str) -> str:
+        return f"{stem}{self.exe_suffix}"
+
+
+TARGETS: dict[str, Target] = {
+    t.name: t
+    for t in (
+        Target("linux-x86_64", "linux", "x86_64", "x86_64-unknown-linux-gnu", "x86_64-linux-gnu", "linux", "amd64", "node"),
+        Target("linux-aarch64", "linux", "aarch64", "aarch64-unknown-linux-gnu", "aarch64-linux-gnu", "linux", "arm64", "node"),
+        Target("windows-x86_64", "windows", "x86_64", "x86_64-pc-windows-msvc", "x86_64-windows-gnu", "windows", "amd64", "node",
+               exe_suffix=".exe", shared_lib_prefix="", shared_lib_suffix=".dll"),
+        Target("macos-arm64", "macos", "aarch64", "aarch64-apple-darwin", "aarch64-macos", "darwin", "arm64", "node",
+               shared_lib_suffix=".dylib"),
+        Target("wasm32-wasi", "wasi", "wasm32", "wasm32-wasip1", "wasm32-wasi", "wasip1", "wasm", "neutral",
+               exe_suffix=".wasm", shared_lib_prefix="", shared_lib_suffix=".wasm"),
+    )
+}
+
+_OS = {"linux": "linux", "darwin": "macos", "win32": "windows"}
+_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+
+
+def host() -> Target:
+    """The target of the machine ppm runs on."""
+    name = f"{_OS.get(sys.platform, sys.platform)}-{_ARCH.get(platform.machine().lower(), platform.machine().lower())}"
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise LookupError(f"this machine ({name}) is not a known target; known: {', '.join(sorted(TARGETS))}") from None
+
+
+def get(name: str) -> Target:
+    """The target called `name`; `host` means this machine."""
+    if name == "host":
+        return host()
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise LookupError(f"unknown target {name!r}; known: host, {', '.join(sorted(TARGETS))}") from None

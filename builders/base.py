@@ -79,6 +79,11 @@ class Builder:
     tools: ClassVar[tuple[str, ...]] = ()
     settings: ClassVar[dict[str, Setting]] = {}
 
+    @classmethod
+    def tools_for(cls, component: "Component", target: "Target") -> tuple[str, ...]:
+        """The toolchains this component needs for `target` (default: all of `tools`)."""
+        return cls.tools
+
     def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
         """The component's actions for ctx.target. The last action's outputs are the
         component's outputs, which components that need it receive."""

@@ -1,0 +1,91 @@
+"""C with gcc or clang: one compile action per source file, one link action.
+
+Cross-compiling (target other than the host) goes through `zig cc -target <zig triple>`, which
+carries the libc headers and linkers for every target."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from builders.base import Builder, PlanContext, Setting
+from ppm.action import Action
+from ppm.errors import ManifestError
+
+if TYPE_CHECKING:
+    from ppm.manifest import Component
+    from targets import Target
+
+KINDS = ("shared", "static", "executable")
+
+
+class CcBuilder(Builder):
+    name = "cc"
+    schema = 1
+    tools = ("cc",)
+    settings = {
+        "sources": Setting(list, ["src/*.c"], "globs of C sources, relative to the component"),
+        "include": Setting(list, ["include"], "include directories, relative to the component"),
+        "kind": Setting(str, "shared", "shared, static or executable"),
+        "lib": Setting(str, None, "output name (default: the component's name)"),
+        "cflags": Setting(list, ["-O2"], "flags for every compile"),
+        "ldflags": Setting(list, [], "flags for the link"),
+    }
+
+    @classmethod
+    def tools_for(cls, component: "Component", target: "Target") -> tuple[str, ...]:
+        import targets
+
+        return ("cc",) if target == targets.host() else ("zig",)
+
+    def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
+        import targets
+
+        s = component.settings
+        kind = s["kind"]
+        if kind not in KINDS:
+            raise ManifestError(f"components.{component.name}.kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        sources, dirs = ctx.glob(component, list(s["sources"]))
+        if not sources:
+            raise ManifestError(f"component {component.name!r}: no C source matches {s['sources']} under {component.path}/")
+        headers, _ = ctx.glob(component, ["*.h", "**/*.h"])
+        if ctx.target == targets.host():
+            cc, tool = ["{tool:cc}"], "cc"
+        else:
+            cc, tool = ["{tool:zig}", "cc", "-target", ctx.target.zig_triple], "zig"
+        incs = [f"-I{{src}}/{d}" for d in s["include"]]
+        for dep in component.needs:
+            incs.append(f"-I{{dep:{dep}}}")
+        pic = ["-fPIC"] if kind != "executable" else []
+        prefix = component.path.rstrip("/") + "/"
+        actions: list[Action] = []
+        objects: list[str] = []
+        for src in sources:
+            rel = src[len(prefix):] if src.startswith(prefix) else src
+            obj = rel.replace("/", "_").rsplit(".", 1)[0] + ".o"
+            name = f"compile-{rel}"
+            actions.append(Action(
+                component=component.name, name=name,
+                commands=[[*cc, "-c", *pic, *s["cflags"], *incs, f"{{src}}/{rel}", "-o", f"{{out}}/{obj}"]],
+                outputs=[obj], inputs=sorted([src, *headers]), tools=[tool],
+                settings={"cflags": s["cflags"], "include": s["include"]},
+                description=f"cc {component.name}/{rel}",
+            ))
+            objects.append(f"{{dep:{component.name}:{name}}}/{obj}")
+        stem = s.get("lib") or component.name
+        if kind == "shared":
+            out, link = ctx.target.shared_lib(stem), [*cc, "-shared", "-o", f"{{out}}/{ctx.target.shared_lib(stem)}", *objects, *s["ldflags"]]
+        elif kind == "executable":
+            out, link = ctx.target.executable(stem), [*cc, "-o", f"{{out}}/{ctx.target.executable(stem)}", *objects, *s["ldflags"]]
+        else:
+            out = f"lib{stem}.a"
+            link = ["{tool:zig}", "ar", "rcs", f"{{out}}/{out}", *objects] if tool == "zig" else ["ar", "rcs", f"{{out}}/{out}", *objects]
+        actions.append(Action(
+            component=component.name, name="link", commands=[link], outputs=[out], tools=[tool],
+            needs=[f"{component.name}:{a.name}" for a in actions], scanned_dirs=dirs,
+            settings={"kind": kind, "lib": stem, "ldflags": s["ldflags"]},
+            description=f"link {component.name} ({kind})",
+        ))
+        return actions
+
+
+BUILDER = CcBuilder

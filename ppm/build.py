@@ -1,0 +1,113 @@
+"""`ppm build`: plan, run the engine under the project lock, place the bundles, record a no-op."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ppm.fsutil import sha256_file
+
+
+@dataclass
+class BuildSummary:
+    project: str
+    targets: list[str]
+    planned: int = 0
+    executed: int = 0
+    cached: int = 0
+    up_to_date: int = 0
+    failed: int = 0
+    skipped_components: dict[str, str] = field(default_factory=dict)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    bundles: dict[str, dict[str, Any]] = field(default_factory=dict)  # target -> {path, sha256, size}
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project": self.project, "targets": self.targets, "seconds": round(self.seconds, 4),
+            "actions_planned": self.planned, "actions_executed": self.executed, "actions_cached": self.cached,
+            "actions_up_to_date": self.up_to_date, "actions_failed": self.failed,
+            "skipped_components": self.skipped_components, "actions": self.actions, "bundles": self.bundles,
+        }
+
+
+def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = None, keep_going: bool = False,
+          progress: Any = None, report: Any = None) -> BuildSummary:
+    from filelock import FileLock, Timeout
+
+    from ppm import fastpath, manifest
+    from ppm.engine import Engine
+    from ppm.paths import state_dir
+    from ppm.plan import make_plan
+
+    t0 = time.time()
+    state = state_dir(root)
+    state.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(state / "build.lock"))
+    try:
+        lock.acquire(timeout=0.05)
+    except Timeout:
+        if report:
+            report("waiting for another ppm build in this project to finish…")
+        lock.acquire()
+    try:
+        fastpath.forget(root)
+        m = manifest.load(root)
+        plan = make_plan(m, targets, report=report)
+        for name, why in plan.skipped.items():
+            if report:
+                report(f"note: skipping optional component {name!r}: {why}")
+        if progress is not None:
+            progress.total = len(plan.actions)
+        engine = Engine(plan, jobs=jobs or os.cpu_count() or 1, keep_going=keep_going, progress=progress)
+        summary = BuildSummary(m.name, [t.name for t in plan.targets], planned=len(plan.actions),
+                               skipped_components=dict(plan.skipped))
+        try:
+            results = engine.run()
+        finally:
+            for pa in plan.actions:
+                r = engine.results.get(pa.id)
+                if r is None:
+                    continue
+                summary.actions.append({
+                    "id": r.id, "status": r.status, "reason": r.reason or r.error, "key": r.key,
+                    "start": round(r.start, 4), "end": round(r.end, 4),
+                    "outputs": {rel: {"path": str(Path(r.out_dir) / rel), "sha256": o.digest, "size": o.size}
+                                for rel, o in sorted(r.outputs.items())},
+                })
+            counts = {s: sum(1 for a in summary.actions if a["status"] == s) for s in ("ran", "cached", "up-to-date", "failed")}
+            summary.executed, summary.cached = counts["ran"], counts["cached"]
+            summary.up_to_date, summary.failed = counts["up-to-date"], counts["failed"]
+        bundle_files = place_bundles(plan, engine, summary)
+        summary.seconds = time.time() - t0
+        fastpath.record(root, plan, engine, results, bundle_files, summary)
+        return summary
+    finally:
+        lock.release()
+
+
+def place_bundles(plan: Any, engine: Any, summary: BuildSummary) -> list[Path]:
+    """Copy each target's entry executable to dist/<target>/ (atomically, only when it changed)."""
+    m = plan.manifest
+    placed: list[Path] = []
+    if not m.entry or m.entry in plan.skipped:
+        return placed
+    for t in plan.targets:
+        final = plan.finals[(t.name, m.entry)]
+        res = engine.results[final.id]
+        rel = final.action.outputs[0]
+        o = res.outputs[rel]
+        dest = m.root / "dist" / t.name / Path(rel).name
+        if not (dest.is_file() and dest.stat().st_size == o.size and sha256_file(dest) == o.digest):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{dest.name}.tmp")
+            shutil.copyfile(Path(res.out_dir) / rel, tmp)
+            os.chmod(tmp, 0o755)
+            os.replace(tmp, dest)
+        summary.bundles[t.name] = {"path": str(dest), "sha256": o.digest, "size": o.size}
+        placed.append(dest)
+    return placed

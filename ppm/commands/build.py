@@ -1,0 +1,59 @@
+"""ppm build"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def build(
+        target: Optional[list[str]] = typer.Option(None, "--target", "-t", help="Target to build (repeatable); default: the project's targets."),
+        jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Actions to run at once (default: number of cores)."),
+        keep_going: bool = typer.Option(False, "--keep-going", "-k", help="Go on with independent actions after a failure."),
+        explain: bool = typer.Option(False, "--explain", help="Say why each action ran."),
+        json_out: bool = typer.Option(False, "--json", help="Print a machine-readable summary on stdout."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),
+    ) -> None:
+        """Build every component for every target and bundle the entry component into one executable."""
+        import json
+        from pathlib import Path
+
+        from ppm import ui
+        from ppm.build import build as run_build
+        from ppm.errors import PpmError
+        from ppm.manifest import find_root
+
+        root = find_root(Path.cwd())
+        report = None if quiet else ui.info
+        with ui.BuildProgress(quiet=quiet or json_out) as progress:
+            try:
+                summary = run_build(root, targets=target, jobs=jobs, keep_going=keep_going, progress=progress, report=report)
+            except PpmError:
+                raise
+        if explain:
+            for a in summary.actions:
+                if a["status"] in ("ran", "cached"):
+                    verb = "ran" if a["status"] == "ran" else "from cache"
+                    ui.info(f"{a['id']}: {verb}: {a['reason']}")
+        if json_out:
+            print(json.dumps(summary.to_json(), indent=2))
+        if quiet:
+            return
+        if summary.executed == 0 and summary.cached == 0:
+            ui.info(f"nothing to do: {summary.planned} actions up to date ({summary.seconds:.2f}s)")
+        else:
+            ui.info(f"built {summary.project}: {summary.executed} ran, {summary.cached} from cache, "
+                    f"{summary.up_to_date} up to date in {summary.seconds:.2f}s")
+        for t, b in summary.bundles.items():
+            ui.info(f"  {t}: {_rel(b['path'])} ({b['size'] / 1e6:.1f} MB)")
+
+    def _rel(p: str) -> str:
+        import os
+
+        try:
+            return os.path.relpath(p)
+        except ValueError:
+            return p

@@ -1,0 +1,32 @@
+"""ppm graph"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def graph(
+        json_out: bool = typer.Option(False, "--json", help="Components, edges and actions as JSON."),
+        dot: bool = typer.Option(False, "--dot", help="Graphviz DOT (pipe to `dot -Tsvg`)."),
+        target: Optional[list[str]] = typer.Option(None, "--target", "-t", help="Target(s) to plan for."),
+    ) -> None:
+        """Show the components, their edges and the actions a build would run."""
+        import json
+        from pathlib import Path
+
+        from ppm import graph as g
+        from ppm import manifest
+        from ppm.plan import make_plan
+
+        m = manifest.load(manifest.find_root(Path.cwd()))
+        plan = make_plan(m, target, provision=False)
+        if json_out:
+            print(json.dumps(g.to_json(plan), indent=2))
+        elif dot:
+            print(g.to_dot(plan), end="")
+        else:
+            print(g.to_text(plan))

@@ -1,0 +1,21 @@
+"""ppm init"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def init(
+        path: Path = typer.Argument(..., help="Directory to create; its name becomes the project name."),
+        template: str = typer.Option("demo", "--template", help="Template to start from."),
+    ) -> None:
+        """Create a new project: a small real polyglot app (Rust, C, Zig, TypeScript, Java, Python host)."""
+        from ppm import ui
+        from ppm.scaffold import create
+
+        dest = create(path, template)
+        ui.info(f"created {dest.name} in {dest}; next: cd {path} && ppm build")

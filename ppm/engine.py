@@ -1,0 +1,446 @@
+"""The engine: runs a plan's actions in parallel through the content-addressed cache.
+
+Each action becomes, in order: a key (builder, toolchains, settings, target, commands, input
+digests, the output digests of the actions it needs), then one of
+  up to date  its materialized outputs are those its key produced last time
+  cached      the action cache knows the key: outputs are verified and restored from the CAS
+  ran         its commands run in a fresh directory; outputs go to the CAS, then the cache
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ppm.cache import OutputFile, Store
+from ppm.errors import ActionFailed, PpmError
+from ppm.fsutil import atomic_write_text, rmtree, sha256_file
+from ppm.plan import Plan, PlannedAction
+from ppm.statcache import StatCache
+
+_PLACEHOLDER = re.compile(r"\{(out|work|project|src|state|dep:[^{}]+|tool:[^{}]+)\}")
+TAIL_LINES = 30
+
+
+@dataclass
+class Result:
+    id: str
+    status: str  # "up-to-date" | "cached" | "ran" | "failed" | "skipped"
+    key: str = ""
+    reason: str = ""
+    outputs: dict[str, OutputFile] = field(default_factory=dict)
+    out_dir: str = ""
+    start: float = 0.0
+    end: float = 0.0
+    error: str = ""
+
+
+class Cancelled(Exception):
+    pass
+
+
+class Engine:
+    def __init__(self, plan: Plan, *, jobs: int, keep_going: bool = False, store: Store | None = None,
+                 progress: Any = None) -> None:
+        from ppm.paths import cache_dir, state_dir
+
+        self.plan = plan
+        self.root = plan.root
+        self.jobs = max(1, jobs)
+        self.keep_going = keep_going
+        self.state = state_dir(self.root)
+        self.store = store or Store(cache_dir() / "store")
+        self.progress = progress
+        self.stat = StatCache(self.state / "statcache.json", self.root)
+        self.results: dict[str, Result] = {}
+        self.previous = self._load_record()
+        self._procs: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+
+    # -- records ---------------------------------------------------------------------------
+    def _load_record(self) -> dict[str, Any]:
+        try:
+            data = json.loads((self.state / "actions.json").read_text())
+            return data if isinstance(data, dict) else {}
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def out_dir(self, pa: PlannedAction) -> Path:
+        return self.state / "out" / pa.target.name / pa.action.component / pa.action.name
+
+    # -- keys ------------------------------------------------------------------------------
+    def ingredients(self, pa: PlannedAction) -> dict[str, Any]:
+        a = pa.action
+        inputs = {}
+        for p in a.inputs:
+            try:
+                inputs[p] = self.stat.digest(p)
+            except FileNotFoundError:
+                raise ActionFailed(f"{a.id}: input file {p} does not exist",
+                                   hint=f"check component {a.component!r}'s sources in ppm.toml") from None
+        dirs = {}
+        for d in a.scanned_dirs:
+            try:
+                dirs[d] = hashlib.sha256("\0".join(sorted(os.listdir(self.root / d))).encode()).hexdigest()
+            except FileNotFoundError:
+                dirs[d] = ""
+        deps = {}
+        for ref, dpa in sorted(pa.deps.items()):
+            r = self.results[dpa.id]
+            deps[ref] = {rel: o.digest for rel, o in sorted(r.outputs.items())}
+        tcs = self.plan.toolchains
+        return {
+            "builder": f"{pa.builder.name}/{pa.builder.schema}",
+            "target": pa.target.name,
+            "tools": {t: tcs[t].identity for t in sorted(a.tools)},
+            "settings": a.settings,
+            "commands": a.commands,
+            "env": a.env,
+            "cwd": a.cwd,
+            "outputs": a.outputs,
+            "inputs": inputs,
+            "dirs": dirs,
+            "deps": deps,
+        }
+
+    @staticmethod
+    def key_of(ingredients: dict[str, Any]) -> str:
+        return hashlib.sha256(json.dumps(ingredients, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+    # -- one action ------------------------------------------------------------------------
+    def run_one(self, pa: PlannedAction) -> Result:
+        if self._cancel.is_set():
+            raise Cancelled()
+        start = time.time()
+        ing = self.ingredients(pa)
+        key = self.key_of(ing)
+        prev = self.previous.get("actions", {}).get(pa.id)
+        out_dir = self.out_dir(pa)
+        res = Result(pa.id, "", key=key, out_dir=str(out_dir), start=start)
+        if prev and prev.get("key") == key and self._materialized_ok(out_dir, prev):
+            res.status = "up-to-date"
+            res.outputs = {rel: OutputFile.from_json(v) for rel, v in prev["outputs"].items()}
+            res.reason = "up to date"
+        else:
+            res.reason = explain(prev.get("ingredients") if prev else None, ing, same_key=bool(prev and prev.get("key") == key))
+            cached = self.store.get_action(key)
+            if cached is not None and all(self.store.verify(o) for o in cached.values()):
+                self._promote_from_cache(cached, out_dir)
+                res.status = "cached"
+                res.outputs = cached
+            else:
+                if cached is not None:
+                    self.store.drop_action(key)
+                    res.reason += " (the cached entry was corrupt and was dropped)"
+                res.outputs = self._execute(pa, key)
+                res.status = "ran"
+        res.end = time.time()
+        res.ingredients = ing  # type: ignore[attr-defined]
+        return res
+
+    def _materialized_ok(self, out_dir: Path, prev: dict[str, Any]) -> bool:
+        stats = prev.get("out_stats", {})
+        for rel in prev.get("outputs", {}):
+            try:
+                st = os.stat(out_dir / rel)
+            except FileNotFoundError:
+                return False
+            if stats.get(rel) != [st.st_size, st.st_mtime_ns, st.st_ino]:
+                return False
+        return True
+
+    def _promote_from_cache(self, outputs: dict[str, OutputFile], out_dir: Path) -> None:
+        new = self._tmp("restore")
+        for rel, o in outputs.items():
+            self.store.materialize(o, new / rel)
+        self._swap_into(new, out_dir)
+
+    def _tmp(self, what: str) -> Path:
+        p = self.state / "tmp" / f"{what}-{uuid.uuid4().hex[:12]}"
+        p.mkdir(parents=True)
+        return p
+
+    def _swap_into(self, new: Path, final: Path) -> None:
+        """Replace directory `final` by `new`; a kill at any point leaves `final` whole or absent."""
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            trash = self.state / "tmp" / f"trash-{uuid.uuid4().hex[:12]}"
+            os.rename(final, trash)
+            os.rename(new, final)
+            rmtree(trash)
+        else:
+            os.rename(new, final)
+
+    def expand(self, pa: PlannedAction, s: str, dirs: dict[str, str]) -> str:
+        def sub(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name in dirs:
+                return dirs[name]
+            kind, _, arg = name.partition(":")
+            if kind == "dep":
+                if arg not in pa.deps:
+                    raise ActionFailed(f"{pa.action.id}: {{dep:{arg}}} names no need of this action")
+                return str(self.out_dir(pa.deps[arg]))
+            if kind == "tool":
+                tc = self.plan.toolchains.get(arg)
+                if tc is None or not tc.usable:
+                    raise ActionFailed(f"{pa.action.id}: toolchain {arg!r} is not available")
+                return shlex.join(tc.argv)
+            raise ActionFailed(f"{pa.action.id}: unknown placeholder {m.group(0)}")
+
+        return _PLACEHOLDER.sub(sub, s)
+
+    def _execute(self, pa: PlannedAction, key: str) -> dict[str, OutputFile]:
+        a = pa.action
+        tmp = self._tmp("act")
+        out, work = tmp / "out", tmp / "work"
+        out.mkdir()
+        work.mkdir()
+        state = self.state / "incremental" / pa.target.name / a.component
+        state.mkdir(parents=True, exist_ok=True)
+        dirs = {"out": str(out), "work": str(work), "project": str(self.root),
+                "src": str(self.root / pa.component.path), "state": str(state)}
+        env = dict(os.environ)
+        for t in a.tools:
+            env.update(self.plan.toolchains[t].env)
+        for ename, dpa in pa.env_deps.items():
+            env[f"PPM_DEP_{ename}"] = str(self.out_dir(dpa))
+        env["PPM_TARGET"] = pa.target.name
+        env.update({k: self.expand(pa, v, dirs) for k, v in a.env.items()})
+        cwd = self.expand(pa, a.cwd, dirs)
+        log_path = tmp / "log.txt"
+        with open(log_path, "wb") as log:
+            for cmd in a.commands:
+                argv: list[str] = []
+                for word in cmd:
+                    m = _PLACEHOLDER.fullmatch(word)
+                    if m and m.group(1).startswith("tool:"):
+                        tc = self.plan.toolchains.get(m.group(1)[5:])
+                        if tc is None or not tc.usable:
+                            raise ActionFailed(f"{a.id}: toolchain {m.group(1)[5:]!r} is not available")
+                        argv.extend(tc.argv)
+                    else:
+                        argv.append(self.expand(pa, word, dirs))
+                if argv and argv[0].startswith("@"):
+                    _internal(a.id, argv, cwd)
+                    continue
+                self._spawn(a.id, argv, cwd, env, log, log_path)
+        outputs: dict[str, OutputFile] = {}
+        missing = [rel for rel in a.outputs if not (out / rel).is_file()]
+        if missing:
+            raise ActionFailed(f"{a.id}: finished but did not write {', '.join(missing)}" + _tail(log_path))
+        for rel in a.outputs:
+            outputs[rel] = self.store.put_file(out / rel)
+        self.store.put_action(key, outputs, {"action": a.id})
+        # Keep exactly the declared outputs in the materialized directory.
+        final = self._tmp("final")
+        for rel in a.outputs:
+            (final / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.rename(out / rel, final / rel)
+        self._swap_into(final, self.out_dir(pa))
+        rmtree(tmp)
+        return outputs
+
+    def _spawn(self, aid: str, argv: list[str], cwd: str, env: dict[str, str], log: Any, log_path: Path) -> None:
+        try:
+            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        except FileNotFoundError:
+            raise ActionFailed(f"{aid}: command not found: {argv[0]}") from None
+        except NotADirectoryError:
+            raise ActionFailed(f"{aid}: working directory {cwd} does not exist") from None
+        with self._lock:
+            self._procs.add(proc)
+        try:
+            rc = proc.wait()
+        finally:
+            with self._lock:
+                self._procs.discard(proc)
+        if self._cancel.is_set():
+            raise Cancelled()
+        if rc != 0:
+            log.flush()
+            raise ActionFailed(f"{aid} failed (exit {rc}): {shlex.join(argv)}" + _tail(log_path))
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        with self._lock:
+            procs = list(self._procs)
+        for p in procs:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    # -- the whole graph ---------------------------------------------------------------------
+    def run(self) -> list[Result]:
+        """Run every action; raises ActionFailed (after the others settle) if any failed."""
+        rmtree(self.state / "tmp")
+        (self.state / "tmp").mkdir(parents=True, exist_ok=True)
+        actions = self.plan.actions
+        waiting = {pa: len(pa.needs) for pa in actions}
+        dependents: dict[PlannedAction, list[PlannedAction]] = {pa: [] for pa in actions}
+        for pa in actions:
+            for d in pa.needs:
+                dependents[d].append(pa)
+        ready = [pa for pa in actions if not pa.needs]
+        failures: list[str] = []
+        by_id = {pa.id: pa for pa in actions}
+        try:
+            with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="ppm-action") as pool:
+                running: dict[Any, PlannedAction] = {}
+                while ready or running:
+                    while ready and len(running) < self.jobs * 2 and not (failures and not self.keep_going):
+                        pa = ready.pop(0)
+                        if self.progress:
+                            self.progress.queued(pa)
+                        running[pool.submit(self._run_reporting, pa)] = pa
+                    if not running:
+                        break
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        pa = running.pop(f)
+                        exc = f.exception()
+                        if exc is None:
+                            res = f.result()
+                            self.results[pa.id] = res
+                            for d in dependents[pa]:
+                                waiting[d] -= 1
+                                if waiting[d] == 0:
+                                    ready.append(d)
+                        elif isinstance(exc, Cancelled):
+                            self.results[pa.id] = Result(pa.id, "skipped", reason="cancelled")
+                        else:
+                            msg = str(exc) if isinstance(exc, PpmError) else f"{pa.id}: internal error: {exc!r}"
+                            failures.append(msg)
+                            self.results[pa.id] = Result(pa.id, "failed", error=msg)
+                            if self.progress:
+                                self.progress.failed(pa, msg)
+                            self._skip_dependents(pa, dependents)
+                            if not self.keep_going:
+                                self.cancel()
+        except KeyboardInterrupt:
+            self.cancel()
+            raise
+        finally:
+            self._save_record()
+        for pa in actions:
+            self.results.setdefault(pa.id, Result(pa.id, "skipped", reason="not started"))
+        if failures:
+            more = f"\n({len(failures) - 1} more action(s) failed; see above)" if len(failures) > 1 else ""
+            raise ActionFailed(failures[0] + more)
+        del by_id
+        return [self.results[pa.id] for pa in actions]
+
+    def _skip_dependents(self, pa: PlannedAction, dependents: dict[PlannedAction, list[PlannedAction]]) -> None:
+        stack = list(dependents[pa])
+        while stack:
+            d = stack.pop()
+            if d.id not in self.results:
+                self.results[d.id] = Result(d.id, "skipped", reason=f"needs {pa.id}, which failed")
+                stack.extend(dependents[d])
+
+    def _run_reporting(self, pa: PlannedAction) -> Result:
+        if self.progress:
+            self.progress.started(pa)
+        res = self.run_one(pa)
+        if self.progress:
+            self.progress.finished(pa, res)
+        return res
+
+    def _save_record(self) -> None:
+        actions = dict(self.previous.get("actions", {}))
+        for pa in self.plan.actions:
+            r = self.results.get(pa.id)
+            if r is None or r.status not in ("up-to-date", "cached", "ran"):
+                continue
+            out_stats = {}
+            for rel in r.outputs:
+                try:
+                    st = os.stat(Path(r.out_dir) / rel)
+                    out_stats[rel] = [st.st_size, st.st_mtime_ns, st.st_ino]
+                except FileNotFoundError:
+                    pass
+            actions[pa.id] = {"key": r.key, "outputs": {k: o.to_json() for k, o in r.outputs.items()},
+                              "out_stats": out_stats, "ingredients": getattr(r, "ingredients", None)}
+        atomic_write_text(self.state / "actions.json", json.dumps({"version": 1, "actions": actions}, separators=(",", ":")))
+        self.stat.save()
+
+
+def _internal(aid: str, argv: list[str], cwd: str) -> None:
+    op = argv[0]
+    try:
+        if op == "@copy" and len(argv) == 3:
+            src, dst = (Path(cwd) / argv[1]), (Path(cwd) / argv[2])
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+        elif op == "@mkdir" and len(argv) == 2:
+            (Path(cwd) / argv[1]).mkdir(parents=True, exist_ok=True)
+        elif op == "@write" and len(argv) == 3:
+            p = Path(cwd) / argv[1]
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(argv[2], encoding="utf-8")
+        else:
+            raise ActionFailed(f"{aid}: unknown engine command {shlex.join(argv)}")
+    except OSError as e:
+        raise ActionFailed(f"{aid}: {op} failed: {e}") from None
+
+
+def _tail(log_path: Path) -> str:
+    try:
+        lines = log_path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return ""
+    if not lines:
+        return "\n  (the command printed nothing)"
+    tail = lines[-TAIL_LINES:]
+    head = f"\n  last {len(tail)} of {len(lines)} lines of its output:" if len(lines) > TAIL_LINES else "\n  its output:"
+    return head + "".join(f"\n    {line}" for line in tail)
+
+
+def explain(prev: dict[str, Any] | None, new: dict[str, Any], *, same_key: bool) -> str:
+    """Why an action has to be produced again, from the ingredients of its last and new key."""
+    if prev is None:
+        return "never built in this project"
+    if same_key:
+        return "its outputs were missing or modified"
+    why: list[str] = []
+    for section, label in (("inputs", "input"), ("deps", "dependency")):
+        a, b = prev.get(section, {}), new.get(section, {})
+        for k in sorted(set(a) | set(b)):
+            if k not in a:
+                why.append(f"{label} {k} added")
+            elif k not in b:
+                why.append(f"{label} {k} removed")
+            elif a[k] != b[k]:
+                why.append(f"{label} {k} changed" if section == "inputs" else f"{label} {k}'s output changed")
+    for k in sorted(set(prev.get("dirs", {})) | set(new.get("dirs", {}))):
+        if prev.get("dirs", {}).get(k) != new.get("dirs", {}).get(k):
+            why.append(f"files were added to or removed from {k}/")
+    a, b = prev.get("settings", {}), new.get("settings", {})
+    for k in sorted(set(a) | set(b)):
+        if a.get(k) != b.get(k):
+            why.append(f"setting {k} changed ({a.get(k)!r} -> {b.get(k)!r})")
+    a, b = prev.get("tools", {}), new.get("tools", {})
+    for k in sorted(set(a) | set(b)):
+        if a.get(k) != b.get(k):
+            why.append(f"toolchain {k} changed")
+    for k, label in (("builder", "builder version"), ("target", "target"), ("commands", "command"),
+                     ("env", "environment"), ("cwd", "working directory"), ("outputs", "declared outputs")):
+        if prev.get(k) != new.get(k):
+            why.append(f"{label} changed")
+    return "; ".join(why) if why else "its key changed"

@@ -1,0 +1,166 @@
+"""The no-op fast path: answer `ppm build` from the last build's record, before importing the
+CLI framework or the engine.
+
+After a successful build, the record lists the (size, mtime, inode) of everything that could
+change the result: ppm.toml and ppm.lock, every action's input files and scanned directories,
+the materialized outputs and bundles, the toolchains' executables, ppm's own planning code,
+and the environment variables that select toolchains. If all of them are unchanged, nothing
+can run, and the build is answered in a few milliseconds. Anything else (any doubt at all)
+falls through to the full build, which is always correct on its own.
+
+Imports: the standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+RECORD = "noop.json"
+SUMMARY = "last-build.json"
+ENV_KEYS = ("PATH", "CC", "CXX", "GRAALVM_HOME", "JAVA_HOME", "PPM_CACHE_DIR", "PPM_OFFLINE", "CARGO_HOME", "RUSTUP_TOOLCHAIN")
+RACY_NS = 50_000_000
+FORMAT = 1
+
+
+def _root() -> str | None:
+    d = os.getcwd()
+    while True:
+        if os.path.isfile(os.path.join(d, "ppm.toml")):
+            return d
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+
+
+def _parse(argv: list[str]) -> dict | None:
+    """The few options a no-op can honour; anything else means: take the full path."""
+    opts = {"json": False}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--json":
+            opts["json"] = True
+        elif a in ("-j", "--jobs") and i + 1 < len(argv) and argv[i + 1].isdigit():
+            i += 1
+        elif a.startswith("-j") and a[2:].isdigit() or a.startswith("--jobs=") and a[7:].isdigit():
+            pass
+        else:
+            return None
+        i += 1
+    return opts
+
+
+def try_noop(argv: list[str]) -> int | None:
+    """Exit code if the build is provably a no-op (after printing so), else None."""
+    opts = _parse(argv)
+    if opts is None:
+        return None
+    root = _root()
+    if root is None:
+        return None
+    state = os.path.join(root, ".ppm")
+    try:
+        with open(os.path.join(state, RECORD), "rb") as f:
+            rec = json.loads(f.read())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get("format") != FORMAT or rec.get("ppm") != _version():
+        return None
+    env = rec.get("env", {})
+    for k in ENV_KEYS:
+        if os.environ.get(k) != env.get(k):
+            return None
+    limit = rec.get("recorded_ns", 0) - RACY_NS
+    stat = os.stat
+    try:
+        for path, size, mtime, ino in rec["files"]:
+            st = stat(path)
+            if st.st_mtime_ns != mtime or st.st_size != size or st.st_ino != ino or mtime >= limit:
+                return None
+        for path in rec.get("absent", ()):
+            if os.path.exists(path):
+                return None
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
+    n = rec.get("actions", 0)
+    if opts["json"]:
+        try:
+            with open(os.path.join(state, SUMMARY), "rb") as f:
+                summary = json.loads(f.read())
+        except (OSError, ValueError):
+            return None
+        for a in summary.get("actions", []):
+            a["status"], a["reason"] = "up-to-date", "up to date"
+        summary.update(actions_executed=0, actions_cached=0, actions_up_to_date=n, actions_failed=0, seconds=0.0, fast_path=True)
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    sys.stderr.write(f"nothing to do: {n} action{'s' if n != 1 else ''} up to date\n")
+    return 0
+
+
+def _version() -> str:
+    from ppm import __version__
+
+    return __version__
+
+
+def forget(root) -> None:  # type: ignore[no-untyped-def]
+    """Drop the record: called when a build starts, so a killed build never leaves a stale one."""
+    try:
+        os.unlink(os.path.join(str(root), ".ppm", RECORD))
+    except FileNotFoundError:
+        pass
+
+
+def record(root, plan, engine, results, bundles, summary) -> None:  # type: ignore[no-untyped-def]
+    """Write the record after a successful build (and the summary `--json` replays)."""
+    from pathlib import Path
+
+    from ppm.fsutil import atomic_write_text
+
+    root = Path(root)
+    paths: set[str] = set()
+    absent: list[str] = []
+    for name in ("ppm.toml", "ppm.lock"):
+        p = root / name
+        (paths.add(str(p)) if p.exists() else absent.append(str(p)))
+    for pa in plan.actions:
+        for rel in pa.action.inputs:
+            paths.add(str(root / rel))
+        for rel in pa.action.scanned_dirs:
+            paths.add(str(root / rel))
+        res = engine.results[pa.id]
+        for rel in res.outputs:
+            paths.add(str(Path(res.out_dir) / rel))
+    for b in bundles:
+        paths.add(str(b))
+    for tc in plan.toolchains.values():
+        if tc.usable and tc.argv:
+            exe = tc.argv[0]
+            if os.path.isabs(exe):
+                paths.add(exe)
+    # ppm's own code that decides what the actions are.
+    import builders
+    import ppm
+
+    for pkg in (ppm, builders):
+        for d in pkg.__path__:
+            for fn in os.listdir(d):
+                if fn.endswith(".py"):
+                    paths.add(os.path.join(d, fn))
+    files = []
+    for p in sorted(paths):
+        try:
+            st = os.stat(p)
+        except FileNotFoundError:
+            return  # something vanished during the build: no record, the next build checks everything
+        files.append([p, st.st_size, st.st_mtime_ns, st.st_ino])
+    rec = {"format": FORMAT, "ppm": _version(), "recorded_ns": time.time_ns(),
+           "env": {k: os.environ.get(k) for k in ENV_KEYS}, "actions": len(plan.actions),
+           "files": files, "absent": absent}
+    state = root / ".ppm"
+    atomic_write_text(state / SUMMARY, json.dumps(summary.to_json()))
+    atomic_write_text(state / RECORD, json.dumps(rec, separators=(",", ":")))

@@ -1,0 +1,21 @@
+"""Where ppm keeps things: the user-wide cache, and the project's own state directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    """ppm's cache root: $PPM_CACHE_DIR, else the platform's user cache directory."""
+    env = os.environ.get("PPM_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("ppm", appauthor=False))
+
+
+def state_dir(root: Path) -> Path:
+    """The project's state: stat cache, build record, materialized outputs, scratch space."""
+    return root / ".ppm"

@@ -1,0 +1,135 @@
+"""Planning: manifest × targets → a graph of actions, through the builders. Nothing runs here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ppm.action import Action
+from ppm.errors import GraphError, ManifestError, ToolchainError
+from ppm.graph import topo_order
+from ppm.manifest import Component, Manifest
+
+if TYPE_CHECKING:
+    from builders.base import Builder
+    from ppm.toolchains import Toolchain
+    from targets import Target
+
+
+@dataclass(eq=False)
+class PlannedAction:
+    action: Action
+    target: "Target"
+    id: str
+    component: Component
+    builder: type["Builder"]
+    needs: list["PlannedAction"] = field(default_factory=list)
+    deps: dict[str, "PlannedAction"] = field(default_factory=dict)  # {dep:NAME} -> the action providing it
+    env_deps: dict[str, "PlannedAction"] = field(default_factory=dict)  # PPM_DEP_<NAME> -> action
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+@dataclass
+class Plan:
+    manifest: Manifest
+    order: list[str]
+    targets: list["Target"]
+    actions: list[PlannedAction]  # in a valid execution order
+    finals: dict[tuple[str, str], PlannedAction]  # (target, component) -> its last action
+    skipped: dict[str, str]  # component -> why it is not built
+    toolchains: dict[str, "Toolchain"]
+
+    @property
+    def root(self) -> Path:
+        return self.manifest.root
+
+
+def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, provision: bool = True,
+              report: Any = None) -> Plan:
+    import targets as targets_mod
+    from builders import REGISTRY
+    from builders.base import PlanContext
+    from ppm import toolchains
+
+    order = topo_order(manifest.components)
+    names = target_names or manifest.targets
+    try:
+        tlist = list({t.name: t for t in (targets_mod.get(n) for n in names)}.values())
+    except LookupError as e:
+        raise ManifestError(str(e)) from None
+
+    needed = {c.name: sorted({x for t in tlist for x in REGISTRY[c.builder].tools_for(c, t)})
+              for c in manifest.components.values()}
+    tcs = toolchains.resolve(sorted({x for v in needed.values() for x in v}), provision=provision, report=report)
+
+    skipped: dict[str, str] = {}
+    for name in order:
+        c = manifest.components[name]
+        missing = [t for t in needed[name] if not tcs[t].usable and (provision or not _provisionable(tcs[t]))]
+        why = None
+        if missing:
+            why = "; ".join(f"{t} is not usable: {tcs[t].note or 'not found'}" for t in missing)
+        else:
+            gone = [n for n in c.needs if n in skipped]
+            if gone:
+                why = f"it needs {', '.join(gone)}, which {'is' if len(gone) == 1 else 'are'} skipped"
+        if why:
+            if not c.optional:
+                raise ToolchainError(f"component {name!r} ({c.builder}) cannot be built: {why}",
+                                     hint="install the toolchain, or mark the component `optional = true` in ppm.toml")
+            skipped[name] = why
+
+    actions: list[PlannedAction] = []
+    finals: dict[tuple[str, str], PlannedAction] = {}
+    multi = len(tlist) > 1
+    for t in tlist:
+        for name in order:
+            if name in skipped:
+                continue
+            c = manifest.components[name]
+            bcls = REGISTRY[c.builder]
+            deps = {n: list(finals[(t.name, n)].action.outputs) for n in c.needs if n not in skipped}
+            ctx = PlanContext(root=manifest.root, target=t, deps=deps, toolchains=tcs)
+            planned = bcls().plan(c, ctx)
+            if not planned:
+                raise GraphError(f"builder {c.builder!r} planned no action for component {name!r}")
+            by_name: dict[str, PlannedAction] = {}
+            for a in planned:
+                if a.name in by_name:
+                    raise GraphError(f"builder {c.builder!r} planned two actions named {a.name!r} for {name!r}")
+                if not a.settings:
+                    a.settings = dict(c.settings)
+                aid = f"{t.name}/{a.id}" if multi else a.id
+                pa = PlannedAction(a, t, aid, c, bcls)
+                for n in c.needs:
+                    if n in skipped:
+                        continue
+                    f = finals[(t.name, n)]
+                    pa.deps[n] = f
+                    pa.env_deps[manifest.components[n].env_name] = f
+                for ref in a.needs:
+                    if ":" in ref:
+                        cn, an = ref.split(":", 1)
+                        src = by_name.get(an) if cn == name else None
+                        if src is None and cn != name and (t.name, cn) in finals and finals[(t.name, cn)].action.name == an:
+                            src = finals[(t.name, cn)]
+                    else:
+                        src = pa.deps.get(ref)
+                    if src is None:
+                        raise GraphError(f"action {a.id} needs {ref!r}, which is not an earlier action of {name!r} "
+                                         f"nor a component it needs")
+                    pa.deps[ref] = src
+                pa.needs = list({id(d): d for d in pa.deps.values()}.values())
+                by_name[a.name] = pa
+                actions.append(pa)
+            finals[(t.name, name)] = by_name[planned[-1].name]
+    return Plan(manifest, order, tlist, actions, finals, skipped, tcs)
+
+
+def _provisionable(tc: "Toolchain") -> bool:
+    from ppm import toolchains
+
+    return tc.name in getattr(toolchains, "PROVISIONED", ("zig", "esbuild", "pyinstaller"))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ppm.errors import PpmError
 from ppm.fsutil import sha256_file
 
 
@@ -68,6 +69,9 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
                                skipped_components=dict(plan.skipped))
         try:
             results = engine.run()
+        except PpmError as e:
+            e.summary = summary  # type: ignore[attr-defined]  # filled in below, for --json
+            raise
         finally:
             for pa in plan.actions:
                 r = engine.results.get(pa.id)
@@ -82,6 +86,7 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
             counts = {s: sum(1 for a in summary.actions if a["status"] == s) for s in ("ran", "cached", "up-to-date", "failed")}
             summary.executed, summary.cached = counts["ran"], counts["cached"]
             summary.up_to_date, summary.failed = counts["up-to-date"], counts["failed"]
+            summary.seconds = time.time() - t0
         bundle_files = place_bundles(plan, engine, summary)
         summary.seconds = time.time() - t0
         fastpath.record(root, plan, engine, results, bundle_files, summary)

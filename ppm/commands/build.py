@@ -31,7 +31,9 @@ def register(app: typer.Typer) -> None:
         with ui.BuildProgress(quiet=quiet or json_out) as progress:
             try:
                 summary = run_build(root, targets=target, jobs=jobs, keep_going=keep_going, progress=progress, report=report)
-            except PpmError:
+            except PpmError as e:
+                if json_out and getattr(e, "summary", None) is not None:
+                    print(json.dumps(e.summary.to_json(), indent=2))
                 raise
         if explain:
             for a in summary.actions:

@@ -20,7 +20,7 @@ import time
 
 RECORD = "noop.json"
 SUMMARY = "last-build.json"
-ENV_KEYS = ("PATH", "CC", "CXX", "GRAALVM_HOME", "JAVA_HOME", "PPM_CACHE_DIR", "PPM_OFFLINE", "CARGO_HOME", "RUSTUP_TOOLCHAIN")
+ENV_KEYS = ("PATH", "CC", "CXX", "GRAALVM_HOME", "JAVA_HOME", "PPM_CACHE_DIR", "PPM_TOOLCHAINS_DIR", "PPM_OFFLINE", "CARGO_HOME", "RUSTUP_TOOLCHAIN")
 RACY_NS = 50_000_000
 FORMAT = 1
 
@@ -158,6 +158,13 @@ def record(root, plan, engine, results, bundles, summary) -> None:  # type: igno
         except FileNotFoundError:
             return  # something vanished during the build: no record, the next build checks everything
         files.append([p, st.st_size, st.st_mtime_ns, st.st_ino])
+    # A file written within RACY_NS of the record could change again without its mtime moving;
+    # wait that window out (at most 50 ms, only after a build that wrote something) rather
+    # than leave a record the next no-op cannot trust.
+    newest = max((f[2] for f in files), default=0)
+    wait_ns = newest + RACY_NS + 1_000_000 - time.time_ns()
+    if 0 < wait_ns <= RACY_NS + 1_000_000:
+        time.sleep(wait_ns / 1e9)
     rec = {"format": FORMAT, "ppm": _version(), "recorded_ns": time.time_ns(),
            "env": {k: os.environ.get(k) for k in ENV_KEYS}, "actions": len(plan.actions),
            "files": files, "absent": absent}

@@ -19,3 +19,10 @@ def cache_dir() -> Path:
 def state_dir(root: Path) -> Path:
     """The project's state: stat cache, build record, materialized outputs, scratch space."""
     return root / ".ppm"
+
+
+def toolchains_dir() -> Path:
+    """Provisioned toolchains: $PPM_TOOLCHAINS_DIR, else <cache>/toolchains. Kept apart from the
+    action cache so that a fresh action cache (a test's, a CI job's) can reuse the toolchains."""
+    env = os.environ.get("PPM_TOOLCHAINS_DIR")
+    return Path(env) if env else cache_dir() / "toolchains"

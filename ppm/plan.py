@@ -69,13 +69,9 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
     for name in order:
         c = manifest.components[name]
         missing = [t for t in needed[name] if not tcs[t].usable and (provision or not _provisionable(tcs[t]))]
-        why = None
-        if missing:
-            why = "; ".join(f"{t} is not usable: {tcs[t].note or 'not found'}" for t in missing)
-        else:
-            gone = [n for n in c.needs if n in skipped]
-            if gone:
-                why = f"it needs {', '.join(gone)}, which {'is' if len(gone) == 1 else 'are'} skipped"
+        # A skipped component is optional: what needs it is built without it (the builder
+        # sees it missing from ctx.deps), so only a missing toolchain skips a component.
+        why = "; ".join(f"{t} is not usable: {tcs[t].note or 'not found'}" for t in missing) if missing else None
         if why:
             if not c.optional:
                 raise ToolchainError(f"component {name!r} ({c.builder}) cannot be built: {why}",
@@ -132,4 +128,4 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
 def _provisionable(tc: "Toolchain") -> bool:
     from ppm import toolchains
 
-    return tc.name in getattr(toolchains, "PROVISIONED", ("zig", "esbuild", "pyinstaller"))
+    return toolchains.provisionable(tc.name)

@@ -13,10 +13,21 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _no_inherited_ppm_dirs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PPM_TOOLCHAINS_DIR", raising=False)
+
+
 @pytest.fixture
 def ppm_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh action cache for this test; the provisioned toolchains stay shared (and offline:
+    the README's test command provisions them before the tests run)."""
+    from ppm.paths import toolchains_dir
+
+    monkeypatch.setenv("PPM_TOOLCHAINS_DIR", str(toolchains_dir()))
     cache = tmp_path / "ppm-cache"
     monkeypatch.setenv("PPM_CACHE_DIR", str(cache))
+    monkeypatch.setenv("PPM_OFFLINE", "1")
     return cache
 
 

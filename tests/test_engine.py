@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_ppm
+from helpers import run_ppm
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler on PATH")
 

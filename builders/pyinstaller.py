@@ -1,0 +1,127 @@
+"""Python: the host script frozen by PyInstaller into one executable, with every needed
+component's outputs embedded under ppm_deps/<component>/ and a ppm_components.json that
+says what was embedded and which optional component was skipped.
+
+PyInstaller freezes the Python it runs on, so the `pyinstaller` toolchain must be one for
+the target (PyInstaller cannot cross-compile)."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from typing import TYPE_CHECKING
+
+from builders.base import Builder, PlanContext, Setting
+from ppm.action import Action
+from ppm.errors import ManifestError
+
+if TYPE_CHECKING:
+    from ppm.manifest import Component
+    from targets import Target
+
+DEPS_DIR = "ppm_deps"  # where embedded outputs live inside the bundle
+COMPONENTS_FILE = "ppm_components.json"
+# A fixed time for everything PyInstaller stamps (Windows PE headers among them): 1980-01-01,
+# the earliest time a zip file can hold.
+SOURCE_DATE_EPOCH = "315532800"
+
+
+class PyinstallerBuilder(Builder):
+    name = "pyinstaller"
+    tools = ("pyinstaller",)
+    settings = {
+        "script": Setting(str, "main.py", "the entry script, relative to the component"),
+        "sources": Setting(list, ["**/*.py"], "files (relative to the component) whose contents feed the key"),
+        "exe": Setting(str, None, "the executable's name (default: the component's name)"),
+        "hidden_imports": Setting(list, [], "modules PyInstaller cannot see being imported"),
+        "excludes": Setting(list, [], "modules to leave out of the bundle"),
+        "windowed": Setting(bool, False, "no console window (Windows, macOS)"),
+    }
+
+    def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
+        s = component.settings
+        script = s.get("script", "main.py")
+        inputs, scanned = ctx.glob(component, _strs(component, "sources", s.get("sources", [])) + [script])
+        if _join(component.path, script) not in inputs:
+            raise ManifestError(f"component {component.name!r}: entry script {_join(component.path, script)} does not exist",
+                                hint="set `script = \"path/to/main.py\"` in its [components] table")
+        exe = s.get("exe") or component.name
+        target = ctx.target
+
+        embedded = {name: sorted(ctx.deps[name]) for name in sorted(ctx.deps)}
+        # An optional component whose toolchain was missing is not in ctx.deps: say so in the
+        # bundle, so the app can tell "skipped at build time" from "broken".
+        skipped = sorted(set(component.needs) - set(ctx.deps))
+        listing = {"app": component.name, "embedded": embedded, "skipped": skipped, "target": target.name}
+
+        argv = [
+            "{tool:pyinstaller}",
+            "--onefile",
+            "--noconfirm",
+            # No --clean: {work} starts empty anyway, and --clean would also wipe the binary
+            # cache kept in {state} (keyed by content, so it is safe to keep).
+            "--log-level", "WARN",
+            "--name", exe,
+            "--distpath", "{out}",
+            "--workpath", "{work}/build",
+            "--specpath", "{work}",
+            "--paths", "{src}",
+            "--add-data", f"{{work}}/{COMPONENTS_FILE}:.",
+        ]
+        for name, files in embedded.items():
+            for f in files:
+                dest = posixpath.join(DEPS_DIR, name, posixpath.dirname(f)).rstrip("/")
+                kind = "--add-binary" if _is_binary(f, target) else "--add-data"
+                argv += [kind, f"{{dep:{name}}}/{f}:{dest}"]
+        for m in _strs(component, "hidden_imports", s.get("hidden_imports", [])):
+            argv += ["--hidden-import", m]
+        for m in _strs(component, "excludes", s.get("excludes", [])):
+            argv += ["--exclude-module", m]
+        if s.get("windowed"):
+            argv.append("--windowed")
+        argv.append(f"{{src}}/{script}")
+
+        return [
+            Action(
+                component=component.name,
+                name="bundle",
+                commands=[
+                    ["@write", f"{{work}}/{COMPONENTS_FILE}", json.dumps(listing, indent=2, sort_keys=True) + "\n"],
+                    argv,
+                ],
+                outputs=[target.executable(exe)],
+                inputs=inputs,
+                scanned_dirs=scanned,
+                env={
+                    "PYINSTALLER_CONFIG_DIR": "{state}/pyinstaller",
+                    "PYTHONHASHSEED": "0",
+                    "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH,
+                    "PYTHONDONTWRITEBYTECODE": "1",  # leave no __pycache__ in the source tree
+                },
+                tools=list(self.tools),
+                settings=dict(s),
+                description=f"pyinstaller {exe} ({target.name})",
+            )
+        ]
+
+
+def _is_binary(path: str, target: "Target") -> bool:
+    """Shared libraries and executables go in with --add-binary (PyInstaller keeps them
+    executable and collects what they link against); everything else is data."""
+    name = posixpath.basename(path)
+    if name.endswith(target.shared_lib_suffix) or (target.exe_suffix and name.endswith(target.exe_suffix)):
+        return True
+    return "." not in name  # a Unix executable
+
+
+def _strs(component: "Component", key: str, value: list) -> list[str]:
+    if not all(isinstance(v, str) for v in value):
+        raise ManifestError(f"components.{component.name}.{key}: expected a list of strings")
+    return list(value)
+
+
+def _join(base: str, rel: str) -> str:
+    return rel if base in ("", ".") else f"{base}/{rel}"
+
+
+BUILDER = PyinstallerBuilder

@@ -14,6 +14,12 @@ def main() -> None:
         code = fastpath.try_noop(argv[1:])
         if code is not None:
             sys.exit(code)
+    elif argv[:1] == ["lock"]:
+        from lockfile.project import try_noop
+
+        code = try_noop(argv[1:])
+        if code is not None:
+            sys.exit(code)
     from ppm.cli import run
 
     run()

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-COMMAND_MODULES = ("init", "build", "graph", "toolchain")
+COMMAND_MODULES = ("init", "build", "graph", "toolchain", "lock")
 
 app = typer.Typer(
     name="ppm",

@@ -1,0 +1,274 @@
+"""ppm.lock: the lock file format. One TOML file, written deterministically.
+
+Layout (version 1):
+
+    # This file is written by `ppm lock`; edit ppm.toml instead.
+    version = 1
+    manifest-digest = "sha256:..."
+
+    [toolchain.zig]
+    version = "0.13.0"
+    source = "https://..."
+    digest = "sha256:..."
+
+    [package."pypi:idna@3.7"]
+    ecosystem = "pypi"
+    name = "idna"
+    version = "3.7"
+    source = "https://pypi.org/simple/"
+    components = ["*"]
+    dependencies = []
+    artifacts = [
+      { url = "https://.../idna-3.7-py3-none-any.whl", hash = "sha256:..." },
+    ]
+
+A package's table is keyed by "<ecosystem>:<name>@<version>", so the tables sort into a stable
+order, a change touches only its own table, and two branches adding different packages merge
+without conflicts. `components = ["*"]` means project-wide ([dependencies]); otherwise the
+components whose own dependencies reach the package. No timestamps, no credentials."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lockfile.errors import LockError
+
+LOCK = "ppm.lock"
+LOCK_VERSION = 1
+HEADER = "# This file is written by `ppm lock`; edit ppm.toml instead.\n"
+ALL_COMPONENTS = "*"
+
+Scalar = str | bool | int
+Extra = Scalar | list[str]
+
+
+def package_key(ecosystem: str, name: str, version: str) -> str:
+    return f"{ecosystem}:{name}@{version}"
+
+
+def split_key(key: str) -> tuple[str, str, str]:
+    """'npm:@types/node@20.1.0' -> ('npm', '@types/node', '20.1.0')."""
+    eco, sep, rest = key.partition(":")
+    name, at, version = rest.rpartition("@")
+    if not sep or not at or not name or not version:
+        raise ValueError(f"not a package key (ecosystem:name@version): {key!r}")
+    return eco, name, version
+
+
+@dataclass(frozen=True, order=True)
+class Artifact:
+    url: str
+    hash: str  # "sha256:<hex>", npm's "sha512-<base64>" integrity as given, or Go's "h1:<base64>"
+
+
+@dataclass
+class Package:
+    ecosystem: str
+    name: str
+    version: str
+    source: str
+    components: list[str] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)  # package keys
+    artifacts: list[Artifact] = field(default_factory=list)
+    features: list[str] = field(default_factory=list)  # cargo features / pypi extras in use
+    extra: dict[str, Extra] = field(default_factory=dict)  # ecosystem-specific, e.g. npm `paths`
+
+    @property
+    def key(self) -> str:
+        return package_key(self.ecosystem, self.name, self.version)
+
+
+@dataclass
+class Toolchain:
+    name: str
+    version: str
+    source: str
+    digest: str
+
+
+@dataclass
+class Lock:
+    manifest_digest: str = ""
+    packages: dict[str, Package] = field(default_factory=dict)  # key -> package
+    toolchains: dict[str, Toolchain] = field(default_factory=dict)
+
+    def add(self, pkg: Package) -> None:
+        self.packages[pkg.key] = pkg
+
+    def by_ecosystem(self, ecosystem: str) -> list[Package]:
+        return [p for k, p in sorted(self.packages.items()) if p.ecosystem == ecosystem]
+
+    def find(self, ecosystem: str, name: str) -> list[Package]:
+        return [p for p in self.by_ecosystem(ecosystem) if p.name == name]
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def _str(s: str) -> str:
+    # JSON string escapes are a subset of TOML basic-string escapes.
+    return json.dumps(s, ensure_ascii=False)
+
+
+def _scalar(v: Scalar) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    return _str(v)
+
+
+def _list(items: list[str]) -> str:
+    if not items:
+        return "[]"
+    if len(items) == 1:
+        return f"[{_str(items[0])}]"
+    return "[\n" + "".join(f"  {_str(i)},\n" for i in items) + "]"
+
+
+def _bare_or_quoted(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _str(key)
+
+
+def dumps(lock: Lock) -> str:
+    out = [HEADER, f"version = {LOCK_VERSION}\n", f"manifest-digest = {_str(lock.manifest_digest)}\n"]
+    for name in sorted(lock.toolchains):
+        t = lock.toolchains[name]
+        out.append(f"\n[toolchain.{_bare_or_quoted(name)}]\n")
+        out.append(f"version = {_str(t.version)}\nsource = {_str(t.source)}\ndigest = {_str(t.digest)}\n")
+    for key in sorted(lock.packages):
+        p = lock.packages[key]
+        out.append(f"\n[package.{_str(p.key)}]\n")
+        out.append(f"ecosystem = {_str(p.ecosystem)}\nname = {_str(p.name)}\nversion = {_str(p.version)}\n")
+        out.append(f"source = {_str(p.source)}\n")
+        out.append(f"components = {_list(sorted(set(p.components)))}\n")
+        if p.features:
+            out.append(f"features = {_list(sorted(set(p.features)))}\n")
+        out.append(f"dependencies = {_list(sorted(set(p.dependencies)))}\n")
+        for k in sorted(p.extra):
+            v = p.extra[k]
+            out.append(f"{_bare_or_quoted(k)} = {_list(list(v)) if isinstance(v, list) else _scalar(v)}\n")
+        arts = sorted(set(p.artifacts))
+        if arts:
+            out.append("artifacts = [\n")
+            out.extend(f"  {{ url = {_str(a.url)}, hash = {_str(a.hash)} }},\n" for a in arts)
+            out.append("]\n")
+        else:
+            out.append("artifacts = []\n")
+    return "".join(out)
+
+
+def write(path: Path, lock: Lock) -> bool:
+    """Write atomically (temp file + rename). Returns False when the file already had this text."""
+    text = dumps(lock)
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def _line_of(text: str, needle: str) -> int:
+    for i, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return i
+    return 1
+
+
+def loads(text: str, path: Path | str = LOCK) -> Lock:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        msg = str(e)
+        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+        loc = f":{m.group(1)}:{m.group(2)}" if m else ""
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
+        raise LockError(f"{path}{loc}: invalid TOML: {msg}", hint="delete it and run `ppm lock` to write it anew") from None
+
+    def err(needle: str, message: str) -> LockError:
+        return LockError(f"{path}:{_line_of(text, needle)}: {message}", hint="run `ppm lock` to write it anew")
+
+    version = data.get("version")
+    if version != LOCK_VERSION:
+        raise err("version", f"unsupported lock version {version!r} (this ppm reads version {LOCK_VERSION})")
+    lock = Lock(manifest_digest=str(data.get("manifest-digest", "")))
+    for name, t in (data.get("toolchain") or {}).items():
+        header = f"[toolchain.{_bare_or_quoted(name)}]"
+        if not isinstance(t, dict):
+            raise err(header, f"toolchain.{name} must be a table")
+        for k in ("version", "source", "digest"):
+            if not isinstance(t.get(k), str):
+                raise err(header, f"toolchain.{name}: missing string `{k}`")
+        lock.toolchains[name] = Toolchain(name, t["version"], t["source"], t["digest"])
+    known = {"ecosystem", "name", "version", "source", "components", "features", "dependencies", "artifacts"}
+    for key, p in (data.get("package") or {}).items():
+        header = f"[package.{_str(key)}]"
+        if not isinstance(p, dict):
+            raise err(header, f"package {key!r} must be a table")
+        for k in ("ecosystem", "name", "version", "source"):
+            if not isinstance(p.get(k), str):
+                raise err(header, f"package {key!r}: missing string `{k}`")
+        if package_key(p["ecosystem"], p["name"], p["version"]) != key:
+            raise err(header, f"package {key!r}: table key does not match its ecosystem, name and version")
+        arts = []
+        for a in p.get("artifacts", []):
+            if not isinstance(a, dict) or not isinstance(a.get("url"), str) or not isinstance(a.get("hash"), str):
+                raise err(header, f"package {key!r}: each artifact needs `url` and `hash` strings")
+            arts.append(Artifact(a["url"], a["hash"]))
+        for k in ("components", "features", "dependencies"):
+            v = p.get(k, [])
+            if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                raise err(header, f"package {key!r}: `{k}` must be a list of strings")
+        extra = {k: v for k, v in p.items() if k not in known}
+        lock.add(Package(p["ecosystem"], p["name"], p["version"], p["source"], list(p.get("components", [])),
+                         list(p.get("dependencies", [])), arts, list(p.get("features", [])), extra))
+    for pkg in lock.packages.values():
+        for dep in pkg.dependencies:
+            if dep not in lock.packages:
+                raise err(f"[package.{_str(pkg.key)}]", f"package {pkg.key!r} depends on {dep!r}, which is not in the lock")
+    return lock
+
+
+def read(path: Path) -> Lock:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise LockError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    return loads(text, path)
+
+
+_DIGEST_LINE = re.compile(r'^manifest-digest = "([^"]*)"$', re.M)
+
+
+def read_manifest_digest(path: Path) -> str | None:
+    """The recorded manifest digest, read without parsing the whole lock (the no-op fast path)."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            head = f.read(512)
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    m = _DIGEST_LINE.search(head)
+    return m.group(1) if m else None

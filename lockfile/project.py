@@ -1,0 +1,381 @@
+"""The lock operations behind `ppm lock`, `ppm add`, `ppm remove`, `ppm tree` and `ppm why`.
+The commands in ppm/commands/lock.py only parse options and print what these return."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from lockfile import model, request
+from lockfile.errors import LockError, ResolutionError
+from lockfile.registries import registry_urls
+
+MANIFEST = "ppm.toml"
+
+
+def is_fresh(root: Path) -> bool:
+    """True when ppm.lock was written from exactly this manifest (no parsing of the lock beyond its
+    header, no network, no resolver imports): the `ppm lock` no-op."""
+    digest = model.read_manifest_digest(root / model.LOCK)
+    if not digest:
+        return False
+    try:
+        data = tomllib.loads((root / MANIFEST).read_text(encoding="utf-8"))
+        return request.digest_from_toml(data, registry_urls()) == digest
+    except Exception:
+        return False  # let the full path report what is wrong
+
+
+@dataclass
+class Diff:
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # "eco:name 1.0 -> 1.1" and in-place changes
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+    def lines(self) -> list[str]:
+        return [f"+ {k}" for k in self.added] + [f"- {k}" for k in self.removed] + [f"~ {k}" for k in self.changed]
+
+
+def diff(old: model.Lock | None, new: model.Lock) -> Diff:
+    old_pk = old.packages if old else {}
+    d = Diff()
+    old_names = {(p.ecosystem, p.name): p for p in old_pk.values()}
+    new_names = {(p.ecosystem, p.name): p for p in new.packages.values()}
+    for k in sorted(set(new.packages) - set(old_pk)):
+        p = new.packages[k]
+        o = old_names.get((p.ecosystem, p.name))
+        if o is not None and o.key not in new.packages and sum(1 for q in new.packages.values() if (q.ecosystem, q.name) == (p.ecosystem, p.name)) == 1:
+            d.changed.append(f"{p.ecosystem}:{p.name} {o.version} -> {p.version}")
+        else:
+            d.added.append(k)
+    for k in sorted(set(old_pk) - set(new.packages)):
+        p = old_pk[k]
+        n = new_names.get((p.ecosystem, p.name))
+        if n is None or n.key in old_pk or sum(1 for q in new.packages.values() if (q.ecosystem, q.name) == (p.ecosystem, p.name)) != 1:
+            d.removed.append(k)
+    for k in sorted(set(old_pk) & set(new.packages)):
+        if model.dumps(model.Lock(packages={k: old_pk[k]})) != model.dumps(model.Lock(packages={k: new.packages[k]})):
+            d.changed.append(f"{k} (artifacts, edges or components)")
+    return d
+
+
+@dataclass
+class LockResult:
+    status: str  # "fresh", "written", "unchanged", "stale"
+    diff: Diff
+    path: Path
+
+
+def _http(offline: bool):  # noqa: ANN202
+    from lockfile.registries.http import HttpClient
+
+    return HttpClient(offline=offline)
+
+
+def _read_old(path: Path) -> model.Lock | None:
+    return model.read(path) if path.exists() else None
+
+
+def lock(root: Path, *, check: bool = False, upgrade: bool = False, upgrade_packages: Iterable[str] = (),
+         offline: bool = False) -> LockResult:
+    path = root / model.LOCK
+    ups = list(upgrade_packages)
+    if not upgrade and not ups and is_fresh(root):
+        return LockResult("fresh", Diff(), path)
+    from lockfile.resolve import lock_project
+
+    old = _read_old(path)
+    with _http(offline) as http:
+        new = lock_project(root, http=http, old=old, upgrade=True if upgrade else ups)
+    d = diff(old, new)
+    if check:
+        if old is not None and old.manifest_digest == new.manifest_digest and not d:
+            return LockResult("fresh", d, path)
+        if not d and old is not None:
+            d.changed.append("manifest digest (ppm.toml changed, the resolved packages did not)")
+        elif old is None:
+            d.added.insert(0, f"{model.LOCK} does not exist")
+        return LockResult("stale", d, path)
+    wrote = model.write(path, new)
+    return LockResult("written" if wrote else "unchanged", d, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# add / remove
+
+
+@dataclass(frozen=True)
+class AddSpec:
+    ecosystem: str
+    name: str
+    spec: str  # "" = pick the newest and write a requirement for it
+    features: tuple[str, ...] = ()
+
+
+def parse_add(arg: str, features: Iterable[str] = ()) -> AddSpec:
+    """`pypi:httpx>=0.27`, `pypi:httpx[socks]`, `npm:preact@^10`, `npm:@types/node@20`, `cargo:serde@1`,
+    `go:github.com/google/uuid@v1.6.0`, `maven:com.google.guava:guava@33.0.0-jre`."""
+    eco, sep, rest = arg.partition(":")
+    if not sep or eco not in request_ecosystems():
+        raise LockError(f"{arg!r}: start with an ecosystem: {', '.join(request_ecosystems())} (like pypi:httpx>=0.27)")
+    feats = tuple(features) if eco == "cargo" else ()
+    if eco == "pypi":
+        from packaging.requirements import InvalidRequirement, Requirement
+        from packaging.utils import canonicalize_name
+
+        try:
+            r = Requirement(rest)
+        except InvalidRequirement as e:
+            raise LockError(f"{arg!r}: not a PEP 508 requirement: {e}") from None
+        return AddSpec(eco, canonicalize_name(r.name), str(r.specifier), tuple(sorted(r.extras)))
+    i = rest.rfind("@")
+    name, spec = (rest[:i], rest[i + 1:]) if i > 0 else (rest, "")
+    if not name:
+        raise LockError(f"{arg!r}: no package name")
+    if eco == "maven" and name.count(":") != 1:
+        raise LockError(f"{arg!r}: Maven packages are groupId:artifactId@version")
+    return AddSpec(eco, name, spec, feats)
+
+
+def request_ecosystems() -> tuple[str, ...]:
+    from ppm.manifest import ECOSYSTEMS
+
+    return ECOSYSTEMS
+
+
+def _default_spec(eco: str, version: str) -> str:
+    if eco == "pypi":
+        return f">={version}"
+    if eco == "npm":
+        return f"^{version}"
+    return version  # cargo: a bare version is a caret requirement; go and maven: exact
+
+
+def _toml_value(spec: str, features: tuple[str, ...], eco: str):  # noqa: ANN202
+    import tomlkit
+
+    if not features:
+        return spec
+    t = tomlkit.inline_table()
+    t["version"] = spec
+    t["extras" if eco == "pypi" else "features"] = list(features)
+    return t
+
+
+def _deps_table(doc, component: str | None, eco: str, create: bool):  # noqa: ANN001, ANN202
+    import tomlkit
+
+    if component is None:
+        parent = doc
+    else:
+        comps = doc.get("components")
+        if comps is None or component not in comps:
+            raise LockError(f"no component {component!r} in {MANIFEST}")
+        parent = comps[component]
+    if "dependencies" not in parent:
+        if not create:
+            return None
+        parent["dependencies"] = tomlkit.table(is_super_table=True)
+    deps = parent["dependencies"]
+    if eco not in deps:
+        if not create:
+            return None
+        deps[eco] = tomlkit.table()
+    return deps[eco]
+
+
+def _write_manifest(root: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=".ppm.toml.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+    os.replace(tmp, root / MANIFEST)
+
+
+def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | None = None,
+        offline: bool = False) -> tuple[list[str], LockResult]:
+    """Add packages to ppm.toml and re-lock. Everything is resolved first: on any error ppm.toml
+    and ppm.lock are left untouched."""
+    import tomlkit
+
+    from lockfile.resolve import lock_project, resolve_roots
+    from ppm import manifest as manifest_mod
+
+    specs = [parse_add(a, features) for a in args]
+    m = manifest_mod.load(root)
+    if to is not None and to not in m.components:
+        raise LockError(f"no component {to!r} in {MANIFEST}; components: {', '.join(sorted(m.components)) or 'none'}")
+    targets = request.concrete_targets(m.targets)
+    path = root / model.LOCK
+    old = _read_old(path)
+    new_roots = [request.Root(s.ecosystem, s.name, s.spec, to or model.ALL_COMPONENTS, s.features) for s in specs]
+    with _http(offline) as http:
+        # 1. each new package alone, so the error says which ecosystem refused what
+        chosen: dict[AddSpec, str] = {}
+        for s, r in zip(specs, new_roots):
+            try:
+                pkgs = resolve_roots([r], targets, http=http, old=old)
+            except ResolutionError as e:
+                raise ResolutionError(f"cannot add {s.ecosystem}:{s.name}{' ' + s.spec if s.spec else ''}: {e}") from None
+            top = next(p for p in pkgs if p.name == r.name or p.name.lower() == r.name.lower())
+            chosen[s] = top.version
+        # 2. edit the document in memory, then resolve the whole project from it
+        text = (root / MANIFEST).read_text(encoding="utf-8")
+        doc = tomlkit.parse(text)
+        written = []
+        for s in specs:
+            spec = s.spec or _default_spec(s.ecosystem, chosen[s])
+            table = _deps_table(doc, to, s.ecosystem, create=True)
+            table[s.name] = _toml_value(spec, s.features, s.ecosystem)
+            written.append(f"{s.ecosystem}:{s.name} = {spec!r}" + (f" (features {', '.join(s.features)})" if s.features else ""))
+        new_text = tomlkit.dumps(doc)
+        backup = text
+        _write_manifest(root, new_text)
+        try:
+            new = lock_project(root, http=http, old=old)
+        except BaseException:
+            _write_manifest(root, backup)  # the whole project did not resolve: leave ppm.toml as it was
+            raise
+    d = diff(old, new)
+    wrote = model.write(path, new)
+    return written, LockResult("written" if wrote else "unchanged", d, path)
+
+
+def remove(root: Path, args: list[str], *, from_component: str | None = None, offline: bool = False) -> tuple[list[str], LockResult]:
+    import tomlkit
+
+    from lockfile.resolve import lock_project
+
+    text = (root / MANIFEST).read_text(encoding="utf-8")
+    doc = tomlkit.parse(text)
+    removed = []
+    for a in args:
+        eco, sep, name = a.partition(":")
+        if eco == "pypi":
+            from packaging.utils import canonicalize_name
+
+            name = canonicalize_name(name)
+        table = _deps_table(doc, from_component, eco, create=False) if sep else None
+        key = next((k for k in (table or {}) if k == name or (eco == "pypi" and re.sub(r"[-_.]+", "-", k).lower() == name)), None)
+        if key is None:
+            where = f"components.{from_component}.dependencies.{eco}" if from_component else f"dependencies.{eco}"
+            raise LockError(f"{a!r} is not in [{where}] of {MANIFEST}")
+        del table[key]
+        removed.append(f"{eco}:{key}")
+    path = root / model.LOCK
+    old = _read_old(path)
+    _write_manifest(root, tomlkit.dumps(doc))
+    try:
+        with _http(offline) as http:
+            new = lock_project(root, http=http, old=old)
+    except BaseException:
+        _write_manifest(root, text)
+        raise
+    d = diff(old, new)
+    wrote = model.write(path, new)
+    return removed, LockResult("written" if wrote else "unchanged", d, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# tree / why
+
+
+def _root_keys(root: Path, lk: model.Lock) -> list[tuple[str, str]]:
+    """(component, package key) of each direct dependency, from the manifest and the lock."""
+    data = tomllib.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    comps = {n: c.get("dependencies", {}) for n, c in (data.get("components") or {}).items()}
+    out = []
+    for r in request.roots(data.get("dependencies", {}), comps):
+        name = r.name
+        if r.ecosystem == "pypi":
+            from packaging.utils import canonicalize_name
+
+            name = canonicalize_name(name)
+        cands = [p for p in lk.find(r.ecosystem, name) if r.component in p.components]
+        if r.ecosystem == "npm":
+            cands = [p for p in cands if f"node_modules/{name}" in p.extra.get("paths", [])] or cands  # type: ignore[operator]
+        out += [(r.component, p.key) for p in cands[:1]]
+    return out
+
+
+def tree(root: Path, *, ecosystem: str | None = None, depth: int = 50) -> list[str]:
+    lk = model.read(root / model.LOCK) if (root / model.LOCK).exists() else None
+    if lk is None:
+        raise LockError(f"no {model.LOCK}; run `ppm lock` first")
+    lines: list[str] = []
+    seen: set[str] = set()
+
+    def walk(key: str, prefix: str, last: bool, level: int) -> None:
+        p = lk.packages[key]
+        mark = " (*)" if key in seen and p.dependencies else ""
+        feats = f" [{', '.join(p.features)}]" if p.features else ""
+        lines.append(f"{prefix}{'└── ' if last else '├── '}{p.name} {p.version}{feats}{mark}")
+        if mark or level >= depth:
+            return
+        seen.add(key)
+        kids = p.dependencies
+        for i, k in enumerate(kids):
+            walk(k, prefix + ("    " if last else "│   "), i == len(kids) - 1, level + 1)
+
+    by_comp: dict[str, list[str]] = {}
+    for comp, key in _root_keys(root, lk):
+        if ecosystem is None or key.startswith(ecosystem + ":"):
+            by_comp.setdefault(comp, []).append(key)
+    for comp in sorted(by_comp):
+        lines.append("project" if comp == model.ALL_COMPONENTS else f"component {comp}")
+        keys = sorted(by_comp[comp])
+        for i, k in enumerate(keys):
+            walk(k, "", i == len(keys) - 1, 1)
+    return lines
+
+
+def why(root: Path, package: str) -> list[str]:
+    """Every path from a direct dependency to `package` ('eco:name' or 'name')."""
+    lk = model.read(root / model.LOCK) if (root / model.LOCK).exists() else None
+    if lk is None:
+        raise LockError(f"no {model.LOCK}; run `ppm lock` first")
+    eco, sep, name = package.partition(":")
+    targets = {k for k, p in lk.packages.items() if (p.name == (name if sep else package)) and (not sep or p.ecosystem == eco)}
+    if not targets:
+        raise LockError(f"{package!r} is not in {model.LOCK}")
+    paths: list[str] = []
+    for comp, start in _root_keys(root, lk):
+        stack = [(start, [start])]
+        while stack:
+            k, trail = stack.pop()
+            if k in targets:
+                who = "project" if comp == model.ALL_COMPONENTS else f"component {comp}"
+                paths.append(f"{who}: " + " -> ".join(lk.packages[t].name + " " + lk.packages[t].version for t in trail))
+                continue
+            for d in lk.packages[k].dependencies:
+                if d not in trail:
+                    stack.append((d, trail + [d]))
+    return sorted(set(paths))
+
+
+def try_noop(argv: list[str]) -> int | None:
+    """For ppm/__main__.py, before the CLI framework loads: answer `ppm lock` / `ppm lock --check`
+    when ppm.lock is fresh (exit code), else None to take the full path."""
+    if argv not in ([], ["--check"]):
+        return None
+    from ppm.manifest import MANIFEST as _M  # noqa: F401 - cheap; keeps the file name in one place
+    import os
+
+    d = Path(os.getcwd())
+    for root in (d, *d.parents):
+        if (root / MANIFEST).is_file():
+            break
+    else:
+        return None
+    if is_fresh(root):
+        print("ppm.lock is up to date")
+        return 0
+    return None

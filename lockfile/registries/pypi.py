@@ -1,0 +1,117 @@
+"""PyPI: the PEP 691 JSON simple API for files, PEP 658 `.metadata` for core metadata (falling
+back to reading METADATA out of the wheel when a file has none)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass, field
+from email.parser import HeaderParser
+from urllib.parse import urljoin
+
+from packaging.utils import (InvalidSdistFilename, InvalidWheelFilename, canonicalize_name, parse_sdist_filename,
+                             parse_wheel_filename)
+from packaging.version import Version
+
+from lockfile.errors import RegistryError
+from lockfile.registries.http import HttpClient, NotFound, verify
+
+ACCEPT = "application/vnd.pypi.simple.v1+json"
+ECO = "pypi"
+
+
+@dataclass(frozen=True)
+class File:
+    filename: str
+    url: str
+    sha256: str
+    requires_python: str
+    yanked: bool
+    has_metadata: bool
+    metadata_sha256: str | None
+    tags: frozenset  # packaging Tag set; empty for sdists
+
+    @property
+    def is_wheel(self) -> bool:
+        return self.filename.endswith(".whl")
+
+
+@dataclass
+class Metadata:
+    requires_dist: list[str] = field(default_factory=list)
+    requires_python: str = ""
+    provides_extra: list[str] = field(default_factory=list)
+
+
+class PypiClient:
+    def __init__(self, http: HttpClient, index_url: str) -> None:
+        self.http = http
+        self.index = index_url
+
+    def page_url(self, name: str) -> str:
+        return urljoin(self.index, f"{canonicalize_name(name)}/")
+
+    def prefetch(self, names: list[str]) -> None:
+        self.http.fetch_many((self.page_url(n), ECO, n, ACCEPT) for n in names)
+
+    def files(self, name: str) -> dict[Version, list[File]]:
+        """Every file of a project, grouped by version (files whose names do not parse are skipped)."""
+        url = self.page_url(name)
+        try:
+            resp = self.http.get(url, ecosystem=ECO, package=name, accept=ACCEPT)
+        except NotFound:
+            raise RegistryError(ECO, name, "no such project", url=url) from None
+        ctype = resp.headers.get("content-type", "")
+        try:
+            doc = resp.json()
+            assert isinstance(doc, dict) and isinstance(doc.get("files"), list)
+        except Exception:
+            raise RegistryError(ECO, name, f"not a PEP 691 JSON page (content-type {ctype or 'unknown'})", url=url) from None
+        out: dict[Version, list[File]] = {}
+        cname = canonicalize_name(name)
+        for f in doc["files"]:
+            fn = f.get("filename", "")
+            try:
+                if fn.endswith(".whl"):
+                    pname, version, _, tags = parse_wheel_filename(fn)
+                elif fn.endswith((".tar.gz", ".zip")):
+                    pname, version = parse_sdist_filename(fn)
+                    tags = frozenset()
+                else:
+                    continue
+            except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
+                continue
+            if canonicalize_name(pname) != cname:
+                continue
+            meta = f.get("core-metadata", f.get("dist-info-metadata", False))
+            sha = (f.get("hashes") or {}).get("sha256")
+            if not sha:
+                continue  # unhashed files cannot be locked
+            out.setdefault(version, []).append(File(
+                fn, urljoin(url, f["url"]), sha, f.get("requires-python") or "", bool(f.get("yanked", False)),
+                bool(meta), meta.get("sha256") if isinstance(meta, dict) else None, frozenset(tags)))
+        return out
+
+    def metadata(self, name: str, file: File) -> Metadata:
+        if file.has_metadata:
+            murl = file.url + ".metadata"
+            try:
+                body = self.http.get(murl, ecosystem=ECO, package=name).content
+            except NotFound:
+                raise RegistryError(ECO, name, "the index advertises core metadata that is not there", url=murl) from None
+            if file.metadata_sha256:
+                verify(body, f"sha256:{file.metadata_sha256}", url=murl)
+            text = body.decode("utf-8", "replace")
+        elif file.is_wheel:
+            body = self.http.download(file.url, expected=f"sha256:{file.sha256}", ecosystem=ECO, package=name)
+            try:
+                with zipfile.ZipFile(io.BytesIO(body)) as z:
+                    meta = next(n for n in z.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA"))
+                    text = z.read(meta).decode("utf-8", "replace")
+            except (zipfile.BadZipFile, StopIteration):
+                raise RegistryError(ECO, name, f"{file.filename} has no readable METADATA", url=file.url) from None
+        else:
+            raise RegistryError(ECO, name, f"{file.filename}: only an sdist, whose metadata needs a build", url=file.url)
+        msg = HeaderParser().parsestr(text)
+        return Metadata(msg.get_all("Requires-Dist") or [], msg.get("Requires-Python") or "",
+                        [canonicalize_name(e) for e in msg.get_all("Provides-Extra") or []])

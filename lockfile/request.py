@@ -1,0 +1,71 @@
+"""What to lock: the root requirements of every ecosystem, read from the manifest, and the
+digest of everything the lock depends on (so `ppm lock` on an unchanged manifest is a no-op)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from lockfile.model import ALL_COMPONENTS, LOCK_VERSION
+
+RESOLVER_VERSION = 1  # bump when resolution rules change, so old locks are redone
+PYTHON_VERSION = os.environ.get("PPM_PYTHON_VERSION", "3.11")
+
+
+@dataclass(frozen=True)
+class Root:
+    """One `name = spec` line of a [dependencies.<eco>] table."""
+
+    ecosystem: str
+    name: str
+    spec: str  # the version requirement in the ecosystem's grammar; "" = any
+    component: str = ALL_COMPONENTS
+    features: tuple[str, ...] = ()  # cargo features, pypi extras
+    default_features: bool = True
+    optional: bool = False
+
+
+def parse_spec(ecosystem: str, name: str, spec: Any, component: str = ALL_COMPONENTS) -> Root:
+    if isinstance(spec, str):
+        return Root(ecosystem, name, spec.strip(), component)
+    feats = tuple(spec.get("features", ())) + tuple(spec.get("extras", ()))
+    return Root(ecosystem, name, str(spec.get("version", "")).strip(), component, tuple(sorted(set(feats))),
+                bool(spec.get("default-features", spec.get("default_features", True))), bool(spec.get("optional", False)))
+
+
+def roots(project_deps: Mapping[str, Mapping[str, Any]], component_deps: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[Root]:
+    out = [parse_spec(eco, n, s) for eco, pk in project_deps.items() for n, s in pk.items()]
+    for comp, deps in component_deps.items():
+        out += [parse_spec(eco, n, s, comp) for eco, pk in deps.items() for n, s in pk.items()]
+    return sorted(out, key=lambda r: (r.ecosystem, r.name, r.component))
+
+
+def concrete_targets(targets: list[str]) -> list[str]:
+    import targets as targets_mod
+
+    return sorted({targets_mod.get(t).name for t in targets})
+
+
+def digest(project_deps: Mapping[str, Any], component_deps: Mapping[str, Any], targets: list[str],
+           registries: Mapping[str, str]) -> str:
+    """sha256 over the lock's inputs in canonical JSON. Only ecosystems in use contribute their
+    registry URL, so pointing an unused ecosystem elsewhere does not invalidate the lock."""
+    used = set(project_deps) | {e for d in component_deps.values() for e in d}
+    doc = {
+        "lock": LOCK_VERSION, "resolver": RESOLVER_VERSION, "python": PYTHON_VERSION,
+        "dependencies": project_deps,
+        "components": {c: d for c, d in component_deps.items() if d},
+        "targets": sorted(set(targets)),
+        "registries": {e: u for e, u in registries.items() if e in used},
+    }
+    return "sha256:" + hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def digest_from_toml(data: Mapping[str, Any], registries: Mapping[str, str]) -> str:
+    """The digest from the raw ppm.toml data, without validating the manifest (the no-op path)."""
+    comps = {n: c.get("dependencies", {}) for n, c in (data.get("components") or {}).items() if isinstance(c, dict)}
+    targets = (data.get("project") or {}).get("targets", ["host"])
+    return digest(data.get("dependencies", {}), comps, concrete_targets(targets), registries)

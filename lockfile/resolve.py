@@ -1,0 +1,75 @@
+"""Resolution across ecosystems: split the roots by ecosystem, let each ecosystem's resolver apply
+its own rules (lockfile/resolvers/), and gather the packages into one Lock. Versions already in
+the old lock are preferred unless an upgrade was asked for, so re-locking changes little."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from lockfile.model import Lock, Package
+from lockfile.registries import registry_urls
+from lockfile.registries.http import HttpClient
+from lockfile.request import Root
+
+ORDER = ("pypi", "npm", "cargo", "go", "maven")
+
+
+def client_for(ecosystem: str, http: HttpClient, url: str):  # noqa: ANN201 - one client class per ecosystem
+    mod = importlib.import_module(f"lockfile.registries.{ecosystem}")
+    cls = {"pypi": "PypiClient", "npm": "NpmClient", "cargo": "CargoClient", "go": "GoClient", "maven": "MavenClient"}[ecosystem]
+    return getattr(mod, cls)(http, url)
+
+
+def pinned_from(old: Lock | None, ecosystem: str, upgrade: bool | Iterable[str]) -> dict[str, str]:
+    """name -> locked version to prefer (npm may lock several versions of one name: the highest)."""
+    if old is None or upgrade is True:
+        return {}
+    skip = set() if upgrade is False else set(upgrade)  # type: ignore[arg-type]
+    out: dict[str, str] = {}
+    for p in old.by_ecosystem(ecosystem):
+        if p.name in skip or f"{ecosystem}:{p.name}" in skip:
+            continue
+        out.setdefault(p.name, p.version)
+    return out
+
+
+def resolve_roots(roots: Sequence[Root], targets: Sequence[str], *, http: HttpClient,
+                  registries: Mapping[str, str] | None = None, old: Lock | None = None,
+                  upgrade: bool | Iterable[str] = False, ecosystems: Iterable[str] | None = None) -> list[Package]:
+    urls = registry_urls(registries)
+    upgrade = upgrade if isinstance(upgrade, bool) else list(upgrade)
+    packages: list[Package] = []
+    for eco in ecosystems or ORDER:
+        eco_roots = [r for r in roots if r.ecosystem == eco]
+        if not eco_roots:
+            continue
+        resolver = importlib.import_module(f"lockfile.resolvers.{eco}")
+        client = client_for(eco, http, urls[eco])
+        pinned = pinned_from(old, eco, upgrade)
+        if eco == "pypi":
+            packages += resolver.resolve(client, eco_roots, targets, pinned=pinned)
+        else:
+            packages += resolver.resolve(client, eco_roots, pinned=pinned)
+    return packages
+
+
+def lock_project(root: Path, *, http: HttpClient, old: Lock | None = None, upgrade: bool | Iterable[str] = False,
+                 registries: Mapping[str, str] | None = None) -> Lock:
+    """Resolve the project at `root` into a new Lock (not written)."""
+    from ppm import manifest as manifest_mod
+
+    from lockfile import request
+
+    m = manifest_mod.load(root)
+    urls = registry_urls(registries)
+    comp_deps = {n: c.dependencies for n, c in m.components.items()}
+    targets = request.concrete_targets(m.targets)
+    roots = request.roots(m.dependencies, comp_deps)
+    lock = Lock(manifest_digest=request.digest(m.dependencies, comp_deps, targets, urls))
+    for p in resolve_roots(roots, targets, http=http, registries=urls, old=old, upgrade=upgrade):
+        lock.add(p)
+    if old is not None:
+        lock.toolchains = dict(old.toolchains)  # toolchains are pinned by `ppm toolchain`, kept here
+    return lock

@@ -1,0 +1,1 @@
+"""Per-ecosystem resolution rules, one module each; see lockfile/resolve.py for the glue."""

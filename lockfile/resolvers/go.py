@@ -1,0 +1,108 @@
+"""Go resolution: minimal version selection. Walk the requirement graph of go.mod files from the
+roots (every version reached, not only the selected ones) and select, for each module, the
+highest version any of them requires. The lock keeps the h1 hash of each selected module's zip
+and go.mod, and the go.mod hashes of the other versions the walk read (go.sum lists those too)."""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+from lockfile.errors import ResolutionError
+from lockfile.model import Artifact, Package, package_key
+from lockfile.registries.go import GoClient, hash_mod, hash_zip
+from lockfile.request import Root
+from lockfile.versions import GoVersion, VersionError
+
+ECO = "go"
+_REQ_LINE = re.compile(r"^\s*(\S+)\s+(v\S+)")
+
+
+def parse_requires(mod: str) -> list[tuple[str, str]]:
+    """The `require` entries of a go.mod (block and single-line forms)."""
+    out = []
+    block = False
+    for raw in mod.splitlines():
+        line = raw.split("//", 1)[0].strip()
+        if block:
+            if line == ")":
+                block = False
+            elif (m := _REQ_LINE.match(line)):
+                out.append((m.group(1).strip('"'), m.group(2)))
+        elif line.startswith("require"):
+            rest = line[len("require"):].strip()
+            if rest == "(":
+                block = True
+            elif (m := _REQ_LINE.match(rest)):
+                out.append((m.group(1).strip('"'), m.group(2)))
+    return out
+
+
+def _latest(client: GoClient, module: str) -> str:
+    vs = [v for v in client.versions(module) if _parse(v) is not None]
+    final = [v for v in vs if not _parse(v).pre]  # type: ignore[union-attr]
+    if not (final or vs):
+        raise ResolutionError(f"go: {module} has no tagged versions")
+    return max(final or vs, key=_parse)  # type: ignore[arg-type]
+
+
+def _parse(v: str) -> GoVersion | None:
+    try:
+        return GoVersion.parse(v)
+    except VersionError:
+        return None
+
+
+def resolve(client: GoClient, roots: list[Root], *, pinned: Mapping[str, str] | None = None) -> list[Package]:
+    if not roots:
+        return []
+    root_versions: dict[str, str] = {}
+    for r in roots:
+        spec = r.spec.lstrip("=@ ") or "latest"
+        if spec == "latest":
+            spec = (pinned or {}).get(r.name) or _latest(client, r.name)
+        if _parse(spec) is None:
+            raise ResolutionError(f"go: {r.name}: {spec!r} is not a Go version (like v1.6.0)")
+        cur = root_versions.get(r.name)
+        if cur is None or _parse(spec) > _parse(cur):  # type: ignore[operator]
+            root_versions[r.name] = spec
+    # Walk every (module, version) reachable; remember each version's own requirements.
+    reqs_of: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    mods: dict[tuple[str, str], bytes] = {}
+    frontier = sorted(root_versions.items())
+    while frontier:
+        client.prefetch_mods(frontier)
+        nxt = []
+        for mv in frontier:
+            if mv in reqs_of:
+                continue
+            text = client.mod(*mv)
+            mods[mv] = text
+            reqs_of[mv] = parse_requires(text.decode("utf-8", "replace"))
+            nxt += [r for r in reqs_of[mv] if r not in reqs_of]
+        frontier = sorted(set(nxt))
+    selected: dict[str, str] = {}
+    for m, v in reqs_of:
+        if m not in selected or _parse(v) > _parse(selected[m]):  # type: ignore[operator]
+            selected[m] = v
+    # Edges and reach over the selected build list.
+    edges = {m: sorted({d for d, _ in reqs_of[(m, v)]}) for m, v in selected.items()}
+    reach: dict[str, set[str]] = {}
+    for r in roots:
+        stack, seen = [r.name], set()
+        while stack:
+            n = stack.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            reach.setdefault(n, set()).add(r.component)
+            stack.extend(edges.get(n, []))
+    out = []
+    for m, v in sorted(selected.items()):
+        zh = hash_zip(client.zip(m, v))
+        arts = [Artifact(client.zip_url(m, v), zh), Artifact(client.mod_url(m, v), hash_mod(mods[(m, v)]))]
+        others = sorted((ov for om, ov in reqs_of if om == m and ov != v), key=_parse)  # type: ignore[arg-type]
+        extra = {"go-mod-sums": [f"{ov} {hash_mod(mods[(m, ov)])}" for ov in others]} if others else {}
+        deps = [package_key(ECO, d, selected[d]) for d in edges[m]]
+        out.append(Package(ECO, m, v, client.url, sorted(reach.get(m, ())), deps, arts, [], extra))
+    return out

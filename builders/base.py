@@ -59,6 +59,30 @@ class PlanContext:
         return sorted(files), sorted(dirs)
 
 
+def strs(component: "Component", key: str, value: list) -> list[str]:
+    """A list setting that must hold strings only."""
+    if not all(isinstance(v, str) for v in value):
+        raise ManifestError(f"components.{component.name}.{key}: expected a list of strings")
+    return list(value)
+
+
+def join(base: str, rel: str) -> str:
+    """A component-relative path made project-relative (posix)."""
+    return rel if base in ("", ".") else f"{base}/{rel}"
+
+
+def require_host(builder: str, ctx: PlanContext) -> None:
+    """For toolchains that build only for the machine they run on (PyInstaller, native-image)."""
+    import targets
+
+    from ppm.errors import ToolchainError
+
+    host = targets.host()
+    if ctx.target != host:
+        raise ToolchainError(f"{builder} builds only for the machine it runs on ({host.name}), not for {ctx.target.name}",
+                             hint=f"build the {ctx.target.name} bundle on a {ctx.target.name} machine")
+
+
 def _rel(root: Path, p: str) -> str:
     return Path(os.path.relpath(p, root)).as_posix()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import tomllib
 from typing import TYPE_CHECKING
 
-from builders.base import Builder, PlanContext, Setting
+from builders.base import Builder, PlanContext, Setting, join, strs
 from ppm.action import Action
 from ppm.errors import ManifestError
 
@@ -36,12 +36,12 @@ class CargoBuilder(Builder):
         s = component.settings
         manifest = _read_cargo_toml(ctx, component)
         crate = s.get("lib") or _lib_name(manifest, component)
-        inputs, scanned = ctx.glob(component, _strs(component, "sources", s.get("sources", [])))
-        lock = _join(component.path, "Cargo.lock")
+        inputs, scanned = ctx.glob(component, strs(component, "sources", s.get("sources", [])))
+        lock = join(component.path, "Cargo.lock")
         if lock not in inputs:
             raise ManifestError(
                 f"component {component.name!r}: {lock} is missing; ppm builds with `cargo build --locked`",
-                hint=f"run `cargo generate-lockfile --manifest-path {_join(component.path, 'Cargo.toml')}` (or `ppm lock`) and commit Cargo.lock",
+                hint=f"run `cargo generate-lockfile --manifest-path {join(component.path, 'Cargo.toml')}` (or `ppm lock`) and commit Cargo.lock",
             )
         triple = ctx.target.rust_triple
         profile = s.get("profile", "release")
@@ -53,7 +53,7 @@ class CargoBuilder(Builder):
         argv = ["{tool:cargo}", "build", "--profile", profile, "--locked"]
         if offline:
             argv.append("--offline")
-        features = _strs(component, "features", s.get("features", []))
+        features = strs(component, "features", s.get("features", []))
         if features:
             argv += ["--features", ",".join(features)]
         argv += ["--target", triple, "--manifest-path", "{src}/Cargo.toml", "--target-dir", "{state}/target"]
@@ -85,7 +85,7 @@ def _read_cargo_toml(ctx: PlanContext, component: "Component") -> dict:
         raise ManifestError(f"component {component.name!r}: no Cargo.toml in {component.path}/",
                             hint="builder \"cargo\" expects a crate with crate-type = [\"cdylib\"]") from None
     except tomllib.TOMLDecodeError as e:
-        raise ManifestError(f"{_join(component.path, 'Cargo.toml')}: invalid TOML: {e}") from None
+        raise ManifestError(f"{join(component.path, 'Cargo.toml')}: invalid TOML: {e}") from None
 
 
 def _lib_name(manifest: dict, component: "Component") -> str:
@@ -106,14 +106,6 @@ def _has_dependencies(manifest: dict) -> bool:
     return any(tables)
 
 
-def _strs(component: "Component", key: str, value: list) -> list[str]:
-    if not all(isinstance(v, str) for v in value):
-        raise ManifestError(f"components.{component.name}.{key}: expected a list of strings")
-    return list(value)
-
-
-def _join(base: str, rel: str) -> str:
-    return rel if base in ("", ".") else f"{base}/{rel}"
 
 
 BUILDER = CargoBuilder

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from builders.base import Builder, PlanContext, Setting
+from builders.base import Builder, PlanContext, Setting, join, strs
 from ppm.action import Action
 from ppm.errors import ManifestError
 
@@ -36,10 +36,10 @@ class EsbuildBuilder(Builder):
     def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
         s = component.settings
         entry = s.get("entry", "src/main.ts")
-        patterns = _strs(component, "sources", s.get("sources", []))
+        patterns = strs(component, "sources", s.get("sources", []))
         inputs, scanned = ctx.glob(component, patterns + [entry])
-        if _join(component.path, entry) not in inputs:
-            raise ManifestError(f"component {component.name!r}: entry point {_join(component.path, entry)} does not exist",
+        if join(component.path, entry) not in inputs:
+            raise ManifestError(f"component {component.name!r}: entry point {join(component.path, entry)} does not exist",
                                 hint="set `entry = \"src/index.ts\"` in its [components] table")
         platform = s.get("platform") or ctx.target.esbuild_platform
         if platform not in _PLATFORMS:
@@ -63,7 +63,7 @@ class EsbuildBuilder(Builder):
             argv.append(f"--format={fmt}")
         if s.get("minify", True):
             argv.append("--minify")
-        argv += [f"--external:{m}" for m in _strs(component, "external", s.get("external", []))]
+        argv += [f"--external:{m}" for m in strs(component, "external", s.get("external", []))]
         return [
             Action(
                 component=component.name,
@@ -80,14 +80,6 @@ class EsbuildBuilder(Builder):
         ]
 
 
-def _strs(component: "Component", key: str, value: list) -> list[str]:
-    if not all(isinstance(v, str) for v in value):
-        raise ManifestError(f"components.{component.name}.{key}: expected a list of strings")
-    return list(value)
-
-
-def _join(base: str, rel: str) -> str:
-    return rel if base in ("", ".") else f"{base}/{rel}"
 
 
 BUILDER = EsbuildBuilder

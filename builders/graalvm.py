@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from builders.base import Builder, PlanContext, Setting
+from builders.base import Builder, PlanContext, Setting, require_host, strs
 from ppm.action import Action
 from ppm.errors import ManifestError
 
@@ -29,13 +29,14 @@ class GraalvmBuilder(Builder):
     }
 
     def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
+        require_host("GraalVM native-image", ctx)
         s = component.settings
-        sources, scanned = ctx.glob(component, _strs(component, "sources", s.get("sources", [])))
+        sources, scanned = ctx.glob(component, strs(component, "sources", s.get("sources", [])))
         java = [f for f in sources if f.endswith(".java")]
         if not java:
             raise ManifestError(f"component {component.name!r}: no Java sources in {component.path}/",
                                 hint="put them under src/ or set `sources = [...]`")
-        extra, _ = ctx.glob(component, _strs(component, "resources", s.get("resources", [])))
+        extra, _ = ctx.glob(component, strs(component, "resources", s.get("resources", [])))
         exe = s.get("exe") or component.name
         out_file = ctx.target.executable(exe)
         javac = ["{tool:javac}", "--release", str(s.get("release", 17)), "-encoding", "UTF-8", "-nowarn",
@@ -46,7 +47,7 @@ class GraalvmBuilder(Builder):
             "-march=compatibility",     # run on any CPU of the target's architecture, not just this one
             "-cp", "{work}/classes",
             "-o", f"{{out}}/{exe}",     # native-image adds the target's .exe itself
-            *_strs(component, "native_image_args", s.get("native_image_args", [])),
+            *strs(component, "native_image_args", s.get("native_image_args", [])),
             s["main"],
         ]
         return [
@@ -71,11 +72,6 @@ def _rel(component: "Component", project_path: str) -> str:
     prefix = "" if component.path in ("", ".") else component.path + "/"
     return project_path[len(prefix):]
 
-
-def _strs(component: "Component", key: str, value: list) -> list[str]:
-    if not all(isinstance(v, str) for v in value):
-        raise ManifestError(f"components.{component.name}.{key}: expected a list of strings")
-    return list(value)
 
 
 BUILDER = GraalvmBuilder

@@ -11,7 +11,7 @@ import json
 import posixpath
 from typing import TYPE_CHECKING
 
-from builders.base import Builder, PlanContext, Setting
+from builders.base import Builder, PlanContext, Setting, join, require_host, strs
 from ppm.action import Action
 from ppm.errors import ManifestError
 
@@ -39,11 +39,12 @@ class PyinstallerBuilder(Builder):
     }
 
     def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
+        require_host("PyInstaller", ctx)
         s = component.settings
         script = s.get("script", "main.py")
-        inputs, scanned = ctx.glob(component, _strs(component, "sources", s.get("sources", [])) + [script])
-        if _join(component.path, script) not in inputs:
-            raise ManifestError(f"component {component.name!r}: entry script {_join(component.path, script)} does not exist",
+        inputs, scanned = ctx.glob(component, strs(component, "sources", s.get("sources", [])) + [script])
+        if join(component.path, script) not in inputs:
+            raise ManifestError(f"component {component.name!r}: entry script {join(component.path, script)} does not exist",
                                 hint="set `script = \"path/to/main.py\"` in its [components] table")
         exe = s.get("exe") or component.name
         target = ctx.target
@@ -73,9 +74,9 @@ class PyinstallerBuilder(Builder):
                 dest = posixpath.join(DEPS_DIR, name, posixpath.dirname(f)).rstrip("/")
                 kind = "--add-binary" if _is_binary(f, target) else "--add-data"
                 argv += [kind, f"{{dep:{name}}}/{f}:{dest}"]
-        for m in _strs(component, "hidden_imports", s.get("hidden_imports", [])):
+        for m in strs(component, "hidden_imports", s.get("hidden_imports", [])):
             argv += ["--hidden-import", m]
-        for m in _strs(component, "excludes", s.get("excludes", [])):
+        for m in strs(component, "excludes", s.get("excludes", [])):
             argv += ["--exclude-module", m]
         if s.get("windowed"):
             argv.append("--windowed")
@@ -114,14 +115,6 @@ def _is_binary(path: str, target: "Target") -> bool:
     return "." not in name  # a Unix executable
 
 
-def _strs(component: "Component", key: str, value: list) -> list[str]:
-    if not all(isinstance(v, str) for v in value):
-        raise ManifestError(f"components.{component.name}.{key}: expected a list of strings")
-    return list(value)
-
-
-def _join(base: str, rel: str) -> str:
-    return rel if base in ("", ".") else f"{base}/{rel}"
 
 
 BUILDER = PyinstallerBuilder

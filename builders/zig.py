@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from builders.base import Builder, PlanContext, Setting
+from builders.base import Builder, PlanContext, Setting, join
 from ppm.action import Action
 from ppm.errors import ManifestError
 
@@ -35,8 +35,8 @@ class ZigBuilder(Builder):
             raise ManifestError(f"components.{component.name}.sources: expected a list of strings")
         root = s.get("root", "src/main.zig")
         inputs, scanned = ctx.glob(component, patterns + [root])
-        if _join(component.path, root) not in inputs:
-            raise ManifestError(f"component {component.name!r}: root source file {_join(component.path, root)} does not exist",
+        if join(component.path, root) not in inputs:
+            raise ManifestError(f"component {component.name!r}: root source file {join(component.path, root)} does not exist",
                                 hint="set `root = \"path/to/lib.zig\"` in its [components] table")
         optimize = s.get("optimize", "ReleaseSmall")
         if optimize not in _OPTIMIZE:
@@ -79,9 +79,6 @@ class ZigBuilder(Builder):
             )
         ]
 
-
-def _join(base: str, rel: str) -> str:
-    return rel if base in ("", ".") else f"{base}/{rel}"
 
 
 BUILDER = ZigBuilder

@@ -19,6 +19,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: rich's help renderer imports markdown and layout machinery (~80 ms here),
+    # which `ppm --help` would pay on every call.
+    rich_markup_mode=None,
 )
 
 

@@ -23,11 +23,11 @@ import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ppm.cache import OutputFile, Store
 from ppm.errors import ActionFailed, PpmError
-from ppm.fsutil import atomic_write_text, rmtree, sha256_file
+from ppm.fsutil import atomic_write_text, rmtree
 from ppm.plan import Plan, PlannedAction
 from ppm.statcache import StatCache
 

@@ -1,0 +1,249 @@
+"""Benchmark ppm's patches against bsdiff4, xdelta3 -9 and `zstd --patch-from -19 --long` on real releases.
+
+Run by hand (it reaches npm and PyPI, and needs Debian's `zstd`, `xdelta3` and `time`):
+
+    python tests/benchmarks/bench_patch.py [--repeat 3] [--pairs esbuild-near,esbuild-far,uv-near]
+
+Each tool runs in its own child process under /usr/bin/time -v, so the times are wall-clock seconds
+of the whole command (reading and writing files included) and the memory is the child's peak RSS.
+The table is printed and saved to tests/benchmarks/results/patch.md. Downloads are cached under
+~/.cache/ppm-bench and checked against the registry's digest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import io
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urljoin
+
+CACHE = Path(os.environ.get("PPM_BENCH_CACHE", Path.home() / ".cache" / "ppm-bench"))
+RESULTS = Path(__file__).parent / "results" / "patch.md"
+REPO = Path(__file__).resolve().parents[2]
+
+# name: (ecosystem, package, old version, new version)
+PAIRS: dict[str, tuple[str, str, str, str]] = {
+    "esbuild-near": ("npm", "@esbuild/linux-x64", "0.28.1", "0.28.2"),
+    "esbuild-far": ("npm", "@esbuild/linux-x64", "0.27.7", "0.28.2"),
+    "uv-near": ("pypi", "uv", "0.13.8", "0.13.9"),
+}
+
+
+# ---------------------------------------------------------------------------------------------- fetch
+
+
+def _get(url: str) -> bytes:
+    import httpx
+
+    r = httpx.get(url, follow_redirects=True, timeout=120.0)
+    r.raise_for_status()
+    return r.content
+
+
+def _get_json(url: str) -> dict:
+    import json
+
+    return json.loads(_get(url))
+
+
+def fetch_npm_binary(package: str, version: str) -> Path:
+    """The executable inside an npm package's tarball (esbuild's platform packages ship bin/esbuild)."""
+    dest = CACHE / "npm" / package.replace("/", "__") / version / "bin"
+    if dest.is_file():
+        return dest
+    meta = _get_json(f"https://registry.npmjs.org/{package}/{version}")
+    data = _get(meta["dist"]["tarball"])
+    algo, _, b64 = meta["dist"]["integrity"].partition("-")
+    if hashlib.new(algo, data).digest() != base64.b64decode(b64):
+        raise SystemExit(f"{package}@{version}: tarball does not match the registry's integrity")
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        member = next(m for m in tar.getmembers() if m.isfile() and m.name.startswith("package/bin/"))
+        blob = tar.extractfile(member).read()  # type: ignore[union-attr]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(blob)
+    return dest
+
+
+def fetch_pypi_binary(package: str, version: str) -> Path:
+    """The executable inside a manylinux x86_64 wheel's .data/scripts/ (how uv ships its binary)."""
+    dest = CACHE / "pypi" / package / version / "bin"
+    if dest.is_file():
+        return dest
+    index = f"https://pypi.org/pypi/{package}/json"
+    files = _get_json(index)["releases"].get(version)
+    if not files:
+        raise SystemExit(f"{package}=={version}: no such release on PyPI")
+    wheels = [
+        u for u in files
+        if u["filename"].endswith(".whl") and re.search(r"manylinux[^-]*x86_64", u["filename"]) and "musl" not in u["filename"]
+    ]
+    if not wheels:
+        raise SystemExit(f"{package}=={version}: no manylinux x86_64 wheel on PyPI")
+    wheel = wheels[0]
+    data = _get(urljoin(index, wheel["url"]))  # a mirror may answer with relative URLs
+    if hashlib.sha256(data).hexdigest() != wheel["digests"]["sha256"]:
+        raise SystemExit(f"{wheel['filename']}: does not match PyPI's sha256")
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        name = next(n for n in zf.namelist() if re.search(rf"\.data/scripts/{re.escape(package)}$", n))
+        blob = zf.read(name)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(blob)
+    return dest
+
+
+def fetch_pair(name: str) -> tuple[Path, Path]:
+    eco, package, old, new = PAIRS[name]
+    fetch = fetch_npm_binary if eco == "npm" else fetch_pypi_binary
+    return fetch(package, old), fetch(package, new)
+
+
+def fetch_all() -> dict[str, tuple[Path, Path]]:
+    return {name: fetch_pair(name) for name in PAIRS}
+
+
+# ---------------------------------------------------------------------------------------------- run
+
+
+@dataclass
+class Run:
+    size: int = 0
+    create: list[float] = field(default_factory=list)
+    create_rss: list[int] = field(default_factory=list)
+    apply: list[float] = field(default_factory=list)
+    apply_rss: list[int] = field(default_factory=list)
+
+
+PY = sys.executable
+
+
+def _tools(old: Path, new: Path, patch: Path, out: Path) -> dict[str, tuple[list[str], list[str]]]:
+    """tool name -> (create argv, apply argv), each a whole process so time and RSS are its own."""
+    o, n, p, r = map(str, (old, new, patch, out))
+    return {
+        "ppm": (
+            [PY, "-c", "import sys; from pathlib import Path; from ppm.delta import make_patch; "
+             "make_patch(*map(Path, sys.argv[1:4]))", o, n, p],
+            [PY, "-c", "import sys; from pathlib import Path; from ppm.delta import apply_patch; "
+             "apply_patch(*map(Path, sys.argv[1:4]))", o, p, r],
+        ),
+        "bsdiff4": (
+            [PY, "-c", "import sys, bsdiff4; bsdiff4.file_diff(*sys.argv[1:4])", o, n, p],
+            [PY, "-c", "import sys, bsdiff4; bsdiff4.file_patch(*sys.argv[1:4])", o, r, p],
+        ),
+        "xdelta3 -9": (
+            ["xdelta3", "-9", "-e", "-f", "-s", o, n, p],
+            ["xdelta3", "-d", "-f", "-s", o, p, r],
+        ),
+        "zstd -19 --patch-from": (
+            ["zstd", "-q", "-f", "-19", "--long", "--single-thread", f"--patch-from={o}", n, "-o", p],
+            ["zstd", "-q", "-f", "-d", "--long=31", f"--patch-from={o}", p, "-o", r],
+        ),
+    }
+
+
+def _timed(argv: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of one child process, by GNU time."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        proc = subprocess.run(
+            ["/usr/bin/time", "-f", "%e %M", "-o", tf.name, *argv], env=env, capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            raise SystemExit(f"failed ({proc.returncode}): {' '.join(argv)}\n{proc.stderr}")
+        seconds, kib = tf.read().split()[-2:]
+    return float(seconds), int(kib) * 1024
+
+
+def bench_pair(name: str, repeat: int) -> tuple[dict[str, Run], int, int]:
+    old, new = fetch_pair(name)
+    runs: dict[str, Run] = {}
+    with tempfile.TemporaryDirectory(prefix="ppm-bench-") as tmp:
+        for i in range(repeat):
+            for tool, (create, apply) in _tools(old, new, Path(tmp, "patch"), Path(tmp, "out")).items():
+                run = runs.setdefault(tool, Run())
+                print(f"  {name} round {i + 1}/{repeat}: {tool}", file=sys.stderr, flush=True)
+                t, rss = _timed(create)
+                run.create.append(t)
+                run.create_rss.append(rss)
+                run.size = Path(tmp, "patch").stat().st_size
+                t, rss = _timed(apply)
+                run.apply.append(t)
+                run.apply_rss.append(rss)
+                if Path(tmp, "out").read_bytes() != new.read_bytes():
+                    raise SystemExit(f"{tool} did not reproduce {new}")
+                Path(tmp, "out").unlink()
+    sys.path.insert(0, str(REPO))
+    from ppm.delta import compressed_size
+
+    return runs, new.stat().st_size, compressed_size(new, level=19)
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:.3f}"
+
+
+def render(results: dict[str, tuple[dict[str, Run], int, int]], repeat: int) -> str:
+    med = statistics.median
+    lines = [
+        "# Patch benchmark",
+        "",
+        f"`python tests/benchmarks/bench_patch.py --repeat {repeat}` on {platform.node() or 'this machine'} "
+        f"({os.cpu_count()} cores, Python {platform.python_version()}); medians of {repeat} runs, each tool a "
+        "separate process under GNU time (wall seconds, peak RSS). Sizes in MB (10^6 bytes). "
+        "ppm's times include its sha256 checks, its round-trip verification (make) and fsync (apply). "
+        "Ratios are ppm / peer: below 1 means ppm is smaller or faster.",
+        "",
+        "| pair | tool | patch MB | create s | create RSS MB | apply s | apply RSS MB | size ratio | create ratio | apply ratio |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, (runs, new_size, full) in results.items():
+        _, package, old_v, new_v = PAIRS[name]
+        label = f"{package} {old_v}→{new_v}"
+        p = runs["ppm"]
+        for tool, r in runs.items():
+            ratios = ["", "", ""] if tool == "ppm" else [
+                f"{p.size / r.size:.3f}", f"{med(p.create) / med(r.create):.2f}", f"{med(p.apply) / max(med(r.apply), 1e-3):.2f}",
+            ]
+            lines.append(
+                f"| {label} | {tool} | {_mb(r.size)} | {med(r.create):.2f} | {med(r.create_rss) / 1e6:.0f} | "
+                f"{med(r.apply):.2f} | {med(r.apply_rss) / 1e6:.0f} | " + " | ".join(ratios) + " |"
+            )
+        lines.append(f"| {label} | (new file; zstd -19 of it) | {_mb(new_size)}; {_mb(full)} | | | | | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--pairs", default=",".join(PAIRS), help=f"comma-separated, from: {', '.join(PAIRS)}")
+    ap.add_argument("--no-save", action="store_true", help=f"do not write {RESULTS.relative_to(REPO)}")
+    args = ap.parse_args()
+    for tool in ("zstd", "xdelta3", "/usr/bin/time"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is missing: apt-get install zstd xdelta3 time")
+    results = {}
+    for name in args.pairs.split(","):
+        print(f"{name}: fetching", file=sys.stderr, flush=True)
+        results[name] = bench_pair(name, args.repeat)
+    table = render(results, args.repeat)
+    print(table)
+    if not args.no_save:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(table)
+
+
+if __name__ == "__main__":
+    main()

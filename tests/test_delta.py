@@ -1,0 +1,254 @@
+"""ppm.delta and `ppm patch`: round trips on small local binaries, and every way a patch can be refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from ppm import delta
+from ppm.delta import PatchError, PatchMemoryError, apply_patch, make_patch, patch_info
+
+pytest.importorskip("hdiffpatch")
+pytest.importorskip("backports.zstd") if sys.version_info < (3, 14) else None
+
+C_PROGRAM = r"""
+#include <stdio.h>
+#include <string.h>
+static const char *greeting = "%(greeting)s";
+static int table[%(n)d] = {%(table)s};
+int helper_%(tag)s(int x) { return x * %(mul)d + table[x %% %(n)d]; }
+int main(int argc, char **argv) {
+    long total = 0;
+    for (int i = 0; i < argc * 1000; i++) total += helper_%(tag)s(i);
+    printf("%%s %%ld %%zu\n", greeting, total, strlen(argv[0]));
+    return 0;
+}
+"""
+
+
+def _c_source(version: int) -> str:
+    rng = random.Random(7)
+    n = 4000
+    table = [rng.randrange(1 << 30) for _ in range(n)]
+    for i in range(0, n, 97 * version):  # a release changes a few entries and one string
+        table[i] ^= version
+    return C_PROGRAM % {
+        "greeting": f"hello from release {version}",
+        "n": n,
+        "table": ", ".join(map(str, table)),
+        "tag": f"v{version}",
+        "mul": 3 + version,
+    }
+
+
+def _synthetic(version: int) -> bytes:
+    """Executable-like data: a shared body with a few edits, an insertion and shifted pointers."""
+    rng = random.Random(1)
+    words = [rng.randrange(1 << 32) for _ in range(60_000)]
+    if version > 1:
+        words[1000:1000] = [rng.randrange(1 << 32) for _ in range(300)]
+        words = [w + 64 if i % 11 == 0 else w for i, w in enumerate(words)]
+    return struct.pack(f"<{len(words)}I", *words)
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two consecutive 'releases': real ELF executables when gcc is here, synthetic data if not."""
+    d = tmp_path_factory.mktemp("releases")
+    old, new = d / "app-1", d / "app-2"
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc:
+        for version, out in ((1, old), (2, new)):
+            src = d / f"app-{version}.c"
+            src.write_text(_c_source(version))
+            subprocess.run([cc, "-O2", "-o", str(out), str(src)], check=True, capture_output=True)
+    else:
+        old.write_bytes(_synthetic(1))
+        new.write_bytes(_synthetic(2))
+        old.chmod(0o755)
+        new.chmod(0o755)
+    assert old.read_bytes() != new.read_bytes()
+    return old, new
+
+
+@pytest.fixture(scope="module")
+def hdiff_patch(releases: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    old, new = releases
+    p = tmp_path_factory.mktemp("patch") / "app.patch"
+    make_patch(old, new, p, method="hdiff")
+    return p
+
+
+@pytest.mark.parametrize("method", ["auto", "hdiff", "zstd", "best"])
+def test_round_trip(releases: tuple[Path, Path], tmp_path: Path, method: str) -> None:
+    old, new = releases
+    patch, out = tmp_path / "p", tmp_path / "out"
+    info = make_patch(old, new, patch, method=method, level=9)
+    assert info.method == ("zstd" if method == "zstd" else "hdiff" if method in ("auto", "hdiff") else info.method)
+    assert patch.stat().st_size == info.patch_size < new.stat().st_size
+    apply_patch(old, patch, out)
+    assert out.read_bytes() == new.read_bytes()
+    assert os.stat(out).st_mode & 0o777 == os.stat(old).st_mode & 0o777
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_best_is_the_smaller(releases: tuple[Path, Path], tmp_path: Path) -> None:
+    old, new = releases
+    sizes = {m: make_patch(old, new, tmp_path / m, method=m).patch_size for m in ("hdiff", "zstd", "best")}
+    assert sizes["best"] == min(sizes["hdiff"], sizes["zstd"])
+
+
+def test_info_describes_the_pair(releases: tuple[Path, Path], hdiff_patch: Path) -> None:
+    import hashlib
+
+    old, new = releases
+    info = patch_info(hdiff_patch)
+    assert info.method == "hdiff" and info.format_version == delta.FORMAT_VERSION
+    assert (info.old_size, info.new_size) == (old.stat().st_size, new.stat().st_size)
+    assert info.old_sha256 == hashlib.sha256(old.read_bytes()).hexdigest()
+    assert info.new_sha256 == hashlib.sha256(new.read_bytes()).hexdigest()
+    assert info.memory_need == delta.decoder_memory_need("hdiff", info.old_size, info.new_size, info.payload_size, info.raw_size)
+    assert info.memory_need > info.old_size + info.new_size
+    assert info.to_dict()["patch_size"] == hdiff_patch.stat().st_size
+
+
+@pytest.mark.parametrize("method", ["hdiff", "zstd"])
+@pytest.mark.parametrize("case", ["same", "empty-old", "empty-new", "both-empty"])
+def test_edge_cases(tmp_path: Path, method: str, case: str) -> None:
+    body = _synthetic(1)[:50_000]
+    old_b, new_b = {
+        "same": (body, body), "empty-old": (b"", body), "empty-new": (body, b""), "both-empty": (b"", b""),
+    }[case]
+    old, new, patch, out = tmp_path / "old", tmp_path / "new", tmp_path / "p", tmp_path / "out"
+    old.write_bytes(old_b)
+    new.write_bytes(new_b)
+    make_patch(old, new, patch, method=method)
+    apply_patch(old, patch, out)
+    assert out.read_bytes() == new_b
+
+
+def _expect_refusal(old: Path, patch: Path, out: Path, match: str, **kw: object) -> None:
+    out.write_bytes(b"previous version")
+    with pytest.raises(PatchError, match=match):
+        apply_patch(old, patch, out, **kw)  # type: ignore[arg-type]
+    assert out.read_bytes() == b"previous version", "a refused patch must leave the output untouched"
+    assert [p.name for p in out.parent.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_truncated_patch(releases: tuple[Path, Path], hdiff_patch: Path, tmp_path: Path) -> None:
+    old, _ = releases
+    data = hdiff_patch.read_bytes()
+    for cut in (len(data) - 1, len(data) // 2, delta.HEADER_SIZE + 3, delta.HEADER_SIZE - 1, 10):
+        p = tmp_path / f"cut{cut}"
+        p.write_bytes(data[:cut])
+        _expect_refusal(old, p, tmp_path / "out", "truncated")
+    (tmp_path / "empty").write_bytes(b"")
+    _expect_refusal(old, tmp_path / "empty", tmp_path / "out", "not a ppm patch")
+    (tmp_path / "long").write_bytes(data + b"x")
+    _expect_refusal(old, tmp_path / "long", tmp_path / "out", "trailing data")
+
+
+def test_corrupt_payload(releases: tuple[Path, Path], hdiff_patch: Path, tmp_path: Path) -> None:
+    old, _ = releases
+    data = bytearray(hdiff_patch.read_bytes())
+    for i, pos in enumerate((delta.HEADER_SIZE + 20, len(data) // 2, len(data) - 2)):
+        bad = bytearray(data)
+        bad[pos] ^= 0x55
+        p = tmp_path / f"bad{i}"
+        p.write_bytes(bad)
+        _expect_refusal(old, p, tmp_path / "out", "corrupt|does not match")
+
+
+def test_corrupt_header_and_other_files(releases: tuple[Path, Path], hdiff_patch: Path, tmp_path: Path) -> None:
+    old, _ = releases
+    data = bytearray(hdiff_patch.read_bytes())
+    bad = bytearray(data)
+    bad[60] ^= 1  # inside the new file's sha256
+    (tmp_path / "hdr").write_bytes(bad)
+    _expect_refusal(old, tmp_path / "hdr", tmp_path / "out", "checksum")
+    (tmp_path / "elf").write_bytes(old.read_bytes())
+    _expect_refusal(old, tmp_path / "elf", tmp_path / "out", "not a ppm patch")
+    future = bytearray(data)
+    future[8] = delta.FORMAT_VERSION + 1
+    future[124:128] = struct.pack("<I", zlib.crc32(bytes(future[:124])))
+    (tmp_path / "future").write_bytes(future)
+    with pytest.raises(PatchError, match="format version") as e:
+        patch_info(tmp_path / "future")
+    assert e.value.hint and "full file" in e.value.hint
+
+
+def test_wrong_old_file(releases: tuple[Path, Path], hdiff_patch: Path, tmp_path: Path) -> None:
+    old, new = releases
+    _expect_refusal(new, hdiff_patch, tmp_path / "out", "not the file this patch applies to")
+    same_size = tmp_path / "same-size"
+    b = bytearray(old.read_bytes())
+    b[len(b) // 3] ^= 1
+    same_size.write_bytes(b)
+    _expect_refusal(same_size, hdiff_patch, tmp_path / "out", "not the file this patch applies to")
+
+
+def test_memory_limit_refused_before_decoding(hdiff_patch: Path, tmp_path: Path) -> None:
+    need = patch_info(hdiff_patch).memory_need
+    # the old file does not even exist: the refusal comes from the header alone
+    _expect_refusal(tmp_path / "missing", hdiff_patch, tmp_path / "out", "more than", max_memory=need - 1)
+    with pytest.raises(PatchMemoryError):
+        apply_patch(tmp_path / "missing", hdiff_patch, tmp_path / "out", max_memory=need - 1)
+
+
+def test_creation_memory_bounded(releases: tuple[Path, Path], tmp_path: Path) -> None:
+    old, new = releases
+    with pytest.raises(PatchMemoryError, match="needs about"):
+        make_patch(old, new, tmp_path / "p", max_memory=1 << 20)
+    assert not (tmp_path / "p").exists()
+    with pytest.raises(PatchError, match="unknown patch method"):
+        make_patch(old, new, tmp_path / "p", method="bsdiff")
+
+
+def test_creation_estimates_grow_with_the_input() -> None:
+    small = delta.creation_memory_need("hdiff", 10 << 20, 10 << 20)
+    big = delta.creation_memory_need("hdiff", 200 << 20, 200 << 20)
+    assert 10 << 20 < small < big
+    assert delta.decoder_memory_need("zstd", 100, 100, 10, 100) < delta.decoder_memory_need("zstd", 10**6, 10**6, 10, 10**6)
+
+
+def _ppm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""), "CI": "1"}
+    return subprocess.run([sys.executable, "-m", "ppm", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_cli(releases: tuple[Path, Path], tmp_path: Path) -> None:
+    old, new = releases
+    r = _ppm("patch", "make", str(old), str(new), "-o", "app.patch", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "by hdiff" in r.stdout and "% of it" in r.stdout and "zstd -19" in r.stdout
+
+    r = _ppm("patch", "info", "app.patch", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["method"] == "hdiff" and info["new_size"] == new.stat().st_size
+    assert "decoding" in _ppm("patch", "info", "app.patch", cwd=tmp_path).stdout
+
+    r = _ppm("patch", "apply", str(old), "app.patch", "-o", "app-2", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "app-2").read_bytes() == new.read_bytes()
+
+    r = _ppm("patch", "apply", str(new), "app.patch", "-o", "wrong", cwd=tmp_path)
+    assert r.returncode != 0 and "not the file this patch applies to" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "wrong").exists()
+
+    r = _ppm("patch", "apply", str(old), "app.patch", "-o", "x", "--max-memory", "1M", cwd=tmp_path)
+    assert r.returncode != 0 and "more than" in r.stderr
+
+    r = _ppm("patch", "make", str(old), str(new), "-o", "z.patch", "--method", "zstd", "--no-compare", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["method"] == "zstd"

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-COMMAND_MODULES = ("init", "build", "graph", "toolchain", "lock")
+COMMAND_MODULES = ("init", "build", "graph", "toolchain", "lock", "patch", "release")
 
 app = typer.Typer(
     name="ppm",

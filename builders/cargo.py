@@ -41,7 +41,7 @@ class CargoBuilder(Builder):
         if lock not in inputs:
             raise ManifestError(
                 f"component {component.name!r}: {lock} is missing; ppm builds with `cargo build --locked`",
-                hint=f"run `cargo generate-lockfile --manifest-path {join(component.path, 'Cargo.toml')}` (or `ppm lock`) and commit Cargo.lock",
+                hint=f"run `cargo generate-lockfile --manifest-path {join(component.path, 'Cargo.toml')}` and commit Cargo.lock (`ppm sync` writes it when ppm.toml declares the crate's dependencies)",
             )
         triple = ctx.target.rust_triple
         profile = s.get("profile", "release")
@@ -51,7 +51,13 @@ class CargoBuilder(Builder):
             # hang behind a proxy); with dependencies, cargo fetches exactly what Cargo.lock pins.
             offline = not _has_dependencies(manifest) and not component.dependencies.get("cargo")
         argv = ["{tool:cargo}", "build", "--profile", profile, "--locked"]
-        if offline:
+        # Crates ppm synced from ppm.lock (lockfile/sync.py): offline, from the vendored copies.
+        from lockfile.sync import cargo_args
+
+        locked = cargo_args(ctx.root, component.name)
+        if locked:
+            argv += locked
+        elif offline:
             argv.append("--offline")
         features = strs(component, "features", s.get("features", []))
         if features:

@@ -41,6 +41,9 @@ class EsbuildBuilder(Builder):
         if join(component.path, entry) not in inputs:
             raise ManifestError(f"component {component.name!r}: entry point {join(component.path, entry)} does not exist",
                                 hint="set `entry = \"src/index.ts\"` in its [components] table")
+        lock = join(component.path, "package-lock.json")
+        if lock not in inputs and (ctx.root / lock).is_file():
+            inputs = sorted(inputs + [lock])  # the node_modules `ppm sync` installed from it
         platform = s.get("platform") or ctx.target.esbuild_platform
         if platform not in _PLATFORMS:
             raise ManifestError(f"components.{component.name}.platform: {platform!r} is not one of {', '.join(_PLATFORMS)}")

@@ -69,6 +69,14 @@ class PyinstallerBuilder(Builder):
             "--paths", "{src}",
             "--add-data", f"{{work}}/{COMPONENTS_FILE}:.",
         ]
+        # Third-party packages `ppm sync` installed from ppm.lock (pip --require-hashes).
+        from lockfile.sync import python_paths
+
+        for site in python_paths(ctx.root, component.name):
+            argv += ["--paths", site]
+        req = join(component.path, "requirements-locked.txt")
+        if python_paths(ctx.root, component.name) and req not in inputs and (ctx.root / req).is_file():
+            inputs = sorted(inputs + [req])
         for name, files in embedded.items():
             for f in files:
                 dest = posixpath.join(DEPS_DIR, name, posixpath.dirname(f)).rstrip("/")

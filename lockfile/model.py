@@ -91,6 +91,9 @@ class Toolchain:
     version: str
     source: str
     digest: str
+    # host platform -> how ppm provisions it there: registry, package, kind, binary, and
+    # artifacts [{path, hash, size}] (ppm.toolchains.Pin without name and version)
+    platforms: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -144,6 +147,16 @@ def dumps(lock: Lock) -> str:
         t = lock.toolchains[name]
         out.append(f"\n[toolchain.{_bare_or_quoted(name)}]\n")
         out.append(f"version = {_str(t.version)}\nsource = {_str(t.source)}\ndigest = {_str(t.digest)}\n")
+        for plat in sorted(t.platforms):
+            pin = t.platforms[plat]
+            out.append(f"\n[toolchain.{_bare_or_quoted(name)}.platform.{_bare_or_quoted(plat)}]\n")
+            for k in sorted(pin):
+                if k != "artifacts":
+                    out.append(f"{_bare_or_quoted(k)} = {_scalar(pin[k])}\n")
+            out.append("artifacts = [\n")
+            out.extend(f"  {{ path = {_str(a['path'])}, hash = {_str(a['hash'])}, size = {int(a['size'])} }},\n"
+                       for a in pin.get("artifacts", []))
+            out.append("]\n")
     for key in sorted(lock.packages):
         p = lock.packages[key]
         out.append(f"\n[package.{_str(p.key)}]\n")
@@ -222,7 +235,13 @@ def loads(text: str, path: Path | str = LOCK) -> Lock:
         for k in ("version", "source", "digest"):
             if not isinstance(t.get(k), str):
                 raise err(header, f"toolchain.{name}: missing string `{k}`")
-        lock.toolchains[name] = Toolchain(name, t["version"], t["source"], t["digest"])
+        plats = t.get("platform") or {}
+        for plat, pin in plats.items():
+            arts = pin.get("artifacts") if isinstance(pin, dict) else None
+            if not isinstance(arts, list) or not all(isinstance(a, dict) and isinstance(a.get("path"), str)
+                                                     and isinstance(a.get("hash"), str) for a in arts):
+                raise err(header, f"toolchain.{name}.platform.{plat}: `artifacts` must list {{path, hash, size}} tables")
+        lock.toolchains[name] = Toolchain(name, t["version"], t["source"], t["digest"], {k: dict(v) for k, v in plats.items()})
     known = {"ecosystem", "name", "version", "source", "components", "features", "dependencies", "artifacts"}
     for key, p in (data.get("package") or {}).items():
         header = f"[package.{_str(key)}]"

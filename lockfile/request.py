@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from lockfile.model import ALL_COMPONENTS, LOCK_VERSION
 
-RESOLVER_VERSION = 1  # bump when resolution rules change, so old locks are redone
+RESOLVER_VERSION = 2  # bump when resolution rules change, so old locks are redone
 PYTHON_VERSION = os.environ.get("PPM_PYTHON_VERSION", "3.11")
 
 
@@ -50,9 +50,10 @@ def concrete_targets(targets: list[str]) -> list[str]:
 
 
 def digest(project_deps: Mapping[str, Any], component_deps: Mapping[str, Any], targets: list[str],
-           registries: Mapping[str, str]) -> str:
+           registries: Mapping[str, str], builders: list[str] = ()) -> str:  # type: ignore[assignment]
     """sha256 over the lock's inputs in canonical JSON. Only ecosystems in use contribute their
-    registry URL, so pointing an unused ecosystem elsewhere does not invalidate the lock."""
+    registry URL, so pointing an unused ecosystem elsewhere does not invalidate the lock. The
+    builders in use decide which toolchains the lock pins."""
     used = set(project_deps) | {e for d in component_deps.values() for e in d}
     doc = {
         "lock": LOCK_VERSION, "resolver": RESOLVER_VERSION, "python": PYTHON_VERSION,
@@ -60,6 +61,7 @@ def digest(project_deps: Mapping[str, Any], component_deps: Mapping[str, Any], t
         "components": {c: d for c, d in component_deps.items() if d},
         "targets": sorted(set(targets)),
         "registries": {e: u for e, u in registries.items() if e in used},
+        "builders": sorted(set(builders)),
     }
     return "sha256:" + hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -68,4 +70,5 @@ def digest_from_toml(data: Mapping[str, Any], registries: Mapping[str, str]) -> 
     """The digest from the raw ppm.toml data, without validating the manifest (the no-op path)."""
     comps = {n: c.get("dependencies", {}) for n, c in (data.get("components") or {}).items() if isinstance(c, dict)}
     targets = (data.get("project") or {}).get("targets", ["host"])
-    return digest(data.get("dependencies", {}), comps, concrete_targets(targets), registries)
+    builders = [c.get("builder", "") for c in (data.get("components") or {}).values() if isinstance(c, dict)]
+    return digest(data.get("dependencies", {}), comps, concrete_targets(targets), registries, builders)

@@ -40,19 +40,32 @@ def resolve_roots(roots: Sequence[Root], targets: Sequence[str], *, http: HttpCl
                   upgrade: bool | Iterable[str] = False, ecosystems: Iterable[str] | None = None) -> list[Package]:
     urls = registry_urls(registries)
     upgrade = upgrade if isinstance(upgrade, bool) else list(upgrade)
-    packages: list[Package] = []
-    for eco in ecosystems or ORDER:
+
+    def one(eco: str) -> list[Package]:
         eco_roots = [r for r in roots if r.ecosystem == eco]
-        if not eco_roots:
-            continue
         resolver = importlib.import_module(f"lockfile.resolvers.{eco}")
         client = client_for(eco, http, urls[eco])
         pinned = pinned_from(old, eco, upgrade)
         if eco == "pypi":
-            packages += resolver.resolve(client, eco_roots, targets, pinned=pinned)
-        else:
-            packages += resolver.resolve(client, eco_roots, pinned=pinned)
-    return packages
+            return resolver.resolve(client, eco_roots, targets, pinned=pinned)
+        return resolver.resolve(client, eco_roots, pinned=pinned)
+
+    todo = [eco for eco in (ecosystems or ORDER) if any(r.ecosystem == eco for r in roots)]
+    if len(todo) <= 1:
+        return [p for eco in todo for p in one(eco)]
+    # The ecosystems are independent and mostly wait on their registries: resolve them at once
+    # (one shared HttpClient), and report the first failure in ORDER.
+    from concurrent.futures import ThreadPoolExecutor
+
+    for eco in todo:
+        importlib.import_module(f"lockfile.resolvers.{eco}")  # imports are not parallel-safe to race
+    with ThreadPoolExecutor(max_workers=len(todo)) as ex:
+        futures = [ex.submit(one, eco) for eco in todo]
+        results = [f.exception() or f.result() for f in futures]
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return [p for r in results for p in r]  # type: ignore[union-attr]
 
 
 def lock_project(root: Path, *, http: HttpClient, old: Lock | None = None, upgrade: bool | Iterable[str] = False,
@@ -67,9 +80,11 @@ def lock_project(root: Path, *, http: HttpClient, old: Lock | None = None, upgra
     comp_deps = {n: c.dependencies for n, c in m.components.items()}
     targets = request.concrete_targets(m.targets)
     roots = request.roots(m.dependencies, comp_deps)
-    lock = Lock(manifest_digest=request.digest(m.dependencies, comp_deps, targets, urls))
+    builders = [c.builder for c in m.components.values()]
+    lock = Lock(manifest_digest=request.digest(m.dependencies, comp_deps, targets, urls, builders))
     for p in resolve_roots(roots, targets, http=http, registries=urls, old=old, upgrade=upgrade):
         lock.add(p)
-    if old is not None:
-        lock.toolchains = dict(old.toolchains)  # toolchains are pinned by `ppm toolchain`, kept here
+    from lockfile import toolchains
+
+    lock.toolchains = toolchains.pin_project(m, old, upgrade)
     return lock

@@ -83,19 +83,23 @@ class SemVer:
     def release(self) -> tuple[int, int, int]:
         return (self.major, self.minor, self.patch)
 
-    def _key(self) -> tuple:
+    def __post_init__(self) -> None:
         # A pre-release sorts before its release; numeric identifiers before alphanumeric ones.
+        # Computed once: resolvers compare versions hundreds of thousands of times.
         pre = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.pre)
-        return (self.release, 0 if self.pre else 1, pre)
+        object.__setattr__(self, "_k", ((self.major, self.minor, self.patch), 0 if self.pre else 1, pre))
+
+    def _key(self) -> tuple:
+        return self._k  # type: ignore[attr-defined]
 
     def __lt__(self, other: SemVer) -> bool:
-        return self._key() < other._key()
+        return self._k < other._k  # type: ignore[attr-defined]
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, SemVer) and self._key() == other._key()
+        return isinstance(other, SemVer) and self._k == other._k  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        return hash(self._k)  # type: ignore[attr-defined]
 
     def __str__(self) -> str:
         s = f"{self.major}.{self.minor}.{self.patch}"
@@ -112,8 +116,16 @@ class _Cmp:
     v: SemVer
 
     def test(self, x: SemVer) -> bool:
-        c = (x > self.v) - (x < self.v)
-        return {"<": c < 0, "<=": c <= 0, ">": c > 0, ">=": c >= 0, "=": c == 0}[self.op]
+        a, b, op = x._k, self.v._k, self.op  # type: ignore[attr-defined]
+        if op == ">=":
+            return a >= b
+        if op == "<":
+            return a < b
+        if op == "<=":
+            return a <= b
+        if op == ">":
+            return a > b
+        return a == b
 
 
 def _partial(s: str) -> tuple[list[int | None], tuple[str, ...]]:

@@ -58,6 +58,9 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
     try:
         fastpath.forget(root)
         m = manifest.load(root)
+        from lockfile.sync import ensure_synced
+
+        ensure_synced(root, m, report=report)  # cheap when the lock has not changed
         plan = make_plan(m, targets, report=report)
         for name, why in plan.skipped.items():
             if report:

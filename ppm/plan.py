@@ -63,7 +63,10 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
 
     needed = {c.name: sorted({x for t in tlist for x in REGISTRY[c.builder].tools_for(c, t)})
               for c in manifest.components.values()}
-    tcs = toolchains.resolve(sorted({x for v in needed.values() for x in v}), provision=provision, report=report)
+    from lockfile.toolchains import locked_pins
+
+    tcs = toolchains.resolve(sorted({x for v in needed.values() for x in v}), provision=provision, report=report,
+                             pins=locked_pins(manifest.root))
 
     skipped: dict[str, str] = {}
     for name in order:

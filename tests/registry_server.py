@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 FIXTURES = Path(__file__).parent / "fixtures" / "registries"
+BASE = "http://ppm-registry.invalid"  # in synthetic fixtures; the server answers with its own address
 
 
 class RegistryServer:
@@ -106,7 +107,10 @@ class RegistryServer:
             if "/-/" in rest:
                 return self._read("npm/tarballs/" + rest.split("/-/", 1)[1]), "application/octet-stream"
             name = unquote(rest).replace("/", "%2f")
-            return self._read(f"npm/{name}.json"), "application/vnd.npm.install-v1+json"
+            body = self._read(f"npm/{name}.json")
+            if body is not None:  # synthetic packuments name their tarballs on this server
+                body = body.replace(BASE.encode(), self.base.encode())
+            return body, "application/vnd.npm.install-v1+json"
         if path.startswith("/go/"):
             return self._read(path[1:]), "text/plain; charset=utf-8"
         if path.startswith("/maven/"):
@@ -167,6 +171,40 @@ def _write(root: Path, rel: str, data: bytes | str) -> Path:
     return p
 
 
+def _tgz(files: dict[str, bytes | str]) -> bytes:
+    """A deterministic .tar.gz (fixed times and owners)."""
+    import gzip
+    import tarfile
+
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, data in sorted(files.items()):
+            b = data.encode() if isinstance(data, str) else data
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(b), 0, 0o644
+            t.addfile(info, io.BytesIO(b))
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as g:
+        g.write(raw.getvalue())
+    return out.getvalue()
+
+
+def _wheel(name: str, version: str, tag: str, meta_text: str) -> bytes:
+    """A real, installable wheel with one module `<name>` that knows its version."""
+    dist = name.replace("-", "_")
+    info = f"{dist}-{version}.dist-info"
+    files = {f"{dist}/__init__.py": f"__version__ = {version!r}\n", f"{info}/METADATA": meta_text,
+             f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: ppm-tests\nRoot-Is-Purelib: true\nTag: {tag}\n"}
+    record = "".join(f"{fn},sha256={base64.urlsafe_b64encode(hashlib.sha256(d.encode()).digest()).rstrip(b'=').decode()},{len(d.encode())}\n"
+                     for fn, d in files.items()) + f"{info}/RECORD,,\n"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for fn, d in list(files.items()) + [(f"{info}/RECORD", record)]:
+            zi = zipfile.ZipInfo(fn, date_time=(1980, 1, 1, 0, 0, 0))
+            z.writestr(zi, d)
+    return buf.getvalue()
+
+
 def pypi_project(root: Path, name: str, versions: dict[str, dict]) -> None:
     """versions: {"1.0": {"requires": [...], "requires_python": ">=3.8", "yanked": False,
     "wheels": ["py3-none-any"], "sdist": True, "extras": [...]}}"""
@@ -181,7 +219,7 @@ def pypi_project(root: Path, name: str, versions: dict[str, dict]) -> None:
         dist = name.replace("-", "_")
         for tag in info.get("wheels", ["py3-none-any"]):
             fn = f"{dist}-{v}-{tag}.whl"
-            content = f"wheel {fn}".encode()
+            content = _wheel(name, v, tag, meta_text)
             _write(root, f"pypi/files/{name}/{fn}", content)
             _write(root, f"pypi/files/{name}/{fn}.metadata", meta_text)
             files.append({"filename": fn, "url": f"../../files/{name}/{fn}",
@@ -202,10 +240,12 @@ def npm_package(root: Path, name: str, versions: dict[str, dict[str, str]], late
     docs = {}
     for v, deps in versions.items():
         tar = f"{name.split('/')[-1]}-{v}.tgz"
-        content = f"tarball {name}@{v}".encode()
+        pj = json.dumps({"name": name, "version": v, "dependencies": deps, "main": "index.js"}, indent=1)
+        content = _tgz({"package/package.json": pj, "package/index.js": f"module.exports = {json.dumps(name + '@' + v)};\n"})
+        _write(root, f"npm/tarballs/{tar}", content)
         integrity = "sha512-" + base64.b64encode(hashlib.sha512(content).digest()).decode()
         docs[v] = {"name": name, "version": v, "dependencies": deps,
-                   "dist": {"tarball": f"https://registry.example/{name}/-/{tar}", "integrity": integrity,
+                   "dist": {"tarball": f"{BASE}/npm/{name}/-/{tar}", "integrity": integrity,
                             "shasum": hashlib.sha1(content).hexdigest()}}
     doc = {"name": name, "dist-tags": {"latest": latest or list(versions)[-1]}, "versions": docs}
     _write(root, f"npm/{name.replace('/', '%2f')}.json", json.dumps(doc, indent=1))
@@ -225,7 +265,7 @@ def cargo_crate(root: Path, name: str, versions: list[dict]) -> None:
     "target", "kind"}], "features": {...}, "yanked": False}]"""
     lines = []
     for v in versions:
-        content = f"crate {name} {v['vers']}".encode()
+        content = _tgz({f"{name}-{v['vers']}/Cargo.toml": _crate_toml(name, v), f"{name}-{v['vers']}/src/lib.rs": "//! test crate\n"})
         _write(root, f"cargo/crates/{name}-{v['vers']}.crate", content)
         deps = [{"name": d["name"], "req": d.get("req", "*"), "features": d.get("features", []),
                  "optional": d.get("optional", False), "default_features": d.get("default_features", True),
@@ -234,6 +274,37 @@ def cargo_crate(root: Path, name: str, versions: list[dict]) -> None:
         lines.append(json.dumps({"name": name, "vers": v["vers"], "deps": deps, "cksum": hashlib.sha256(content).hexdigest(),
                                  "features": v.get("features", {}), "yanked": v.get("yanked", False), "v": 2}))
     _write(root, "cargo/index/" + cargo_index_path(name), "\n".join(lines) + "\n")
+
+
+def _toml_value(x: object) -> str:
+    return "true" if x is True else "false" if x is False else json.dumps(x)
+
+
+def _crate_toml(name: str, v: dict) -> str:
+    """The Cargo.toml a published crate carries: its dependencies and features, as the index says."""
+    out = f'[package]\nname = "{name}"\nversion = "{v["vers"]}"\nedition = "2021"\n\n[lib]\npath = "src/lib.rs"\n'
+    tables: dict[str, list[str]] = {}
+    for d in v.get("deps", []):
+        kind = {"normal": "dependencies", "build": "build-dependencies", "dev": "dev-dependencies"}[d.get("kind", "normal")]
+        table = f'target."{d["target"]}".{kind}' if d.get("target") else kind
+        key = d["name"]
+        spec = {"version": d.get("req", "*")}
+        if d.get("package"):
+            spec["package"] = d["package"]
+        if d.get("optional"):
+            spec["optional"] = True
+        if d.get("features"):
+            spec["features"] = d["features"]
+        if d.get("default_features") is False:
+            spec["default-features"] = False
+        inner = ", ".join(f"{k} = {_toml_value(x)}" for k, x in spec.items())
+        tables.setdefault(table, []).append(f"{key} = {{ {inner} }}")
+    for table, lines in tables.items():
+        out += f"\n[{table}]\n" + "\n".join(lines) + "\n"
+    feats = v.get("features", {})
+    if feats:
+        out += "\n[features]\n" + "".join(f"{json.dumps(k)} = {json.dumps(x)}\n" for k, x in feats.items())
+    return out
 
 
 def go_escape(path: str) -> str:

@@ -93,6 +93,24 @@ def test_cargo_features_optional_and_series(universe, tmp_path):
     assert "cargo:serde_derive@1.0.200" not in pkgs
 
 
+def test_cargo_weak_features_and_ranges_across_series(universe, tmp_path):
+    root, srv = universe
+    # like regex-automata -> aho-corasick: `aho?/perf` applies because another feature enables aho
+    cargo_crate(root, "aho", [{"vers": "1.1.0", "features": {"default": ["perf"], "perf": ["dep:memchr"]},
+                               "deps": [{"name": "memchr", "req": "2", "optional": True}]}])
+    cargo_crate(root, "memchr", [{"vers": "2.7.0"}])
+    cargo_crate(root, "auto", [{"vers": "0.4.0", "features": {"default": ["search"], "search": ["dep:aho"], "fast": ["aho?/perf"]},
+                                "deps": [{"name": "aho", "req": "1", "optional": True, "default_features": False},
+                                         {"name": "wsys", "req": ">=0.59, <0.62"}]}])
+    cargo_crate(root, "wsys", [{"vers": "0.59.0"}, {"vers": "0.60.2"}, {"vers": "0.61.2"}])
+    pkgs = {p.key: p for p in lock(srv, tmp_path, [Root("cargo", "auto", "0.4", "core", ("fast",))])}
+    assert sorted(pkgs) == ["cargo:aho@1.1.0", "cargo:auto@0.4.0", "cargo:memchr@2.7.0", "cargo:wsys@0.61.2"]
+    assert pkgs["cargo:aho@1.1.0"].features == ["perf"] and pkgs["cargo:aho@1.1.0"].dependencies == ["cargo:memchr@2.7.0"]
+    # without `search`, aho is not enabled and `aho?/perf` enables nothing
+    pkgs = {p.key for p in lock(srv, tmp_path, [Root("cargo", "auto", "0.4", "core", ("fast",), default_features=False)])}
+    assert pkgs == {"cargo:auto@0.4.0", "cargo:wsys@0.61.2"}
+
+
 def test_cargo_conflict_in_one_series(universe, tmp_path):
     root, srv = universe
     cargo_crate(root, "log", [{"vers": "0.4.1"}, {"vers": "0.4.20"}])

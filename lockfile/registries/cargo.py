@@ -27,6 +27,7 @@ class CargoClient:
         self.url = index_url  # "sparse+https://index.crates.io/"
         self.base = index_url.removeprefix("sparse+")
         self._config: dict[str, Any] | None = None
+        self._versions: dict[str, list[dict[str, Any]]] = {}
 
     @property
     def source(self) -> str:
@@ -48,6 +49,13 @@ class CargoClient:
         self.http.fetch_many((self.base + index_path(n), ECO, n, "*/*") for n in names)
 
     def versions(self, name: str) -> list[dict[str, Any]]:
+        """Every index entry of a crate (parsed once per run: the resolver asks often)."""
+        got = self._versions.get(name)
+        if got is None:
+            got = self._versions[name] = self._read_versions(name)
+        return got
+
+    def _read_versions(self, name: str) -> list[dict[str, Any]]:
         url = self.base + index_path(name)
         try:
             text = self.http.get(url, ecosystem=ECO, package=name).text

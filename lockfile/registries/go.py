@@ -62,3 +62,6 @@ class GoClient:
 
     def prefetch_mods(self, pairs: list[tuple[str, str]]) -> None:
         self.http.fetch_many((self.mod_url(m, v), ECO, m, "*/*") for m, v in pairs)
+
+    def prefetch_zips(self, pairs: list[tuple[str, str]]) -> None:
+        self.http.fetch_many((self.zip_url(m, v), ECO, m, "*/*") for m, v in pairs)

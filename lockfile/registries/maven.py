@@ -53,6 +53,9 @@ class MavenClient:
     def prefetch_poms(self, gavs: list[tuple[str, str, str]]) -> None:
         self.http.fetch_many((self.file_url(g, a, v, "pom"), ECO, f"{g}:{a}", "*/*") for g, a, v in gavs)
 
+    def prefetch_checksums(self, urls: list[tuple[str, str]]) -> None:
+        self.http.fetch_many((f"{u}.{algo}", ECO, pkg, "*/*") for u, pkg in urls for algo in ("sha256", "sha1"))
+
     def checksum(self, url: str, package: str) -> str | None:
         """'sha256:<hex>' from the sidecar, else 'sha1:<hex>', else None."""
         for algo in ("sha256", "sha1"):

@@ -4,14 +4,17 @@ back to reading METADATA out of the wheel when a file has none)."""
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
+from functools import lru_cache
+from pathlib import Path
 from urllib.parse import urljoin
 
 from packaging.utils import (InvalidSdistFilename, InvalidWheelFilename, canonicalize_name, parse_sdist_filename,
                              parse_wheel_filename)
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from lockfile.errors import RegistryError
 from lockfile.registries.http import HttpClient, NotFound, verify
@@ -29,11 +32,31 @@ class File:
     yanked: bool
     has_metadata: bool
     metadata_sha256: str | None
-    tags: frozenset  # packaging Tag set; empty for sdists
 
     @property
     def is_wheel(self) -> bool:
         return self.filename.endswith(".whl")
+
+    @property
+    def tags(self) -> frozenset:
+        """packaging Tag set (empty for sdists); parsed on first use, as most files never are."""
+        return _wheel_tags(self.filename) if self.is_wheel else frozenset()
+
+
+@lru_cache(maxsize=None)
+def _wheel_tags(filename: str) -> frozenset:
+    try:
+        return frozenset(parse_wheel_filename(filename)[3])
+    except (InvalidWheelFilename, ValueError):
+        return frozenset()
+
+
+@lru_cache(maxsize=None)
+def _version(s: str) -> Version | None:
+    try:
+        return Version(s)
+    except InvalidVersion:
+        return None
 
 
 @dataclass
@@ -47,6 +70,7 @@ class PypiClient:
     def __init__(self, http: HttpClient, index_url: str) -> None:
         self.http = http
         self.index = index_url
+        self._files: dict[str, dict[Version, list[File]]] = {}  # per run: pages are parsed once
 
     def page_url(self, name: str) -> str:
         return urljoin(self.index, f"{canonicalize_name(name)}/")
@@ -56,6 +80,12 @@ class PypiClient:
 
     def files(self, name: str) -> dict[Version, list[File]]:
         """Every file of a project, grouped by version (files whose names do not parse are skipped)."""
+        cname = canonicalize_name(name)
+        if cname not in self._files:
+            self._files[cname] = self._read_files(name)
+        return self._files[cname]
+
+    def _read_files(self, name: str) -> dict[Version, list[File]]:
         url = self.page_url(name)
         try:
             resp = self.http.get(url, ecosystem=ECO, package=name, accept=ACCEPT)
@@ -69,30 +99,60 @@ class PypiClient:
             raise RegistryError(ECO, name, f"not a PEP 691 JSON page (content-type {ctype or 'unknown'})", url=url) from None
         out: dict[Version, list[File]] = {}
         cname = canonicalize_name(name)
+        prefix = cname.replace("-", "_")
         for f in doc["files"]:
             fn = f.get("filename", "")
-            try:
-                if fn.endswith(".whl"):
-                    pname, version, _, tags = parse_wheel_filename(fn)
-                elif fn.endswith((".tar.gz", ".zip")):
-                    pname, version = parse_sdist_filename(fn)
-                    tags = frozenset()
-                else:
+            # Cheap first: a project's page may list thousands of files, and only the versions the
+            # resolver looks at need their tags parsed (File.tags does that lazily).
+            if fn.endswith(".whl"):
+                parts = fn[:-4].split("-")
+                if len(parts) not in (5, 6) or canonicalize_name(parts[0]).replace("-", "_") != prefix:
                     continue
-            except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
+                version = _version(parts[1])
+            elif fn.endswith((".tar.gz", ".zip")):
+                pname, _, v = fn[: -7 if fn.endswith(".tar.gz") else -4].rpartition("-")
+                if canonicalize_name(pname) != cname:
+                    continue
+                version = _version(v)
+            else:
                 continue
-            if canonicalize_name(pname) != cname:
+            if version is None:
                 continue
             meta = f.get("core-metadata", f.get("dist-info-metadata", False))
             sha = (f.get("hashes") or {}).get("sha256")
             if not sha:
                 continue  # unhashed files cannot be locked
+            furl = f["url"]
+            if not furl.startswith(("https://", "http://")):
+                furl = urljoin(url, furl)
             out.setdefault(version, []).append(File(
-                fn, urljoin(url, f["url"]), sha, f.get("requires-python") or "", bool(f.get("yanked", False)),
-                bool(meta), meta.get("sha256") if isinstance(meta, dict) else None, frozenset(tags)))
+                fn, furl, sha, f.get("requires-python") or "", bool(f.get("yanked", False)),
+                bool(meta), meta.get("sha256") if isinstance(meta, dict) else None))
         return out
 
+    def _meta_path(self, sha256: str) -> Path:
+        return self.http.cache.parent / "pypi-metadata" / sha256[:2] / sha256
+
     def metadata(self, name: str, file: File) -> Metadata:
+        """Core metadata of a file. Kept on disk by the file's sha256, which names its content for
+        good: a warm re-resolve reads no wheel and revalidates no .metadata."""
+        cached = self._meta_path(file.sha256)
+        try:
+            text = cached.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = self._fetch_metadata(name, file)
+            try:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+                tmp.write_text(text, encoding="utf-8")
+                os.replace(tmp, cached)
+            except OSError:
+                pass
+        msg = HeaderParser().parsestr(text)
+        return Metadata(msg.get_all("Requires-Dist") or [], msg.get("Requires-Python") or "",
+                        [canonicalize_name(e) for e in msg.get_all("Provides-Extra") or []])
+
+    def _fetch_metadata(self, name: str, file: File) -> str:
         if file.has_metadata:
             murl = file.url + ".metadata"
             try:
@@ -112,6 +172,4 @@ class PypiClient:
                 raise RegistryError(ECO, name, f"{file.filename} has no readable METADATA", url=file.url) from None
         else:
             raise RegistryError(ECO, name, f"{file.filename}: only an sdist, whose metadata needs a build", url=file.url)
-        msg = HeaderParser().parsestr(text)
-        return Metadata(msg.get_all("Requires-Dist") or [], msg.get("Requires-Python") or "",
-                        [canonicalize_name(e) for e in msg.get_all("Provides-Extra") or []])
+        return text

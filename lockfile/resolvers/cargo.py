@@ -53,13 +53,19 @@ class _Provider(resolvelib.AbstractProvider):
     def __init__(self, client: CargoClient, pinned: Mapping[str, str]) -> None:
         self.client = client
         self.pinned = pinned
+        self._entries: dict[str, list[tuple[SemVer, dict[str, Any]]]] = {}
 
     def entries(self, name: str) -> list[tuple[SemVer, dict[str, Any]]]:
-        out = []
-        for e in self.client.versions(name):
-            v = SemVer.try_parse(e.get("vers", ""))
-            if v is not None:
-                out.append((v, e))
+        """(version, index entry), highest first; computed once per crate."""
+        out = self._entries.get(name)
+        if out is None:
+            out = []
+            for e in self.client.versions(name):
+                v = SemVer.try_parse(e.get("vers", ""))
+                if v is not None:
+                    out.append((v, e))
+            out.sort(key=lambda x: x[0], reverse=True)
+            self._entries[name] = out
         return out
 
     def make_req(self, name: str, spec: str, parent: str, feature: str | None = None) -> Req:
@@ -67,10 +73,13 @@ class _Provider(resolvelib.AbstractProvider):
             req = CargoReq(spec)
         except VersionError as e:
             raise ResolutionError(f"cargo: {name}: {e}") from None
-        lower = req.lower
-        if lower == SemVer(0, 0, 0):  # "*" and friends: the series of the highest match
-            ok = [v for v, e in self.entries(name) if req.contains(v) and not e.get("yanked")]
-            lower = max(ok) if ok else lower
+        # The series of the version cargo would pick: a locked one that still matches, else the
+        # highest match (a range like ">=0.59, <0.62" spans series; its lower bound is not it).
+        for key, pv in self.pinned.items():
+            sv = SemVer.try_parse(pv)
+            if key.split("@")[0] == name and sv is not None and req.contains(sv):
+                return Req(name, req, cargo_series(sv), parent, feature)
+        lower = next((v for v, e in self.entries(name) if not e.get("yanked") and req.contains(v)), req.lower)
         return Req(name, req, cargo_series(lower), parent, feature)
 
     def identify(self, requirement_or_candidate: Req | Cand) -> str:
@@ -86,7 +95,7 @@ class _Provider(resolvelib.AbstractProvider):
         name, series, feature = reqs[0].name, reqs[0].series, reqs[0].feature
         pin = SemVer.try_parse(self.pinned.get(f"{name}@{series}", "") or "")
         out = []
-        for v, e in sorted(self.entries(name), key=lambda x: x[0], reverse=True):
+        for v, e in self.entries(name):
             if v in bad or cargo_series(v) != series or not all(r.req.contains(v) for r in reqs):
                 continue
             if e.get("yanked") and v != pin:
@@ -115,6 +124,8 @@ class _Provider(resolvelib.AbstractProvider):
         e = candidate.entry
         parent = f"{candidate.name} {candidate.version}"
         deps = [d for d in e.get("deps", []) if d.get("kind", "normal") in ("normal", "build")]
+        # Requirements read their crate's index entry (to know its series): fetch them all at once.
+        self.client.prefetch(sorted({d.get("package") or d["name"] for d in deps}))
         by_name = {d["name"]: d for d in deps}
         out: list[Req] = []
         if candidate.feature is None:
@@ -152,6 +163,30 @@ class _Provider(resolvelib.AbstractProvider):
         return out
 
 
+def _weak_features(provider: _Provider, result: Any) -> list[Req]:
+    """`dep?/feat` items of enabled features whose optional `dep` ended up enabled anyway."""
+    mapping: dict[str, Cand] = result.mapping
+    children: dict[str, set[str]] = {}
+    for ident in mapping:
+        children.setdefault(ident.split("[")[0], set()).update(c.split("[")[0] for c in result.graph.iter_children(ident))
+    out: list[Req] = []
+    for ident, cand in mapping.items():
+        if not cand.feature:
+            continue
+        by_name = {d["name"]: d for d in cand.entry.get("deps", []) if d.get("kind", "normal") in ("normal", "build")}
+        for item in cand.entry["features"].get(cand.feature) or []:
+            dep_name, slash, sub = item.partition("/")
+            if not slash or not dep_name.endswith("?"):
+                continue
+            d = by_name.get(dep_name[:-1])
+            if d is None:
+                continue
+            req = provider.make_req(d.get("package") or d["name"], d.get("req", "*"), f"{cand.name} {cand.version}")
+            if f"{req.name}@{req.series}" in children.get(ident.split("[")[0], set()):
+                out.append(Req(req.name, req.req, req.series, req.parent, sub))
+    return out
+
+
 def _optional_dep(entry: dict[str, Any], name: str) -> bool:
     return any(d["name"] == name and d.get("optional") for d in entry.get("deps", []))
 
@@ -174,7 +209,16 @@ def resolve(client: CargoClient, roots: list[Root], *, pinned: Mapping[str, str]
         feats = set(r.features) | ({"default"} if r.default_features else set())
         reqs += [base] + [Req(base.name, base.req, base.series, who, f) for f in sorted(feats)]
     try:
-        result = resolvelib.Resolver(provider, resolvelib.BaseReporter()).resolve(reqs, max_rounds=20000)
+        # Weak dependency features (`dep?/feat`) apply only when something else enables `dep`,
+        # which is known only once resolved: add what they enable and resolve again until stable.
+        extra: list[Req] = []
+        for _ in range(20):
+            result = resolvelib.Resolver(provider, resolvelib.BaseReporter()).resolve(reqs + extra, max_rounds=20000)
+            more = [r for r in _weak_features(provider, result) if r.ident not in result.mapping]
+            if not more:
+                break
+            provider.pinned = {**provider.pinned, **{i.split("[")[0]: str(c.version) for i, c in result.mapping.items()}}
+            extra += more
     except resolvelib.ResolutionImpossible as e:
         lines = []
         for name in sorted({c.requirement.ident for c in e.causes}):

@@ -53,6 +53,42 @@ def _parse(v: str) -> GoVersion | None:
         return None
 
 
+_GO_LINE = re.compile(r"^go\s+(\d+)\.(\d+)", re.M)
+
+
+def _pruned(mod: bytes) -> bool:
+    """A go.mod at go 1.17 or later lists every module its packages need: its dependents need not
+    read further (https://go.dev/ref/mod#graph-pruning)."""
+    m = _GO_LINE.search(mod.decode("utf-8", "replace"))
+    return bool(m) and (int(m.group(1)), int(m.group(2))) >= (1, 17)
+
+
+def _graph(client: GoClient, roots: Mapping[str, str]) -> tuple[dict, dict, set]:
+    """(requirements of each loaded module version, their go.mod texts, every graph node): the
+    roots' go.mod files are read; a module's requirements are followed further only from an
+    unpruned (go < 1.17) module or below one, as the go command's readModGraph does."""
+    reqs_of: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    mods: dict[tuple[str, str], bytes] = {}
+    nodes: set[tuple[str, str]] = set(roots.items())
+    seen: set[tuple[tuple[str, str], bool]] = set()
+    frontier = [(mv, False) for mv in sorted(roots.items())]  # (module version, reached through unpruned)
+    while frontier:
+        client.prefetch_mods(sorted({mv for mv, _ in frontier if mv not in mods}))
+        nxt = []
+        for mv, unpruned in frontier:
+            if (mv, unpruned) in seen:
+                continue
+            seen.add((mv, unpruned))
+            if mv not in mods:
+                mods[mv] = client.mod(*mv)
+                reqs_of[mv] = parse_requires(mods[mv].decode("utf-8", "replace"))
+            nodes.update(reqs_of[mv])
+            if unpruned or not _pruned(mods[mv]):
+                nxt += [(r, True) for r in reqs_of[mv]]
+        frontier = sorted(set(nxt))
+    return reqs_of, mods, nodes
+
+
 def resolve(client: GoClient, roots: list[Root], *, pinned: Mapping[str, str] | None = None) -> list[Package]:
     if not roots:
         return []
@@ -66,27 +102,27 @@ def resolve(client: GoClient, roots: list[Root], *, pinned: Mapping[str, str] | 
         cur = root_versions.get(r.name)
         if cur is None or _parse(spec) > _parse(cur):  # type: ignore[operator]
             root_versions[r.name] = spec
-    # Walk every (module, version) reachable; remember each version's own requirements.
-    reqs_of: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    mods: dict[tuple[str, str], bytes] = {}
-    frontier = sorted(root_versions.items())
-    while frontier:
-        client.prefetch_mods(frontier)
-        nxt = []
-        for mv in frontier:
-            if mv in reqs_of:
-                continue
-            text = client.mod(*mv)
-            mods[mv] = text
-            reqs_of[mv] = parse_requires(text.decode("utf-8", "replace"))
-            nxt += [r for r in reqs_of[mv] if r not in reqs_of]
-        frontier = sorted(set(nxt))
-    selected: dict[str, str] = {}
-    for m, v in reqs_of:
-        if m not in selected or _parse(v) > _parse(selected[m]):  # type: ignore[operator]
-            selected[m] = v
+    # The module graph as the go command builds it for a main module at go >= 1.17 (module
+    # graph pruning), with every selected module listed in go.mod, as the exported go.mod does:
+    # iterate until listing the selection as roots selects nothing new.
+    listed = dict(root_versions)
+    all_mods: dict[tuple[str, str], bytes] = {}  # every go.mod read: go.sum keeps their hashes
+    for _ in range(20):
+        reqs_of, mods, nodes = _graph(client, listed)
+        all_mods.update(mods)
+        selected: dict[str, str] = {}
+        for m, v in nodes:
+            if m not in selected or _parse(v) > _parse(selected[m]):  # type: ignore[operator]
+                selected[m] = v
+        if selected == listed:
+            break
+        listed = selected
+    for mv in selected.items():
+        if mv not in mods:
+            mods[mv] = client.mod(*mv)
+            reqs_of[mv] = parse_requires(mods[mv].decode("utf-8", "replace"))
     # Edges and reach over the selected build list.
-    edges = {m: sorted({d for d, _ in reqs_of[(m, v)]}) for m, v in selected.items()}
+    edges = {m: sorted({d for d, _ in reqs_of[(m, v)] if d in selected}) for m, v in selected.items()}
     reach: dict[str, set[str]] = {}
     for r in roots:
         stack, seen = [r.name], set()
@@ -97,12 +133,13 @@ def resolve(client: GoClient, roots: list[Root], *, pinned: Mapping[str, str] | 
             seen.add(n)
             reach.setdefault(n, set()).add(r.component)
             stack.extend(edges.get(n, []))
+    client.prefetch_zips(sorted(selected.items()))
     out = []
     for m, v in sorted(selected.items()):
         zh = hash_zip(client.zip(m, v))
         arts = [Artifact(client.zip_url(m, v), zh), Artifact(client.mod_url(m, v), hash_mod(mods[(m, v)]))]
-        others = sorted((ov for om, ov in reqs_of if om == m and ov != v), key=_parse)  # type: ignore[arg-type]
-        extra = {"go-mod-sums": [f"{ov} {hash_mod(mods[(m, ov)])}" for ov in others]} if others else {}
+        others = sorted((ov for om, ov in all_mods if om == m and ov != v), key=_parse)  # type: ignore[arg-type]
+        extra = {"go-mod-sums": [f"{ov} {hash_mod(all_mods[(m, ov)])}" for ov in others]} if others else {}
         deps = [package_key(ECO, d, selected[d]) for d in edges[m]]
         out.append(Package(ECO, m, v, client.url, sorted(reach.get(m, ())), deps, arts, [], extra))
     return out

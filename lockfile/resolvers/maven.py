@@ -202,6 +202,12 @@ def resolve(client: MavenClient, roots: list[Root], *, pinned: Mapping[str, str]
                 if not reach.get(ga, set()) <= reach.setdefault(k, set()):
                     reach[k] |= reach[ga]
                     changed = True
+    urls = []
+    for ga, (version, _, typ) in sorted(chosen.items()):
+        g, a = ga.split(":")
+        ext = "pom" if models.effective(g, a, version).packaging == "pom" or typ == "pom" else "jar"
+        urls.append((client.file_url(g, a, version, ext), ga))
+    client.prefetch_checksums(urls)
     out = []
     for ga, (version, _, typ) in sorted(chosen.items()):
         g, a = ga.split(":")

@@ -125,6 +125,10 @@ def resolve(client: NpmClient, roots: list[Root], *, pinned: Mapping[str, str] |
             integrity = dist.get("integrity") or (f"sha1:{dist['shasum']}" if dist.get("shasum") else "")
             arts = [Artifact(dist["tarball"], integrity)] if dist.get("tarball") else []
             extra: dict[str, Any] = {"paths": []}
+            # the ranges as published, for package-lock.json's per-package fields
+            for f, k in (("dependencies", "npm-dependencies"), ("optionalDependencies", "npm-optional-dependencies")):
+                if meta.get(f):
+                    extra[k] = [f"{n}@{r}" for n, r in sorted(meta[f].items())]
             for f in ("os", "cpu"):
                 if meta.get(f):
                     extra[f] = list(meta[f])

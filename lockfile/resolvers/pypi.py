@@ -129,22 +129,25 @@ class _Provider(resolvelib.AbstractProvider):
             spec &= r.spec
         exact = any(s.operator in ("==", "===") and "*" not in s.version for r in reqs for s in r.spec)
         versions = self._versions(name)
-        allowed = set(spec.filter(versions.keys()))
-        out = []
-        for v in sorted(allowed, reverse=True):
-            if v in bad:
-                continue
-            files = self._usable(name, v, versions[v], exact)
-            if files is None:
-                continue
-            base = self.cands.get((name, v))
-            if base is None:
-                base = self.cands[(name, v)] = Cand(name, v, files)
-            out.append(base if extra is None else Cand(name, v, files, extra))
+        allowed = sorted(set(spec.filter(versions.keys())) - bad, reverse=True)
         pin = self.pinned.get(name)
-        if pin is not None:
-            out.sort(key=lambda c: c.version != pin)  # keep the locked version when it still fits
-        return out
+        if pin in allowed:
+            allowed.remove(pin)
+            allowed.insert(0, pin)  # keep the locked version when it still fits
+
+        def matches() -> Iterator[Cand]:
+            # Lazily: the resolver mostly takes the first, and checking a version's wheels for
+            # every target is the costly part of a big project page.
+            for v in allowed:
+                files = self._usable(name, v, versions[v], exact)
+                if files is None:
+                    continue
+                base = self.cands.get((name, v))
+                if base is None:
+                    base = self.cands[(name, v)] = Cand(name, v, files)
+                yield base if extra is None else Cand(name, v, files, extra)
+
+        return matches  # type: ignore[return-value]  # resolvelib accepts a factory of iterators
 
     def is_satisfied_by(self, requirement: Req, candidate: Cand) -> bool:
         return candidate.name == requirement.name and requirement.spec.contains(candidate.version, prereleases=True)

@@ -1,4 +1,4 @@
-"""ppm lock, ppm add, ppm remove, ppm tree, ppm why"""
+"""ppm lock, ppm add, ppm remove, ppm sync, ppm tree, ppm why"""
 
 from __future__ import annotations
 
@@ -71,6 +71,29 @@ def register(app: typer.Typer) -> None:
         for r in removed:
             print(f"removed {r}")
         _print_diff(result)
+
+    @app.command()
+    def sync(
+        offline: bool = typer.Option(False, "--offline", help="Use only artifacts already downloaded."),
+        check: bool = typer.Option(False, "--check", help="Exit non-zero when the native files are not in sync with ppm.lock (no changes)."),
+    ) -> None:
+        """Write the native lockfiles and fetch what builds need, so builders run in locked mode."""
+        from lockfile import sync as sync_mod
+
+        root = _root()
+        if check:
+            if sync_mod.is_synced(root):
+                print("in sync with ppm.lock")
+                return
+            print("not in sync with ppm.lock: run `ppm sync`")
+            raise typer.Exit(1)
+        result = sync_mod.sync(root, offline=offline, report=print)
+        for line in result.lines:
+            print(line)
+        for f in result.written:
+            print(f"  wrote {f}")
+        if not result.lines:
+            print("nothing to sync: ppm.toml declares no dependencies")
 
     @app.command()
     def tree(

@@ -70,6 +70,9 @@ class Engine:
         self._procs: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
         self._cancel = threading.Event()
+        self._slots = threading.BoundedSemaphore(self.jobs)
+        self._made: set[str] = set()
+        self.tmp_root = str(self.state / "tmp")
 
     # -- records ---------------------------------------------------------------------------
     def _load_record(self) -> dict[str, Any]:
@@ -170,20 +173,20 @@ class Engine:
         self._swap_into(new, out_dir)
 
     def _tmp(self, what: str) -> Path:
-        p = self.state / "tmp" / f"{what}-{uuid.uuid4().hex[:12]}"
-        p.mkdir(parents=True)
+        p = Path(self.tmp_root, f"{what}-{uuid.uuid4().hex[:12]}")
+        p.mkdir()
         return p
 
     def _swap_into(self, new: Path, final: Path) -> None:
         """Replace directory `final` by `new`; a kill at any point leaves `final` whole or absent."""
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():
-            trash = self.state / "tmp" / f"trash-{uuid.uuid4().hex[:12]}"
+        self._mkdirs(str(final.parent))
+        try:
+            os.rename(new, final)  # succeeds when `final` is absent (or an empty directory)
+        except OSError:
+            trash = os.path.join(self.tmp_root, f"trash-{uuid.uuid4().hex[:12]}")
             os.rename(final, trash)
             os.rename(new, final)
-            rmtree(trash)
-        else:
-            os.rename(new, final)
+            rmtree(Path(trash))
 
     def expand(self, pa: PlannedAction, s: str, dirs: dict[str, str]) -> str:
         def sub(m: re.Match[str]) -> str:
@@ -204,16 +207,29 @@ class Engine:
 
         return _PLACEHOLDER.sub(sub, s)
 
+    def _mkdirs(self, path: str) -> None:
+        """mkdir -p, remembering what exists: a build of thousands of actions would otherwise
+        spend more time asking for existing directories than running its compilers."""
+        if path not in self._made:
+            os.makedirs(path, exist_ok=True)
+            self._made.add(path)
+
     def _execute(self, pa: PlannedAction, key: str) -> dict[str, OutputFile]:
         a = pa.action
-        tmp = self._tmp("act")
-        out, work = tmp / "out", tmp / "work"
-        out.mkdir()
-        work.mkdir()
-        state = self.state / "incremental" / pa.target.name / a.component
-        state.mkdir(parents=True, exist_ok=True)
-        dirs = {"out": str(out), "work": str(work), "project": str(self.root),
-                "src": str(self.root / pa.component.path), "state": str(state)}
+        base = os.path.join(self.tmp_root, f"act-{uuid.uuid4().hex[:12]}")
+        out, work = base, base + ".work"
+        os.mkdir(out)
+        # {work} and {state} are made only for actions that name them: thousands of small
+        # compiles would otherwise spend more time on directories than on compiling.
+        words = [a.cwd, *(w for cmd in a.commands for w in cmd), *a.env.values()]
+        uses_work = any("{work}" in w for w in words)
+        if uses_work:
+            os.mkdir(work)
+        state = os.path.join(self.state, "incremental", pa.target.name, a.component)
+        if any("{state}" in w for w in words):
+            self._mkdirs(state)
+        dirs = {"out": out, "work": work, "project": str(self.root),
+                "src": os.path.join(self.root, pa.component.path), "state": state}
         env = dict(os.environ)
         for t in a.tools:
             env.update(self.plan.toolchains[t].env)
@@ -222,59 +238,71 @@ class Engine:
         env["PPM_TARGET"] = pa.target.name
         env.update({k: self.expand(pa, v, dirs) for k, v in a.env.items()})
         cwd = self.expand(pa, a.cwd, dirs)
-        log_path = tmp / "log.txt"
-        with open(log_path, "wb") as log:
-            for cmd in a.commands:
-                argv: list[str] = []
-                for word in cmd:
-                    m = _PLACEHOLDER.fullmatch(word)
-                    if m and m.group(1).startswith("tool:"):
-                        tc = self.plan.toolchains.get(m.group(1)[5:])
-                        if tc is None or not tc.usable:
-                            raise ActionFailed(f"{a.id}: toolchain {m.group(1)[5:]!r} is not available")
-                        argv.extend(tc.argv)
-                    else:
-                        argv.append(self.expand(pa, word, dirs))
-                if argv and argv[0].startswith("@"):
-                    _internal(a.id, argv, cwd)
-                    continue
-                self._spawn(a.id, argv, cwd, env, log, log_path)
-        outputs: dict[str, OutputFile] = {}
-        missing = [rel for rel in a.outputs if not (out / rel).is_file()]
+        log: list[bytes] = []
+        for cmd in a.commands:
+            argv: list[str] = []
+            for word in cmd:
+                m = _PLACEHOLDER.fullmatch(word)
+                if m and m.group(1).startswith("tool:"):
+                    tc = self.plan.toolchains.get(m.group(1)[5:])
+                    if tc is None or not tc.usable:
+                        raise ActionFailed(f"{a.id}: toolchain {m.group(1)[5:]!r} is not available")
+                    argv.extend(tc.argv)
+                else:
+                    argv.append(self.expand(pa, word, dirs))
+            if argv and argv[0].startswith("@"):
+                _internal(a.id, argv, cwd)
+                continue
+            self._spawn(a.id, argv, cwd, env, log)
+        missing = [rel for rel in a.outputs if not os.path.isfile(os.path.join(out, rel))]
         if missing:
-            raise ActionFailed(f"{a.id}: finished but did not write {', '.join(missing)}" + _tail(log_path))
-        for rel in a.outputs:
-            outputs[rel] = self.store.put_file(out / rel)
-        self.store.put_action(key, outputs, {"action": a.id})
-        # Keep exactly the declared outputs in the materialized directory.
-        final = self._tmp("final")
-        for rel in a.outputs:
-            (final / rel).parent.mkdir(parents=True, exist_ok=True)
-            os.rename(out / rel, final / rel)
-        self._swap_into(final, self.out_dir(pa))
-        rmtree(tmp)
+            raise ActionFailed(f"{a.id}: finished but did not write {', '.join(missing)}" + _tail(b"".join(log)))
+        outputs = {rel: self.store.put_file(Path(out, rel)) for rel in a.outputs}
+        self.store.put_action(key, outputs)
+        # The materialized directory holds exactly the declared outputs: move {out} itself into
+        # place when that is all it holds, else move the outputs into a fresh directory.
+        if all("/" not in rel for rel in a.outputs) and sorted(os.listdir(out)) == sorted(a.outputs):
+            final = out
+        else:
+            final = base + ".final"
+            for rel in a.outputs:
+                dst = os.path.join(final, rel)
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                os.rename(os.path.join(out, rel), dst)
+        self._swap_into(Path(final), self.out_dir(pa))
+        if final != out:
+            rmtree(Path(out))
+        if uses_work:
+            rmtree(Path(work))
         return outputs
 
-    def _spawn(self, aid: str, argv: list[str], cwd: str, env: dict[str, str], log: Any, log_path: Path) -> None:
-        try:
-            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-        except FileNotFoundError:
-            raise ActionFailed(f"{aid}: command not found: {argv[0]}") from None
-        except NotADirectoryError:
-            raise ActionFailed(f"{aid}: working directory {cwd} does not exist") from None
-        with self._lock:
-            self._procs.add(proc)
-        try:
-            rc = proc.wait()
-        finally:
+    def _spawn(self, aid: str, argv: list[str], cwd: str, env: dict[str, str], log: list[bytes]) -> None:
+        """Run one process, its output (stdout and stderr together) appended to `log`."""
+        # A job slot is held only while a process runs: keying, hashing and storing outputs
+        # happen outside it, so the next compiler starts the moment one exits.
+        with self._slots:
+            if self._cancel.is_set():
+                raise Cancelled()
+            try:
+                proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+            except FileNotFoundError:
+                raise ActionFailed(f"{aid}: command not found: {argv[0]}") from None
+            except NotADirectoryError:
+                raise ActionFailed(f"{aid}: working directory {cwd} does not exist") from None
             with self._lock:
-                self._procs.discard(proc)
+                self._procs.add(proc)
+            try:
+                data, _ = proc.communicate()  # one pipe: a plain read to EOF, then wait
+                log.append(data)
+                rc = proc.returncode
+            finally:
+                with self._lock:
+                    self._procs.discard(proc)
         if self._cancel.is_set():
             raise Cancelled()
         if rc != 0:
-            log.flush()
-            raise ActionFailed(f"{aid} failed (exit {rc}): {shlex.join(argv)}" + _tail(log_path))
+            raise ActionFailed(f"{aid} failed (exit {rc}): {shlex.join(argv)}" + _tail(b"".join(log)))
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -301,10 +329,13 @@ class Engine:
         failures: list[str] = []
         by_id = {pa.id: pa for pa in actions}
         try:
-            with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="ppm-action") as pool:
+            # More threads than job slots: a thread keys, restores or stores outputs while
+            # others hold the slots that bound the processes running at once (-j).
+            workers = self.jobs + int(os.environ.get("PPM_EXTRA_WORKERS", "2"))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ppm-action") as pool:
                 running: dict[Any, PlannedAction] = {}
                 while ready or running:
-                    while ready and len(running) < self.jobs * 2 and not (failures and not self.keep_going):
+                    while ready and len(running) < workers * 2 and not (failures and not self.keep_going):
                         pa = ready.pop(0)
                         if self.progress:
                             self.progress.queued(pa)
@@ -400,11 +431,8 @@ def _internal(aid: str, argv: list[str], cwd: str) -> None:
         raise ActionFailed(f"{aid}: {op} failed: {e}") from None
 
 
-def _tail(log_path: Path) -> str:
-    try:
-        lines = log_path.read_text(errors="replace").splitlines()
-    except FileNotFoundError:
-        return ""
+def _tail(output: bytes) -> str:
+    lines = output.decode(errors="replace").splitlines()
     if not lines:
         return "\n  (the command printed nothing)"
     tail = lines[-TAIL_LINES:]

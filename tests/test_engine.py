@@ -294,3 +294,18 @@ def test_same_project_elsewhere_hits_the_cache(proj: Path, tmp_path: Path) -> No
     shutil.copytree(proj, other, ignore=shutil.ignore_patterns(".ppm", "dist"))
     s = build_json(other)
     assert s["actions_executed"] == 0 and s["actions_cached"] == 5
+
+
+def test_corrupt_action_cache_database_is_set_aside(proj: Path, ppm_cache: Path) -> None:
+    build_json(proj)
+    db = ppm_cache / "store" / "ac.sqlite"
+    assert db.is_file()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    db.write_bytes(b"this is not a database" * 100)
+    shutil.rmtree(proj / ".ppm")
+    s = build_json(proj)
+    assert s["actions_failed"] == 0 and s["actions_executed"] == 5  # nothing was trusted
+    assert list((ppm_cache / "store").glob("ac.sqlite.corrupt-*"))
+    s2 = build_json(proj)
+    assert s2["actions_executed"] == 0

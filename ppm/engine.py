@@ -20,7 +20,7 @@ import subprocess
 import threading
 import time
 import uuid
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,7 @@ class Engine:
         self._cancel = threading.Event()
         self._slots = threading.BoundedSemaphore(self.jobs)
         self._made: set[str] = set()
+        self._base_env = dict(os.environ)
         self.tmp_root = str(self.state / "tmp")
 
     # -- records ---------------------------------------------------------------------------
@@ -83,7 +84,8 @@ class Engine:
             return {}
 
     def out_dir(self, pa: PlannedAction) -> Path:
-        return self.state / "out" / pa.target.name / pa.action.component / pa.action.name
+        # One directory per action, its name escaped so that "compile-src/a.c" stays one level.
+        return self.state / "out" / pa.target.name / pa.action.component / pa.action.name.replace("%", "%25").replace("/", "%2F")
 
     # -- keys ------------------------------------------------------------------------------
     def ingredients(self, pa: PlannedAction) -> dict[str, Any]:
@@ -230,7 +232,7 @@ class Engine:
             self._mkdirs(state)
         dirs = {"out": out, "work": work, "project": str(self.root),
                 "src": os.path.join(self.root, pa.component.path), "state": state}
-        env = dict(os.environ)
+        env = dict(self._base_env)
         for t in a.tools:
             env.update(self.plan.toolchains[t].env)
         for ename, dpa in pa.env_deps.items():
@@ -325,47 +327,70 @@ class Engine:
         for pa in actions:
             for d in pa.needs:
                 dependents[d].append(pa)
-        ready = [pa for pa in actions if not pa.needs]
+        ready = deque(pa for pa in actions if not pa.needs)
         failures: list[str] = []
-        by_id = {pa.id: pa for pa in actions}
+        cond = threading.Condition()
+        inflight = 0
+
+        def settle(pa: PlannedAction, res: Result | None, exc: BaseException | None) -> None:
+            """Record one action's end and release what waited for it (called holding `cond`)."""
+            if exc is None and res is not None:
+                self.results[pa.id] = res
+                for d in dependents[pa]:
+                    waiting[d] -= 1
+                    if waiting[d] == 0:
+                        ready.append(d)
+            elif isinstance(exc, Cancelled):
+                self.results[pa.id] = Result(pa.id, "skipped", reason="cancelled")
+            else:
+                msg = str(exc) if isinstance(exc, PpmError) else f"{pa.id}: internal error: {exc!r}"
+                failures.append(msg)
+                self.results[pa.id] = Result(pa.id, "failed", error=msg)
+                if self.progress:
+                    self.progress.failed(pa, msg)
+                self._skip_dependents(pa, dependents)
+                if not self.keep_going:
+                    ready.clear()
+                    self.cancel()
+
+        def worker() -> None:
+            nonlocal inflight
+            while True:
+                with cond:
+                    while not ready and inflight:
+                        cond.wait()
+                    if not ready:  # nothing queued and nothing running: the graph is done
+                        cond.notify_all()
+                        return
+                    pa = ready.popleft()
+                    inflight += 1
+                res: Result | None = None
+                err: BaseException | None = None
+                try:
+                    res = self._run_reporting(pa)
+                except BaseException as e:  # noqa: BLE001 - every failure is the action's, reported once
+                    err = e
+                with cond:
+                    inflight -= 1
+                    settle(pa, res, err)
+                    cond.notify_all()
+
+        # More threads than job slots: a thread keys, restores or stores outputs while others
+        # hold the slots that bound the processes running at once (-j). Plain threads on one
+        # condition: a future per action cost more in wake-ups than the bookkeeping itself.
+        threads = [threading.Thread(target=worker, name=f"ppm-action-{i}", daemon=True) for i in range(self.jobs + 2)]
         try:
-            # More threads than job slots: a thread keys, restores or stores outputs while
-            # others hold the slots that bound the processes running at once (-j).
-            workers = self.jobs + int(os.environ.get("PPM_EXTRA_WORKERS", "2"))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ppm-action") as pool:
-                running: dict[Any, PlannedAction] = {}
-                while ready or running:
-                    while ready and len(running) < workers * 2 and not (failures and not self.keep_going):
-                        pa = ready.pop(0)
-                        if self.progress:
-                            self.progress.queued(pa)
-                        running[pool.submit(self._run_reporting, pa)] = pa
-                    if not running:
-                        break
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for f in done:
-                        pa = running.pop(f)
-                        exc = f.exception()
-                        if exc is None:
-                            res = f.result()
-                            self.results[pa.id] = res
-                            for d in dependents[pa]:
-                                waiting[d] -= 1
-                                if waiting[d] == 0:
-                                    ready.append(d)
-                        elif isinstance(exc, Cancelled):
-                            self.results[pa.id] = Result(pa.id, "skipped", reason="cancelled")
-                        else:
-                            msg = str(exc) if isinstance(exc, PpmError) else f"{pa.id}: internal error: {exc!r}"
-                            failures.append(msg)
-                            self.results[pa.id] = Result(pa.id, "failed", error=msg)
-                            if self.progress:
-                                self.progress.failed(pa, msg)
-                            self._skip_dependents(pa, dependents)
-                            if not self.keep_going:
-                                self.cancel()
+            for t in threads:
+                t.start()
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.5)
         except KeyboardInterrupt:
+            with cond:
+                ready.clear()
             self.cancel()
+            for t in threads:
+                t.join()
             raise
         finally:
             self._save_record()
@@ -374,7 +399,6 @@ class Engine:
         if failures:
             more = f"\n({len(failures) - 1} more action(s) failed; see above)" if len(failures) > 1 else ""
             raise ActionFailed(failures[0] + more)
-        del by_id
         return [self.results[pa.id] for pa in actions]
 
     def _skip_dependents(self, pa: PlannedAction, dependents: dict[PlannedAction, list[PlannedAction]]) -> None:

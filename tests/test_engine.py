@@ -202,7 +202,7 @@ def test_keep_going_builds_independent_work(proj: Path) -> None:
     assert st["mathx:compile-src/add.c"] == "failed"
     assert st["mathx:compile-src/mul.c"] == "ran"
     assert st["mathx:link"] == "skipped" and st["app:link"] == "skipped"
-    assert (proj / ".ppm/out/linux-x86_64/mathx/compile-src/mul.c/src_mul.o").is_file()
+    assert (proj / ".ppm/out/linux-x86_64/mathx/compile-src%2Fmul.c/src_mul.o").is_file()
 
 
 def test_cycle_is_named(proj: Path) -> None:

@@ -215,11 +215,9 @@ def loads(text: str, path: Path | str = LOCK) -> Lock:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        msg = str(e)
-        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
-        loc = f":{m.group(1)}:{m.group(2)}" if m else ""
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
-        raise LockError(f"{path}{loc}: invalid TOML: {msg}", hint="delete it and run `ppm lock` to write it anew") from None
+        from ppm.manifest import toml_error
+
+        raise LockError(toml_error(path, e), hint="delete it and run `ppm lock` to write it anew") from None
 
     def err(needle: str, message: str) -> LockError:
         return LockError(f"{path}:{_line_of(text, needle)}: {message}", hint="run `ppm lock` to write it anew")

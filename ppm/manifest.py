@@ -47,6 +47,16 @@ class Manifest:
         return self.path.parent
 
 
+def toml_error(path: Path | str, e: tomllib.TOMLDecodeError) -> str:
+    """'FILE:LINE:COL: invalid TOML: WHAT' from tomllib's message, which ends with
+    '(at line L, column C)'."""
+    msg = str(e)
+    m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+    loc = f":{m.group(1)}:{m.group(2)}" if m else ""
+    msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
+    return f"{path}{loc}: invalid TOML: {msg}"
+
+
 def find_root(start: Path) -> Path:
     """The nearest directory at or above `start` that holds ppm.toml."""
     start = start.resolve()
@@ -91,12 +101,7 @@ def load(root: Path) -> Manifest:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        # tomllib's message ends with "(at line L, column C)"; lift it into file:line:col form.
-        msg = str(e)
-        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
-        loc = f":{m.group(1)}:{m.group(2)}" if m else ""
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
-        raise ManifestError(f"{path}{loc}: invalid TOML: {msg}") from None
+        raise ManifestError(toml_error(path, e)) from None
 
     def err(key_path: list[str], message: str) -> ManifestError:
         return ManifestError(f"{path}{_line_col(text, key_path)}: {message}")

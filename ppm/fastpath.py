@@ -142,6 +142,13 @@ def record(root, plan, engine, results, bundles, summary) -> None:  # type: igno
             exe = tc.argv[0]
             if os.path.isabs(exe):
                 paths.add(exe)
+    # The directories toolchains are looked up in: installing one there (native-image for a
+    # skipped optional component, say) changes the directory's mtime.
+    search = os.environ.get("PATH", "").split(os.pathsep)
+    search += [os.path.join(os.environ[k], "bin") for k in ("GRAALVM_HOME", "JAVA_HOME") if os.environ.get(k)]
+    for d in search:
+        if d and os.path.isdir(d):
+            paths.add(os.path.abspath(d))
     # ppm's own code that decides what the actions are.
     import builders
     import ppm

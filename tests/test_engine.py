@@ -309,3 +309,16 @@ def test_corrupt_action_cache_database_is_set_aside(proj: Path, ppm_cache: Path)
     assert list((ppm_cache / "store").glob("ac.sqlite.corrupt-*"))
     s2 = build_json(proj)
     assert s2["actions_executed"] == 0
+
+
+def test_noop_notices_a_tool_installed_on_path(proj: Path, tmp_path: Path) -> None:
+    """A new file in a PATH directory (a toolchain just installed) sends the build down the full path."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    env = {"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    build_json(proj, env=env)
+    assert "nothing to do: 5 actions up to date\n" == run_ppm("build", cwd=proj, env=env).stderr
+    time.sleep(0.06)
+    (bindir / "native-image").write_text("#!/bin/sh\n")
+    p = run_ppm("build", cwd=proj, env=env)
+    assert "nothing to do: 5 actions up to date (" in p.stderr  # the full path ran, and found nothing to do

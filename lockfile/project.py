@@ -16,17 +16,52 @@ from lockfile.registries import registry_urls
 MANIFEST = "ppm.toml"
 
 
+VERIFIED = Path(".ppm") / "lock-verified"  # sha256 of the last ppm.lock found whole and well-formed
+
+
+def _lock_is_whole(root: Path) -> bool:
+    """True when ppm.lock parses and hangs together (no truncation, no merge markers, no dangling
+    edges). Parsed once per content: a hash of the bytes is remembered in .ppm/, so the no-op costs
+    one read and one sha256, not a TOML parse of a large lock."""
+    import hashlib
+
+    path = root / model.LOCK
+    try:
+        body = path.read_bytes()
+    except OSError:
+        return False
+    seen = "sha256:" + hashlib.sha256(body).hexdigest()
+    stamp = root / VERIFIED
+    try:
+        if stamp.read_text(encoding="ascii").strip() == seen:
+            return True
+    except (OSError, UnicodeDecodeError):
+        pass
+    try:
+        model.loads(body.decode("utf-8"), path)
+    except (LockError, UnicodeDecodeError):
+        return False
+    try:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(seen + "\n", encoding="ascii")
+    except OSError:
+        pass  # a read-only project: parse again next time
+    return True
+
+
 def is_fresh(root: Path) -> bool:
-    """True when ppm.lock was written from exactly this manifest (no parsing of the lock beyond its
-    header, no network, no resolver imports): the `ppm lock` no-op."""
+    """True when ppm.lock was written from exactly this manifest and is itself intact (no network,
+    no resolver imports): the `ppm lock` no-op."""
     digest = model.read_manifest_digest(root / model.LOCK)
     if not digest:
         return False
     try:
         data = tomllib.loads((root / MANIFEST).read_text(encoding="utf-8"))
-        return request.digest_from_toml(data, registry_urls()) == digest
+        if request.digest_from_toml(data, registry_urls()) != digest:
+            return False
     except Exception:
         return False  # let the full path report what is wrong
+    return _lock_is_whole(root)
 
 
 @dataclass
@@ -190,6 +225,26 @@ def _deps_table(doc, component: str | None, eco: str, create: bool):  # noqa: AN
     return deps[eco]
 
 
+def _drop_if_empty(doc, component: str | None, eco: str) -> None:  # noqa: ANN001
+    """After a removal: drop [..dependencies.ECO] and then [..dependencies] when nothing is left in
+    them (no keys, no comments), so that `ppm remove` undoes what `ppm add` created."""
+    from tomlkit.items import Comment, Table
+
+    parent = doc if component is None else doc["components"][component]
+
+    def bare(t) -> bool:  # noqa: ANN001
+        if not isinstance(t, Table) or len(t):
+            return False
+        return not any(isinstance(item, Comment) for _, item in t.value.body) and not t.trivia.comment
+    deps = parent.get("dependencies")
+    if deps is None:
+        return
+    if eco in deps and bare(deps[eco]):
+        del deps[eco]
+    if bare(deps):
+        del parent["dependencies"]
+
+
 def _write_manifest(root: Path, text: str) -> None:
     import os
     import tempfile
@@ -213,6 +268,12 @@ def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | 
     m = manifest_mod.load(root)
     if to is not None and to not in m.components:
         raise LockError(f"no component {to!r} in {MANIFEST}; components: {', '.join(sorted(m.components)) or 'none'}")
+    if to is not None and m.components[to].builder != "cargo" and any(s.ecosystem == "cargo" for s in specs):
+        # `ppm sync` writes a component's crates into its Cargo.toml, which only a cargo component
+        # has: refuse now, before ppm.toml changes, rather than fail at sync or build time
+        crates = sorted(n for n, c in m.components.items() if c.builder == "cargo")
+        raise LockError(f"component {to!r} is built by {m.components[to].builder}, which cannot use crates",
+                        hint=f"add crates to a cargo component ({', '.join(crates)})" if crates else "add crates to a cargo component")
     targets = request.concrete_targets(m.targets)
     path = root / model.LOCK
     old = _read_old(path)
@@ -257,22 +318,46 @@ def remove(root: Path, args: list[str], *, from_component: str | None = None, of
     text = (root / MANIFEST).read_text(encoding="utf-8")
     doc = tomlkit.parse(text)
     removed = []
+    comps = doc.get("components") or {}
+    if from_component is not None and from_component not in comps:
+        raise LockError(f"no component {from_component!r} in {MANIFEST}; components: {', '.join(sorted(comps)) or 'none'}")
     for a in args:
         eco, sep, name = a.partition(":")
+        if not sep or eco not in request_ecosystems():
+            raise LockError(f"{a!r}: name the ecosystem: {', '.join(request_ecosystems())} (like pypi:httpx)")
         if eco == "pypi":
             from packaging.utils import canonicalize_name
 
             name = canonicalize_name(name)
-        table = _deps_table(doc, from_component, eco, create=False) if sep else None
-        key = next((k for k in (table or {}) if k == name or (eco == "pypi" and re.sub(r"[-_.]+", "-", k).lower() == name)), None)
+
+        def find(component: str | None, eco: str = eco, name: str = name):  # noqa: ANN202
+            table = _deps_table(doc, component, eco, create=False)
+            key = next((k for k in (table or {}) if k == name or (eco == "pypi" and re.sub(r"[-_.]+", "-", k).lower() == name)), None)
+            return table, key
+
+        where = from_component
+        table, key = find(where)
+        if key is None and from_component is None:
+            # not project-wide: the one component that declares it, if exactly one does
+            holders = [c for c in comps if find(c)[1] is not None]
+            if len(holders) == 1:
+                where = holders[0]
+                table, key = find(where)
+            elif holders:
+                raise LockError(f"{a!r} is in several components' dependencies: {', '.join(holders)}",
+                                hint="say which with --from COMPONENT")
         if key is None:
-            where = f"components.{from_component}.dependencies.{eco}" if from_component else f"dependencies.{eco}"
-            raise LockError(f"{a!r} is not in [{where}] of {MANIFEST}")
+            place = f"components.{from_component}.dependencies.{eco}" if from_component else f"dependencies.{eco}"
+            raise LockError(f"{a!r} is not in [{place}] of {MANIFEST}" + ("" if from_component else " nor in any component's dependencies"))
         del table[key]
-        removed.append(f"{eco}:{key}")
+        _drop_if_empty(doc, where, eco)
+        removed.append(f"{eco}:{key}" + (f" (from {where})" if where else ""))
     path = root / model.LOCK
     old = _read_old(path)
-    _write_manifest(root, tomlkit.dumps(doc))
+    new_text = tomlkit.dumps(doc)
+    if new_text.endswith("\n\n") and not text.endswith("\n\n"):
+        new_text = new_text.rstrip("\n") + "\n"  # the blank line before a table that went away
+    _write_manifest(root, new_text)
     try:
         with _http(offline) as http:
             new = lock_project(root, http=http, old=old)

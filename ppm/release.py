@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ppm.errors import PpmError
-from ppm.fsutil import atomic_write_text, link_or_copy, rmtree, sha256_file
+from ppm.fsutil import atomic_write_text, rmtree, sha256_file
 from ppm.tufrepo import Expiry, TufRepository
 
 DEFAULT_FROM = 3
@@ -186,7 +187,9 @@ def release(root: Path, *, version: str | None = None, from_n: int = DEFAULT_FRO
         out_dir.mkdir(parents=True)
         name = bundle.name
         dest = out_dir / name
-        link_or_copy(bundle, dest)
+        # A copy, not a hard link: dist/<target>/ is the build's output, which users strip, sign or
+        # overwrite in place; a link would change the published, signed file with it.
+        shutil.copy2(bundle, dest)
         sha, size = sha256_file(dest), dest.stat().st_size
         say(f"{target}: compressing {name} ({size / 1e6:.1f} MB)")
         tc = time.time()

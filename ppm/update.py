@@ -279,7 +279,39 @@ def _updater(repo_url: str, st: _State, root_json: Path | None) -> Any:
         raise UpdateError(f"the trusted root is unusable: {e}") from e
 
 
-def _refused(e: Exception) -> UpdateError:
+def _unreachable(e: BaseException) -> str | None:
+    """Why the server could not be reached at all (refused, unknown host, TLS...), or None when
+    bytes did arrive: then the error is about what was sent, and says so."""
+    seen: set[int] = set()
+    x: BaseException | None = e
+    while x is not None and id(x) not in seen:
+        seen.add(id(x))
+        if isinstance(x, OSError) and x.strerror:
+            return x.strerror
+        reason = getattr(x, "reason", None)  # urllib3's MaxRetryError
+        if isinstance(reason, BaseException):
+            if isinstance(reason, OSError) and reason.strerror:
+                return reason.strerror
+            x = reason
+            continue
+        if type(x).__name__ in ("NewConnectionError", "NameResolutionError", "SSLError", "ProtocolError"):
+            return str(x).split(": ", 1)[-1] or type(x).__name__
+        x = x.__cause__ or x.__context__
+    return None
+
+
+def _refused(e: Exception, repo_url: str | None = None) -> UpdateError:
+    from tuf.api import exceptions as tufx
+
+    at = f" at {repo_url}" if repo_url else ""
+    if isinstance(e, tufx.DownloadHTTPError):
+        return UpdateError(f"the update repository{at} answered HTTP {e.status_code} ({e})",
+                           hint="check --repo: the URL of the directory that holds metadata/ and targets/; nothing was changed")
+    if isinstance(e, tufx.DownloadError) and not isinstance(e, tufx.DownloadLengthMismatchError):
+        why = _unreachable(e)
+        if why is not None:
+            return UpdateError(f"cannot reach the update repository{at}: {why}",
+                               hint="is the server running and --repo right? nothing was changed")
     return UpdateError(f"update metadata refused ({type(e).__name__}): {e}",
                        hint="the repository may be under attack or misconfigured; nothing was changed")
 
@@ -293,6 +325,10 @@ def check(repo_url: str, install_path: str | os.PathLike[str], current_version: 
 
     install_path = Path(install_path)
     _recover_or_explain(install_path, state_dir)
+    if not install_path.is_file():
+        # a mistyped path must not turn into a fresh 100 MB install beside the real one
+        raise UpdateError(f"{install_path} does not exist or is not a file: nothing to update",
+                          hint="point --install at the installed executable (install the first version by copying the released bundle)")
     st = _writable_state(install_path, state_dir)
     if target is None:
         from targets import host
@@ -311,7 +347,7 @@ def check(repo_url: str, install_path: str | os.PathLike[str], current_version: 
         st.staging.mkdir(parents=True, exist_ok=True)
         latest = json.loads(Path(upd.download_target(latest_tf, str(st.staging / "latest.json"))).read_bytes())
     except (tufx.RepositoryError, tufx.DownloadError) as e:
-        raise _refused(e) from e
+        raise _refused(e, repo_url) from e
     except OSError as e:
         raise _os_error(e, st.dir) from e
     except ValueError as e:
@@ -326,6 +362,18 @@ def check(repo_url: str, install_path: str | os.PathLike[str], current_version: 
             current_version = st.version
         elif cur_sha and st.previous and cur_sha == st.previous.get("sha256"):
             current_version = st.previous.get("version")
+    if current_version is None and cur_sha:
+        # Not installed by ppm (copied by hand, shipped in an archive): the signed patch metadata
+        # names the exact file each patch applies to, so a matching hash says which version this is.
+        for from_v, path in sorted((latest.get("patches") or {}).items()):
+            try:
+                tf = upd.get_targetinfo(path)
+            except (tufx.RepositoryError, tufx.DownloadError) as e:
+                raise _refused(e, repo_url) from e
+            meta = (tf.custom or {}).get("ppm", {}) if tf is not None else {}
+            if meta.get("kind") == "patch" and meta.get("from_version") == from_v and meta.get("old_sha256") == cur_sha:
+                current_version = from_v
+                break
     new_v, sha, length = latest["version"], latest["sha256"], int(latest["length"])
     if cur_sha == sha:
         return None
@@ -341,7 +389,7 @@ def check(repo_url: str, install_path: str | os.PathLike[str], current_version: 
         try:
             tf = upd.get_targetinfo(path)
         except (tufx.RepositoryError, tufx.DownloadError) as e:
-            raise _refused(e) from e
+            raise _refused(e, repo_url) from e
         if tf is None:
             info.skipped.append(f"{kind} {path}: not in the signed targets")
             return None
@@ -545,6 +593,11 @@ def update(repo_url: str, install_path: str | os.PathLike[str], current_version:
     """check() then apply(): None when already up to date."""
     info = check(repo_url, install_path, current_version, root_json=root_json, target=target, max_memory=max_memory)
     return None if info is None else apply(info, self_check=self_check, max_memory=max_memory)
+
+
+def rejected_versions(install_path: str | os.PathLike[str], *, state_dir: Path | None = None) -> list[str]:
+    """Versions a rollback turned away from this install: check() does not offer them again."""
+    return list(_State.load(state_dir or state_dir_for(Path(install_path))).rejected)
 
 
 def rollback(install_path: str | os.PathLike[str], *, state_dir: Path | None = None) -> str:

@@ -181,3 +181,56 @@ def test_try_noop_fast_path(project):
     assert try_noop([]) == 0 and try_noop(["--check"]) == 0 and try_noop(["--upgrade"]) is None
     (proj / "ppm.toml").write_text(MANIFEST + 'idna = "*"\n')
     assert try_noop([]) is None
+
+
+def test_damaged_lock_is_never_up_to_date(project):
+    # The header (manifest digest) survives a truncation or a botched merge: the no-op path must
+    # still notice that the rest of the file is gone.
+    proj, srv, reg = project
+    assert ppm("add", "pypi:httpx", "--to", "api").exit_code == 0
+    text = (proj / "ppm.lock").read_text()
+    assert ppm("lock", "--check").exit_code == 0  # whole: up to date (and remembered)
+    from lockfile.project import is_fresh
+
+    for bad in (text[: len(text) // 2],  # cut mid-table
+                text.replace('[package."pypi:idna@3.7"]', "<<<<<<< HEAD\n[package.\"pypi:idna@3.7\"]")):
+        (proj / "ppm.lock").write_text(bad)
+        assert not is_fresh(proj)
+        r = ppm("lock", "--check")
+        assert r.exit_code != 0 and "ppm.lock" in str(r.exception)
+    # dropping a whole table that others depend on is caught too
+    (proj / "ppm.lock").write_text(text.split('[package."pypi:idna@3.7"]')[0])
+    assert not is_fresh(proj)
+    (proj / "ppm.lock").write_text(text)
+    assert is_fresh(proj) and ppm("lock").output.strip() == "ppm.lock is up to date"
+
+
+def test_remove_finds_the_component_and_undoes_add(project):
+    proj, srv, reg = project
+    assert ppm("lock").exit_code == 0
+    before = (proj / "ppm.toml").read_text()
+    assert ppm("add", "pypi:httpx", "--to", "api").exit_code == 0
+    assert ppm("add", "cargo:serde@1").exit_code == 0
+    r = ppm("remove", "pypi:httpx")  # no --from: the one component that declares it
+    assert r.exit_code == 0, r.output
+    assert "removed pypi:httpx (from api)" in r.output and "- pypi:httpx@0.27.0" in r.output
+    assert ppm("remove", "cargo:serde").exit_code == 0
+    assert (proj / "ppm.toml").read_text() == before  # no empty tables left behind
+    r = ppm("remove", "pypi:httpx")
+    assert r.exit_code != 0 and "nor in any component's dependencies" in str(r.exception)
+    r = ppm("remove", "httpx")
+    assert r.exit_code != 0 and "name the ecosystem" in str(r.exception)
+    # a table with a comment in it is the user's: kept
+    (proj / "ppm.toml").write_text(before + "\n[dependencies.npm]\n# UI packages\npreact = \"^10\"\n")
+    assert ppm("remove", "npm:preact").exit_code == 0
+    assert "[dependencies.npm]\n# UI packages\n" in (proj / "ppm.toml").read_text()
+
+
+def test_add_crate_to_a_component_that_is_not_rust_is_refused(project):
+    proj, srv, reg = project
+    before = (proj / "ppm.toml").read_text()
+    r = ppm("add", "cargo:serde@1", "--to", "api")
+    assert r.exit_code != 0
+    assert "component 'api' is built by pyinstaller, which cannot use crates" in str(r.exception)
+    assert "core" in r.exception.hint
+    assert (proj / "ppm.toml").read_text() == before and not (proj / "ppm.lock").exists()

@@ -191,3 +191,24 @@ def test_release_cli_builds_then_serve_and_update(tmp_path: Path, ppm_cache: Pat
     finally:
         srv.terminate()
         srv.wait(timeout=10)
+
+
+def test_report_percentages_keep_small_patches_visible() -> None:
+    from ppm.commands.release import _pct
+
+    assert [_pct(x) for x in (0.000144, 0.05, 0.5, 0.99, 0)] == ["0.014%", "5%", "50%", "99%", "0%"]
+
+
+def test_published_bundle_does_not_share_the_build_output(tmp_path: Path, bins: dict[str, Path]) -> None:
+    # dist/<target>/app gets stripped, signed or rewritten in place after a release; the published,
+    # signed copy must not change with it.
+    pub = make_project(tmp_path)
+    pub.publish("1.0.0", bins["1.0.0"])
+    built = pub.root / "build-out" / "1.0.0" / "app"
+    published = pub.root / "dist" / "releases" / "1.0.0" / pub.target / "app"
+    assert built.stat().st_ino != published.stat().st_ino
+    before = published.read_bytes()
+    with built.open("r+b") as f:
+        f.write(b"\0" * 16)
+    assert published.read_bytes() == before
+    assert pub.served_file(f"{pub.target}/1.0.0/app").read_bytes() == before

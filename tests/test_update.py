@@ -40,9 +40,22 @@ def test_patch_update_then_rollback(published: Published, server: str, install: 
     assert not [p for p in install.dir.iterdir() if p.name not in {"app", "root.json", ".app.ppm-update"}]
 
 
-def test_unknown_installed_version_gets_compressed_bundle(published: Published, server: str, install: Install) -> None:
+def test_unrecorded_install_is_recognised_by_its_hash(published: Published, server: str, install: Install) -> None:
+    # 1.0.0's file, copied in by hand (no state, no --current-version): the signed patch metadata
+    # names the file the patch applies to, so the client knows it is 1.0.0 and takes the patch.
     info = update.check(server, install.exe, root_json=install.root_json)
-    assert info is not None and info.method == "compressed"
+    assert info is not None and info.current_version == "1.0.0" and info.method == "patch"
+    res = update.apply(info)
+    assert res.method == "patch" and res.previous_version == "1.0.0"
+    assert output_of(install.exe) == "1.1.0"
+    assert update.rollback(install.exe) == "1.0.0"
+    assert update.rejected_versions(install.exe) == ["1.1.0"]
+
+
+def test_unknown_installed_file_gets_compressed_bundle(published: Published, server: str, install: Install) -> None:
+    install.exe.write_bytes(install.exe.read_bytes() + b"local change")  # no published version's file
+    info = update.check(server, install.exe, root_json=install.root_json)
+    assert info is not None and info.current_version is None and info.method == "compressed"
     assert update.apply(info).method == "compressed"
     assert output_of(install.exe) == "1.1.0"
 
@@ -136,3 +149,27 @@ def test_cli_update_and_rollback(published: Published, server: str, install: Ins
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert output_of(install.exe) == "1.0.0"
+    p = run_update_subprocess(server, install)  # says why 1.1.0 is not taken again
+    assert p.returncode == 0 and "not offered again: 1.1.0" in p.stderr + p.stdout
+
+
+def test_unreachable_or_wrong_repository_is_named_plainly(published: Published, server: str, install: Install) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    before = install.exe.read_bytes()
+    with pytest.raises(update.UpdateError, match=r"cannot reach the update repository at http://127\.0\.0\.1:\d+/: .*refused") as e:
+        update.check(f"http://127.0.0.1:{port}/", install.exe, root_json=install.root_json)
+    assert "under attack" not in str(e.value)
+    with pytest.raises(update.UpdateError, match=r"update repository at .*/nope/ answered HTTP 404"):
+        update.check(server.rstrip("/") + "/nope/", install.exe, root_json=install.root_json)
+    assert install.exe.read_bytes() == before
+
+
+def test_missing_install_path_is_an_error_not_a_fresh_install(published: Published, server: str, install: Install) -> None:
+    ghost = install.dir / "ap"  # a typo
+    with pytest.raises(update.UpdateError, match="does not exist or is not a file: nothing to update"):
+        update.check(server, ghost, root_json=install.root_json)
+    assert not ghost.exists() and not update.state_dir_for(ghost).exists()

@@ -20,6 +20,11 @@ def _size(n: int) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 
+def _pct(x: float) -> str:
+    """0.0001 -> '0.01%' rather than '0%': small patches are the point of the report."""
+    return f"{x:.0%}" if x >= 0.1 or x == 0 else f"{x * 100:.2g}%"
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def release(
@@ -60,7 +65,7 @@ def register(app: typer.Typer) -> None:
                     f"({r.compressed_size / max(r.size, 1):.0%}, {r.compress_seconds:.1f}s)")
             for p in r.patches:
                 state = "published" if p.published else f"not published: {p.reason}"
-                ui.info(f"    patch from {p.from_version}: {_size(p.size)} ({p.ratio:.0%} of zstd, "
+                ui.info(f"    patch from {p.from_version}: {_size(p.size)} ({_pct(p.ratio)} of zstd, "
                         f"{p.method}, {p.seconds:.1f}s) {state}")
 
     keys_app = typer.Typer(help="Create and rotate the update repository's signing keys.", no_args_is_help=True)
@@ -178,7 +183,8 @@ def register(app: typer.Typer) -> None:
         if info is None:
             if json_out:
                 print(json.dumps({"update": None}))
-            ui.info("up to date")
+            rejected = upd.rejected_versions(install)
+            ui.info("up to date" + (f" (rolled back here, so not offered again: {', '.join(rejected)})" if rejected else ""))
             return
         if check_only:
             if json_out:
@@ -191,5 +197,5 @@ def register(app: typer.Typer) -> None:
             print(json.dumps({"update": info.to_json(), "result": res.to_json()}, indent=2))
         for f in res.fallbacks:
             ui.warn(f"fell back: {f}")
-        ui.info(f"updated {install.name} {res.previous_version or ''} → {res.version} via {res.method} "
+        ui.info(f"updated {install.name} {res.previous_version or '(unknown version)'} → {res.version} via {res.method} "
                 f"({res.downloaded} bytes, {res.seconds:.2f}s)")

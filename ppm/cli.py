@@ -49,7 +49,10 @@ def run() -> None:
     from ppm.errors import PpmError
 
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode click returns a typer.Exit's code instead of exiting with it.
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except PpmError as e:
         from ppm import ui
 

@@ -322,3 +322,9 @@ def test_noop_notices_a_tool_installed_on_path(proj: Path, tmp_path: Path) -> No
     (bindir / "native-image").write_text("#!/bin/sh\n")
     p = run_ppm("build", cwd=proj, env=env)
     assert "nothing to do: 5 actions up to date (" in p.stderr  # the full path ran, and found nothing to do
+
+
+def test_doctor_exit_status_reaches_the_shell(tmp_path: Path) -> None:
+    """A command that ends with a non-zero typer.Exit must exit non-zero in a real process."""
+    p = run_ppm("doctor", cwd=tmp_path, check=False, env={"PATH": "/nonexistent", "CC": ""})
+    assert p.returncode == 1, p.stdout + p.stderr

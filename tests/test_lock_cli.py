@@ -116,6 +116,12 @@ def test_lock_then_noop_then_check(project):
     r = ppm("lock", "--check")
     assert r.exit_code == 1 and "~ pypi:app-lib 1.1 -> 1.0" in r.output
     assert model.read(proj / "ppm.lock").packages.keys() == lk.packages.keys()  # --check writes nothing
+    # What CI sees: the real command's exit status, not typer's in-process result.
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-m", "ppm", "lock", "--check"], cwd=proj, capture_output=True, text=True)
+    assert p.returncode == 1 and "~ pypi:app-lib 1.1 -> 1.0" in p.stdout, p.stdout + p.stderr
 
 
 def test_locked_versions_are_kept_until_upgrade(project):

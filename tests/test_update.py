@@ -134,7 +134,7 @@ def test_no_trusted_root_is_clear(published: Published, server: str, install: In
 
 def test_cli_update_and_rollback(published: Published, server: str, install: Install) -> None:
     p = run_update_subprocess(server, install, "--check", "--json", "--current-version", "1.0.0")
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 100, p.stderr  # an update exists
     assert json.loads(p.stdout)["update"]["method"] == "patch"
     p = run_update_subprocess(server, install, "--current-version", "1.0.0")
     assert p.returncode == 0, p.stderr
@@ -142,6 +142,7 @@ def test_cli_update_and_rollback(published: Published, server: str, install: Ins
     assert output_of(install.exe) == "1.1.0"
     p = run_update_subprocess(server, install)
     assert "up to date" in p.stderr + p.stdout
+    assert run_update_subprocess(server, install, "--check").returncode == 0  # none exists
     import subprocess
     import sys
 

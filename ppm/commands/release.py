@@ -25,6 +25,9 @@ def _pct(x: float) -> str:
     return f"{x:.0%}" if x >= 0.1 or x == 0 else f"{x * 100:.2g}%"
 
 
+UPDATE_AVAILABLE = 100  # `ppm update --check`'s exit code when there is an update, as `dnf check-update`
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def release(
@@ -162,7 +165,7 @@ def register(app: typer.Typer) -> None:
         current_version: str | None = typer.Option(None, "--current-version", help="Installed version, if ppm did not install it."),
         target: str | None = typer.Option(None, "--target", help="Target to fetch (default: this machine's)."),
         rollback: bool = typer.Option(False, "--rollback", help="Restore the version before the last update."),
-        check_only: bool = typer.Option(False, "--check", help="Only say whether an update exists."),
+        check_only: bool = typer.Option(False, "--check", help="Only say whether an update exists: exit 100 if one does, 0 if not."),
         no_self_check: bool = typer.Option(False, "--no-self-check", help="Do not run the new version's --self-check."),
         json_out: bool = typer.Option(False, "--json"),
     ) -> None:
@@ -191,7 +194,7 @@ def register(app: typer.Typer) -> None:
                 print(json.dumps({"update": info.to_json()}, indent=2))
             else:
                 ui.info(f"{info.current_version or 'unknown'} → {info.version}: {info.method}, {info.download_size} bytes")
-            return
+            raise typer.Exit(UPDATE_AVAILABLE)
         res = upd.apply(info, self_check=not no_self_check)
         if json_out:
             print(json.dumps({"update": info.to_json(), "result": res.to_json()}, indent=2))

@@ -267,3 +267,19 @@ def test_pyinstaller_says_which_optional_component_was_skipped(project: Manifest
     assert listing["skipped"] == ["greeter"]
     assert "greeter" not in listing["embedded"]
     assert not any("{dep:greeter}" in w for w in a.commands[1])
+
+
+def test_the_installed_package_carries_the_whole_template() -> None:
+    """`pip install .` (not editable) ships templates/ through pyproject's package-data globs,
+    which setuptools expands with glob(recursive=True): a dotfile needs its own pattern."""
+    import glob
+    import tomllib
+
+    repo = Path(__file__).resolve().parent.parent
+    patterns = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["templates"]
+    base = repo / "templates"
+    shipped = {Path(f).relative_to(base).as_posix() for pat in patterns
+               for f in glob.glob(str(base / pat), recursive=True) if Path(f).is_file()}
+    expected = {p.relative_to(base).as_posix() for p in (base / "demo").rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts}
+    assert expected <= shipped, sorted(expected - shipped)

@@ -129,7 +129,8 @@ def test_timeout_retries_then_clear_error(universe, tmp_path):
     with pytest.raises(RegistryError) as e:
         lock(srv, tmp_path, [R("slow")], retries=2, timeout=0.2)
     assert "package 'slow': timed out after 0.2 s (3 attempts)" in str(e.value)
-    assert sum(1 for p, _ in srv.log if p.startswith("/pypi/simple/slow")) == 3 or True  # sleeping requests may log late
+    # the server logs a sleeping request only once it answers, so late ones may not be counted yet
+    assert sum(1 for p, _ in srv.log if p.startswith("/pypi/simple/slow")) >= 1
 
 
 def test_5xx_is_retried(universe, tmp_path):
@@ -140,6 +141,15 @@ def test_5xx_is_retried(universe, tmp_path):
         lock(srv, tmp_path, [R("flaky")], retries=1)
     assert "server error HTTP 503 (2 attempts)" in str(e.value)
     assert [s for p, s in srv.log if p.startswith("/pypi/simple/flaky")] == [503, 503]
+
+
+def test_refusal_passes_on_the_registrys_words(universe, tmp_path):
+    root, srv = universe
+    pypi_project(root, "forbidden", {"1.0": {}})
+    srv.fail["/pypi/simple/forbidden"] = 403
+    with pytest.raises(RegistryError) as e:
+        lock(srv, tmp_path, [R("forbidden")], retries=1)
+    assert "package 'forbidden': unexpected HTTP 403: failing on purpose" in str(e.value)
 
 
 def test_etag_revalidation_and_offline(universe, tmp_path):

@@ -193,7 +193,10 @@ class HttpClient:
                 last_error = f"server error HTTP {r.status_code}"
                 continue
             if r.status_code != 200:
-                raise RegistryError(ecosystem, package, f"unexpected HTTP {r.status_code}", url=url)
+                # Registries explain refusals in a short text body (the Go proxy's 403/410 say
+                # "not available", "unknown revision"): pass the first line on, never a page.
+                said = r.text.strip().splitlines()[0][:200] if r.text.strip() and "html" not in r.headers.get("content-type", "") else ""
+                raise RegistryError(ecosystem, package, f"unexpected HTTP {r.status_code}" + (f": {said}" if said else ""), url=url)
             body = r.content
             keep = {k: r.headers[k] for k in ("content-type",) if k in r.headers}
             if cache and (r.headers.get("etag") or r.headers.get("last-modified")):

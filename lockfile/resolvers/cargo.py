@@ -16,6 +16,7 @@ from lockfile.errors import ResolutionError
 from lockfile.model import Artifact, Package, package_key
 from lockfile.registries.cargo import CargoClient
 from lockfile.request import Root
+from lockfile.resolvers import reaching
 from lockfile.versions import CargoReq, SemVer, VersionError, cargo_series
 
 ECO = "cargo"
@@ -242,18 +243,9 @@ def resolve(client: CargoClient, roots: list[Root], *, pinned: Mapping[str, str]
             cb = child.split("[")[0]
             if cb != base_ident:
                 edges[base_ident].add(cb)
-    reach: dict[str, set[str]] = {}
-    for r in roots:
-        stack = [i for i in bases if i.startswith(f"{r.name}@") and any(
-            q.ident == i for q in reqs if q.name == r.name and q.parent.endswith(r.component if r.component != "*" else "project"))]
-        seen: set[str] = set()
-        while stack:
-            n = stack.pop()
-            if n in seen:
-                continue
-            seen.add(n)
-            reach.setdefault(n, set()).add(r.component)
-            stack.extend(edges[n])
+    reach = reaching(((r.component, [i for i in bases if i.startswith(f"{r.name}@") and any(
+        q.ident == i for q in reqs if q.name == r.name and q.parent.endswith(r.component if r.component != "*" else "project"))])
+        for r in roots), edges)
     out = []
     for ident, c in sorted(bases.items()):
         deps = [package_key(ECO, bases[d].name, str(bases[d].version)) for d in sorted(edges[ident])]

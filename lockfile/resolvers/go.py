@@ -12,6 +12,7 @@ from lockfile.errors import ResolutionError
 from lockfile.model import Artifact, Package, package_key
 from lockfile.registries.go import GoClient, hash_mod, hash_zip
 from lockfile.request import Root
+from lockfile.resolvers import reaching
 from lockfile.versions import GoVersion, VersionError
 
 ECO = "go"
@@ -123,16 +124,7 @@ def resolve(client: GoClient, roots: list[Root], *, pinned: Mapping[str, str] | 
             reqs_of[mv] = parse_requires(mods[mv].decode("utf-8", "replace"))
     # Edges and reach over the selected build list.
     edges = {m: sorted({d for d, _ in reqs_of[(m, v)] if d in selected}) for m, v in selected.items()}
-    reach: dict[str, set[str]] = {}
-    for r in roots:
-        stack, seen = [r.name], set()
-        while stack:
-            n = stack.pop()
-            if n in seen:
-                continue
-            seen.add(n)
-            reach.setdefault(n, set()).add(r.component)
-            stack.extend(edges.get(n, []))
+    reach = reaching(((r.component, [r.name]) for r in roots), edges)
     client.prefetch_zips(sorted(selected.items()))
     out = []
     for m, v in sorted(selected.items()):

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import resolvelib
-from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
@@ -22,6 +21,7 @@ from lockfile.errors import RegistryError, ResolutionError
 from lockfile.model import Artifact, Package, package_key
 from lockfile.registries.pypi import File, Metadata, PypiClient
 from lockfile.request import PYTHON_VERSION, Root
+from lockfile.resolvers import reaching
 from lockfile.versions import VersionError, pep440_spec
 
 ECO = "pypi"
@@ -226,7 +226,7 @@ def resolve(client: PypiClient, roots: list[Root], targets: Sequence[str], *, py
             cname = child.split("[")[0]
             if cname != cand.name:
                 edges[cand.name].add(cname)
-    reach = _reaching(roots, edges, lambda r: canonicalize_name(r.name))
+    reach = reaching(((r.component, [canonicalize_name(r.name)]) for r in roots), edges)
     src = client.index
     out = []
     for name, cand in sorted(bases.items()):
@@ -234,22 +234,6 @@ def resolve(client: PypiClient, roots: list[Root], targets: Sequence[str], *, py
         arts = [Artifact(f.url, f"sha256:{f.sha256}") for f in cand.files]
         out.append(Package(ECO, name, str(cand.version), src, sorted(reach.get(name, ())), deps, arts, sorted(extras[name])))
     return out
-
-
-def _reaching(roots: list[Root], edges: Mapping[str, set[str]], norm: Any) -> dict[str, set[str]]:
-    """name -> components whose roots reach it."""
-    reach: dict[str, set[str]] = {}
-    for root in roots:
-        stack = [norm(root)]
-        seen: set[str] = set()
-        while stack:
-            n = stack.pop()
-            if n in seen or n not in edges:
-                continue
-            seen.add(n)
-            reach.setdefault(n, set()).add(root.component)
-            stack.extend(edges[n])
-    return reach
 
 
 def _explain(causes: Any, provider: _Provider) -> str:

@@ -683,29 +683,23 @@ def _find_in_homes(cmd: str, homes: list[str]) -> tuple[str, str] | None:
     return (p, "on PATH") if p else None
 
 
-def _find_javac(cache: _ProbeCache) -> Toolchain:
-    hit = _find_in_homes("javac", ["JAVA_HOME"])
-    if hit is None:
-        return _missing("javac")
-    javac, where = hit
-    try:
-        probe = _probe(cache, "javac", [javac], _simple_probe("javac", [javac], ["-version"]))
-    except _ProbeFailed as e:
-        return _missing("javac", f"found {javac} but {e}")
-    return _found("javac", [javac], where, probe)
+def _home_finder(name: str, homes: list[str], version_flag: str) -> Callable[["_ProbeCache"], Toolchain]:
+    """A finder for a JDK tool: looked for under each $HOME/bin in `homes`, then on PATH."""
 
+    def find(cache: _ProbeCache) -> Toolchain:
+        hit = _find_in_homes(name, homes)
+        if hit is None:
+            return _missing(name)
+        exe, where = hit
+        try:
+            probe = _probe(cache, name, [exe], _simple_probe(name, [exe], [version_flag]))
+        except _ProbeFailed as e:
+            return _missing(name, f"found {exe} but {e}")
+        return _found(name, [exe], where, probe)
 
-def _find_native_image(cache: _ProbeCache) -> Toolchain:
-    hit = _find_in_homes("native-image", ["GRAALVM_HOME", "JAVA_HOME"])
-    if hit is None:
-        return _missing("native-image")
-    exe, where = hit
-    try:
-        probe = _probe(cache, "native-image", [exe], _simple_probe("native-image", [exe], ["--version"]))
-    except _ProbeFailed as e:
-        return _missing("native-image", f"found {exe} but {e}")
-    return _found("native-image", [exe], where, probe)
+    return find
 
 
 _FINDERS: dict[str, Callable[[_ProbeCache], Toolchain]] = {
-    "cargo": _find_cargo, "cc": _find_cc, "javac": _find_javac, "native-image": _find_native_image}
+    "cargo": _find_cargo, "cc": _find_cc, "javac": _home_finder("javac", ["JAVA_HOME"], "-version"),
+    "native-image": _home_finder("native-image", ["GRAALVM_HOME", "JAVA_HOME"], "--version")}

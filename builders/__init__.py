@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import importlib
 
-from builders.base import Builder
+from ppm.builders.base import Builder
 
 _MODULES = {
-    "cc": "builders.cc",
-    "cargo": "builders.cargo",
-    "zig": "builders.zig",
-    "esbuild": "builders.esbuild",
-    "graalvm": "builders.graalvm",
-    "pyinstaller": "builders.pyinstaller",
+    "cc": "ppm.builders.cc",
+    "cargo": "ppm.builders.cargo",
+    "zig": "ppm.builders.zig",
+    "esbuild": "ppm.builders.esbuild",
+    "graalvm": "ppm.builders.graalvm",
+    "pyinstaller": "ppm.builders.pyinstaller",
 }
 
 

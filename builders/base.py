@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ppm.action import Action
-from ppm.errors import ManifestError
+from ppm.core.action import Action
+from ppm.core.errors import ManifestError
 
 if TYPE_CHECKING:
-    from ppm.manifest import Component
+    from ppm.core.manifest import Component
     from ppm.toolchains import Toolchain
-    from targets import Target
+    from ppm.targets import Target
 
 
 @dataclass
@@ -73,9 +73,9 @@ def join(base: str, rel: str) -> str:
 
 def require_host(builder: str, ctx: PlanContext) -> None:
     """For toolchains that build only for the machine they run on (PyInstaller, native-image)."""
-    import targets
+    from ppm import targets
 
-    from ppm.errors import ToolchainError
+    from ppm.core.errors import ToolchainError
 
     host = targets.host()
     if ctx.target != host:

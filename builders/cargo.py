@@ -8,12 +8,16 @@ from __future__ import annotations
 import tomllib
 from typing import TYPE_CHECKING
 
-from builders.base import Builder, PlanContext, Setting, join, strs
-from ppm.action import Action
-from ppm.errors import ManifestError
+from ppm.builders.base import Builder
+from ppm.builders.base import PlanContext
+from ppm.builders.base import Setting
+from ppm.builders.base import join
+from ppm.builders.base import strs
+from ppm.core.action import Action
+from ppm.core.errors import ManifestError
 
 if TYPE_CHECKING:
-    from ppm.manifest import Component
+    from ppm.core.manifest import Component
 
 # Tables of Cargo.toml that name third-party crates (the target-specific ones sit under
 # [target.'cfg(..)'.dependencies] and are checked separately).
@@ -52,7 +56,7 @@ class CargoBuilder(Builder):
             offline = not _has_dependencies(manifest) and not component.dependencies.get("cargo")
         argv = ["{tool:cargo}", "build", "--profile", profile, "--locked"]
         # Crates ppm synced from ppm.lock (lockfile/sync.py): offline, from the vendored copies.
-        from lockfile.sync import cargo_args
+        from ppm.lockfile.sync import cargo_args
 
         locked = cargo_args(ctx.root, component.name)
         if locked:

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from builders.base import Builder, PlanContext, Setting
-from ppm.action import Action
-from ppm.errors import ManifestError
+from ppm.builders.base import Builder
+from ppm.builders.base import PlanContext
+from ppm.builders.base import Setting
+from ppm.core.action import Action
+from ppm.core.errors import ManifestError
 
 if TYPE_CHECKING:
-    from ppm.manifest import Component
-    from targets import Target
+    from ppm.core.manifest import Component
+    from ppm.targets import Target
 
 KINDS = ("shared", "static", "executable")
 
@@ -33,12 +35,12 @@ class CcBuilder(Builder):
 
     @classmethod
     def tools_for(cls, component: "Component", target: "Target") -> tuple[str, ...]:
-        import targets
+        from ppm import targets
 
         return ("cc",) if target == targets.host() else ("zig",)
 
     def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
-        import targets
+        from ppm import targets
 
         s = component.settings
         kind = s["kind"]

@@ -11,13 +11,18 @@ import json
 import posixpath
 from typing import TYPE_CHECKING
 
-from builders.base import Builder, PlanContext, Setting, join, require_host, strs
-from ppm.action import Action
-from ppm.errors import ManifestError
+from ppm.builders.base import Builder
+from ppm.builders.base import PlanContext
+from ppm.builders.base import Setting
+from ppm.builders.base import join
+from ppm.builders.base import require_host
+from ppm.builders.base import strs
+from ppm.core.action import Action
+from ppm.core.errors import ManifestError
 
 if TYPE_CHECKING:
-    from ppm.manifest import Component
-    from targets import Target
+    from ppm.core.manifest import Component
+    from ppm.targets import Target
 
 DEPS_DIR = "ppm_deps"  # where embedded outputs live inside the bundle
 COMPONENTS_FILE = "ppm_components.json"
@@ -70,7 +75,7 @@ class PyinstallerBuilder(Builder):
             "--add-data", f"{{work}}/{COMPONENTS_FILE}:.",
         ]
         # Third-party packages `ppm sync` installed from ppm.lock (pip --require-hashes).
-        from lockfile.sync import python_paths
+        from ppm.lockfile.sync import python_paths
 
         for site in python_paths(ctx.root, component.name):
             argv += ["--paths", site]

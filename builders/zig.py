@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from builders.base import Builder, PlanContext, Setting, join
-from ppm.action import Action
-from ppm.errors import ManifestError
+from ppm.builders.base import Builder
+from ppm.builders.base import PlanContext
+from ppm.builders.base import Setting
+from ppm.builders.base import join
+from ppm.core.action import Action
+from ppm.core.errors import ManifestError
 
 if TYPE_CHECKING:
-    from ppm.manifest import Component
+    from ppm.core.manifest import Component
 
 _OPTIMIZE = ("Debug", "ReleaseSafe", "ReleaseFast", "ReleaseSmall")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ppm.errors import PpmError
+from ppm.core.errors import PpmError
 
 
 class LockError(PpmError):

@@ -22,12 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from lockfile.errors import LockError
-from lockfile.model import ALL_COMPONENTS, Lock, Package
-from lockfile.request import Root, roots as request_roots
+from ppm.lockfile.errors import LockError
+from ppm.lockfile.model import ALL_COMPONENTS
+from ppm.lockfile.model import Lock
+from ppm.lockfile.model import Package
+from ppm.lockfile.request import Root
+from ppm.lockfile.request import roots as request_roots
 
 if TYPE_CHECKING:
-    from ppm.manifest import Manifest
+    from ppm.core.manifest import Manifest
 
 # The ecosystem each builder takes third-party packages from.
 BUILDER_ECOSYSTEM = {"cargo": "cargo", "esbuild": "npm", "pyinstaller": "pypi", "graalvm": "maven", "go": "go"}
@@ -64,7 +67,7 @@ def _match_root(lock: Lock, r: Root, who: str) -> Package:
     if r.ecosystem == "npm":
         cands = [p for p in cands if f"node_modules/{name}" in p.extra.get("paths", [])] or cands  # type: ignore[operator]
     elif r.ecosystem == "cargo" and len(cands) > 1 and r.spec:
-        from lockfile.versions import CargoReq
+        from ppm.lockfile.versions import CargoReq
 
         req = CargoReq(r.spec)
         cands = [p for p in cands if req.contains(p.version)] or cands
@@ -113,7 +116,7 @@ def worlds(manifest: "Manifest", lock: Lock) -> list[World]:
 
 
 def _semver_key(v: str) -> Any:
-    from lockfile.versions import SemVer
+    from ppm.lockfile.versions import SemVer
 
     sv = SemVer.try_parse(v)
     return (0, sv) if sv is not None else (1, v)
@@ -271,8 +274,8 @@ def _wheel_name(url: str) -> str:
 
 def pylock(world: World, python: str | None = None) -> str:
     """PEP 751 pylock.toml: every package with a wheel for each declared target, hashes as locked."""
-    from lockfile.model import _str
-    from lockfile.request import PYTHON_VERSION
+    from ppm.lockfile.model import _str
+    from ppm.lockfile.request import PYTHON_VERSION
 
     py = python or PYTHON_VERSION
     out = ['lock-version = "1.0"\n', f'requires-python = "=={py}.*"\n', 'created-by = "ppm"\n']
@@ -311,7 +314,7 @@ _GO_LINE = re.compile(r"^go\s+(\S+)", re.M)
 
 def go_directive(mod_texts: Iterable[str], floor: str = GO_DEFAULT) -> str:
     """The `go` line the main module needs: at least every required module's."""
-    from lockfile.versions import GoVersion
+    from ppm.lockfile.versions import GoVersion
 
     best = floor
     for text in mod_texts:
@@ -363,7 +366,7 @@ def go_mod(world: World, module: str, existing: str | None = None, go_version: s
 
 
 def go_sum(world: World) -> str:
-    from lockfile.versions import GoVersion
+    from ppm.lockfile.versions import GoVersion
 
     lines = set()
     for p in world.packages:

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lockfile.errors import LockError
+from ppm.lockfile.errors import LockError
 
 LOCK = "ppm.lock"
 LOCK_VERSION = 1
@@ -215,7 +215,7 @@ def loads(text: str, path: Path | str = LOCK) -> Lock:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        from ppm.manifest import toml_error
+        from ppm.core.manifest import toml_error
 
         raise LockError(toml_error(path, e), hint="delete it and run `ppm lock` to write it anew") from None
 

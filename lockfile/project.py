@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from lockfile import model, request
-from lockfile.errors import LockError, ResolutionError
-from lockfile.registries import registry_urls
+from ppm.lockfile import model
+from ppm.lockfile import request
+from ppm.lockfile.errors import LockError
+from ppm.lockfile.errors import ResolutionError
+from ppm.lockfile.registries import registry_urls
 
 MANIFEST = "ppm.toml"
 
@@ -108,7 +110,7 @@ class LockResult:
 
 
 def _http(offline: bool):  # noqa: ANN202
-    from lockfile.registries.http import HttpClient
+    from ppm.lockfile.registries.http import HttpClient
 
     return HttpClient(offline=offline)
 
@@ -123,7 +125,7 @@ def lock(root: Path, *, check: bool = False, upgrade: bool = False, upgrade_pack
     ups = list(upgrade_packages)
     if not upgrade and not ups and is_fresh(root):
         return LockResult("fresh", Diff(), path)
-    from lockfile.resolve import lock_project
+    from ppm.lockfile.resolve import lock_project
 
     old = _read_old(path)
     with _http(offline) as http:
@@ -179,7 +181,7 @@ def parse_add(arg: str, features: Iterable[str] = ()) -> AddSpec:
 
 
 def request_ecosystems() -> tuple[str, ...]:
-    from ppm.manifest import ECOSYSTEMS
+    from ppm.core.manifest import ECOSYSTEMS
 
     return ECOSYSTEMS
 
@@ -261,8 +263,9 @@ def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | 
     and ppm.lock are left untouched."""
     import tomlkit
 
-    from lockfile.resolve import lock_project, resolve_roots
-    from ppm import manifest as manifest_mod
+    from ppm.lockfile.resolve import lock_project
+    from ppm.lockfile.resolve import resolve_roots
+    from ppm.core import manifest as manifest_mod
 
     specs = [parse_add(a, features) for a in args]
     m = manifest_mod.load(root)
@@ -313,7 +316,7 @@ def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | 
 def remove(root: Path, args: list[str], *, from_component: str | None = None, offline: bool = False) -> tuple[list[str], LockResult]:
     import tomlkit
 
-    from lockfile.resolve import lock_project
+    from ppm.lockfile.resolve import lock_project
 
     text = (root / MANIFEST).read_text(encoding="utf-8")
     doc = tomlkit.parse(text)
@@ -451,7 +454,7 @@ def try_noop(argv: list[str]) -> int | None:
     when ppm.lock is fresh (exit code), else None to take the full path."""
     if argv not in ([], ["--check"]):
         return None
-    from ppm.manifest import MANIFEST as _M  # noqa: F401 - cheap; keeps the file name in one place
+    from ppm.core.manifest import MANIFEST as _M  # noqa: F401 - cheap; keeps the file name in one place
     import os
 
     d = Path(os.getcwd())

@@ -9,7 +9,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from lockfile.model import ALL_COMPONENTS, LOCK_VERSION
+from ppm.lockfile.model import ALL_COMPONENTS
+from ppm.lockfile.model import LOCK_VERSION
 
 RESOLVER_VERSION = 2  # bump when resolution rules change, so old locks are redone
 PYTHON_VERSION = os.environ.get("PPM_PYTHON_VERSION", "3.11")
@@ -44,7 +45,7 @@ def roots(project_deps: Mapping[str, Mapping[str, Any]], component_deps: Mapping
 
 
 def concrete_targets(targets: list[str]) -> list[str]:
-    import targets as targets_mod
+    from ppm import targets as targets_mod
 
     return sorted({targets_mod.get(t).name for t in targets})
 

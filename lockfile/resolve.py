@@ -8,16 +8,17 @@ import importlib
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from lockfile.model import Lock, Package
-from lockfile.registries import registry_urls
-from lockfile.registries.http import HttpClient
-from lockfile.request import Root
+from ppm.lockfile.model import Lock
+from ppm.lockfile.model import Package
+from ppm.lockfile.registries import registry_urls
+from ppm.lockfile.registries.http import HttpClient
+from ppm.lockfile.request import Root
 
 ORDER = ("pypi", "npm", "cargo", "go", "maven")
 
 
 def client_for(ecosystem: str, http: HttpClient, url: str):  # noqa: ANN201 - one client class per ecosystem
-    mod = importlib.import_module(f"lockfile.registries.{ecosystem}")
+    mod = importlib.import_module(f"ppm.lockfile.registries.{ecosystem}")
     cls = {"pypi": "PypiClient", "npm": "NpmClient", "cargo": "CargoClient", "go": "GoClient", "maven": "MavenClient"}[ecosystem]
     return getattr(mod, cls)(http, url)
 
@@ -43,7 +44,7 @@ def resolve_roots(roots: Sequence[Root], targets: Sequence[str], *, http: HttpCl
 
     def one(eco: str) -> list[Package]:
         eco_roots = [r for r in roots if r.ecosystem == eco]
-        resolver = importlib.import_module(f"lockfile.resolvers.{eco}")
+        resolver = importlib.import_module(f"ppm.lockfile.resolvers.{eco}")
         client = client_for(eco, http, urls[eco])
         pinned = pinned_from(old, eco, upgrade)
         if eco == "pypi":
@@ -58,7 +59,7 @@ def resolve_roots(roots: Sequence[Root], targets: Sequence[str], *, http: HttpCl
     from concurrent.futures import ThreadPoolExecutor
 
     for eco in todo:
-        importlib.import_module(f"lockfile.resolvers.{eco}")  # imports are not parallel-safe to race
+        importlib.import_module(f"ppm.lockfile.resolvers.{eco}")  # imports are not parallel-safe to race
     with ThreadPoolExecutor(max_workers=len(todo)) as ex:
         futures = [ex.submit(one, eco) for eco in todo]
         results = [f.exception() or f.result() for f in futures]
@@ -71,9 +72,9 @@ def resolve_roots(roots: Sequence[Root], targets: Sequence[str], *, http: HttpCl
 def lock_project(root: Path, *, http: HttpClient, old: Lock | None = None, upgrade: bool | Iterable[str] = False,
                  registries: Mapping[str, str] | None = None) -> Lock:
     """Resolve the project at `root` into a new Lock (not written)."""
-    from ppm import manifest as manifest_mod
+    from ppm.core import manifest as manifest_mod
 
-    from lockfile import request
+    from ppm.lockfile import request
 
     m = manifest_mod.load(root)
     urls = registry_urls(registries)
@@ -84,7 +85,7 @@ def lock_project(root: Path, *, http: HttpClient, old: Lock | None = None, upgra
     lock = Lock(manifest_digest=request.digest(m.dependencies, comp_deps, targets, urls, builders))
     for p in resolve_roots(roots, targets, http=http, registries=urls, old=old, upgrade=upgrade):
         lock.add(p)
-    from lockfile import toolchains
+    from ppm.lockfile import toolchains
 
     lock.toolchains = toolchains.pin_project(m, old, upgrade)
     return lock

@@ -28,14 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from lockfile import model
-from lockfile.errors import HashMismatch, LockError, RegistryError
+from ppm.lockfile import model
+from ppm.lockfile.errors import HashMismatch
+from ppm.lockfile.errors import LockError
+from ppm.lockfile.errors import RegistryError
 
 if TYPE_CHECKING:
     import tarfile
 
-    from lockfile import export
-    from ppm.manifest import Manifest
+    from ppm.lockfile import export
+    from ppm.core.manifest import Manifest
 
 # Kept light at import time: `ppm build` imports this for ensure_synced and the builders'
 # helpers; what only a real sync needs (tarfile, subprocess, threads, the exporters) is
@@ -65,7 +67,7 @@ def _has_deps(manifest: "Manifest") -> bool:
 
 
 def _digest(root: Path) -> str:
-    from lockfile.project import MANIFEST
+    from ppm.lockfile.project import MANIFEST
 
     h = hashlib.sha256(f"sync {SYNC_FORMAT} {sys.version_info[:2]}\n".encode())
     for name in (model.LOCK, MANIFEST):
@@ -147,7 +149,7 @@ def maven_classpath(root: Path, component: str) -> list[str]:
 
 
 def _store_dir() -> Path:
-    from ppm.paths import cache_dir
+    from ppm.core.paths import cache_dir
 
     return cache_dir() / "artifacts"
 
@@ -158,7 +160,7 @@ def _store_path(expected: str) -> Path:
 
 
 def _check(body: bytes, expected: str, pkg: model.Package, url: str) -> None:
-    from lockfile.registries.http import verify
+    from ppm.lockfile.registries.http import verify
 
     try:
         verify(body, expected, url=url)
@@ -179,7 +181,8 @@ class _Fetch:
 
 
 def _hash_go(body: bytes, url: str) -> str:
-    from lockfile.registries.go import hash_mod, hash_zip
+    from ppm.lockfile.registries.go import hash_mod
+    from ppm.lockfile.registries.go import hash_zip
 
     return hash_zip(body) if url.endswith(".zip") else hash_mod(body)
 
@@ -189,7 +192,8 @@ def _fetch_all(jobs: list[_Fetch], *, offline: bool, report: Report | None) -> d
     import tempfile
     from concurrent.futures import ThreadPoolExecutor
 
-    from lockfile.registries.http import HttpClient, NotFound
+    from ppm.lockfile.registries.http import HttpClient
+    from ppm.lockfile.registries.http import NotFound
 
     out: dict[tuple[str, str], Path] = {}
     todo: list[_Fetch] = []
@@ -246,7 +250,7 @@ def _fetch_all(jobs: list[_Fetch], *, offline: bool, report: Report | None) -> d
 
 
 def _host_target() -> str:
-    import targets as targets_mod
+    from ppm import targets as targets_mod
 
     return targets_mod.host().name
 
@@ -270,9 +274,9 @@ def _npm_fits(p: model.Package) -> bool:
 def _wheels_for_host(p: model.Package) -> list[model.Artifact]:
     from packaging.utils import parse_wheel_filename
 
-    from lockfile import export
+    from ppm.lockfile import export
 
-    from lockfile.resolvers.pypi import wheel_fits
+    from ppm.lockfile.resolvers.pypi import wheel_fits
 
     host = _host_target()
     out = []
@@ -292,7 +296,7 @@ def _wheels_for_host(p: model.Package) -> list[model.Artifact]:
 
 
 def _swap_dir(new: Path, final: Path) -> None:
-    from ppm.fsutil import rmtree
+    from ppm.core.fsutil import rmtree
 
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():
@@ -305,7 +309,7 @@ def _swap_dir(new: Path, final: Path) -> None:
 
 
 def _write_text(root: Path, rel: Path, text: str, result: SyncResult) -> None:
-    from ppm.fsutil import atomic_write_text
+    from ppm.core.fsutil import atomic_write_text
 
     p = root / rel
     try:
@@ -404,7 +408,7 @@ def _sync_cargo_toml(root: Path, comp_dir: Path, world: export.World, managed_be
 
 
 def _sync_package_json(root: Path, comp_dir: Path, world: export.World, managed_before: list[str], result: SyncResult) -> list[str]:
-    from lockfile import export
+    from ppm.lockfile import export
 
     path = comp_dir / "package.json"
     try:
@@ -474,7 +478,7 @@ def _vendor_cargo(root: Path, world: export.World, files: dict[tuple[str, str], 
 
 
 def _install_npm(comp_dir: Path, world: export.World, lock: model.Lock, files: dict[tuple[str, str], Path]) -> None:
-    from lockfile import export
+    from ppm.lockfile import export
 
     layout = export._npm_layout(world, lock)
     tmp = comp_dir / f".node_modules.tmp-{os.urandom(4).hex()}"
@@ -489,7 +493,7 @@ def _install_npm(comp_dir: Path, world: export.World, lock: model.Lock, files: d
             _extract_tgz(files[(art.url, art.hash)], dest, 1, f"npm package {p.name} {p.version}")
         _swap_dir(tmp, comp_dir / "node_modules")
     except BaseException:
-        from ppm.fsutil import rmtree
+        from ppm.core.fsutil import rmtree
 
         rmtree(tmp)
         raise
@@ -498,8 +502,8 @@ def _install_npm(comp_dir: Path, world: export.World, lock: model.Lock, files: d
 def _install_pypi(root: Path, world: export.World, files: dict[tuple[str, str], Path]) -> None:
     import subprocess
 
-    from lockfile import export
-    from ppm.fsutil import rmtree
+    from ppm.lockfile import export
+    from ppm.core.fsutil import rmtree
 
     host_pkgs = [p for p in world.packages if _wheels_for_host(p)]
     dest = root / VENDOR / "pypi" / (world.component or "project") / "site"
@@ -531,7 +535,7 @@ def _install_pypi(root: Path, world: export.World, files: dict[tuple[str, str], 
 
 
 def _vendor_go(root: Path, world: export.World, files: dict[tuple[str, str], Path]) -> None:
-    from lockfile.registries.go import escape
+    from ppm.lockfile.registries.go import escape
 
     base = root / VENDOR / "go"
     versions: dict[str, set[str]] = {}
@@ -576,9 +580,9 @@ def _vendor_maven(root: Path, world: export.World, files: dict[tuple[str, str], 
 
 
 def sync(root: Path, manifest: "Manifest | None" = None, *, offline: bool = False, report: Report | None = None) -> SyncResult:
-    from lockfile import export
-    from lockfile.project import is_fresh
-    from ppm import manifest as manifest_mod
+    from ppm.lockfile import export
+    from ppm.lockfile.project import is_fresh
+    from ppm.core import manifest as manifest_mod
 
     m = manifest or manifest_mod.load(root)
     result = SyncResult()
@@ -658,7 +662,7 @@ def sync(root: Path, manifest: "Manifest | None" = None, *, offline: bool = Fals
         result.lines.append(f"{w.label}, {w.ecosystem}: {', '.join(sorted(texts))}; {what}")
         state_worlds.append(entry)
     state = {"format": SYNC_FORMAT, "digest": _digest(root), "worlds": state_worlds, "outputs": sorted(set(outputs))}
-    from ppm.fsutil import atomic_write_text
+    from ppm.core.fsutil import atomic_write_text
 
     atomic_write_text(root / STATE, json.dumps(state, indent=1, sort_keys=True) + "\n")
     return result

@@ -12,17 +12,17 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from lockfile import model
+from ppm.lockfile import model
 
 if TYPE_CHECKING:
-    from ppm.manifest import Manifest
+    from ppm.core.manifest import Manifest
     from ppm.toolchains import Pin
 
 
 def used_toolchains(manifest: "Manifest") -> list[str]:
     """The provisioned toolchains any component's builder may run for any of the project's targets."""
-    import targets as targets_mod
-    from builders import REGISTRY
+    from ppm import targets as targets_mod
+    from ppm.builders import REGISTRY
     from ppm.toolchains import PROVISIONED
 
     tlist = []

@@ -9,18 +9,18 @@ import sys
 def main() -> None:
     argv = sys.argv[1:]
     if argv[:1] == ["build"]:
-        from ppm import fastpath
+        from ppm.build import fastpath
 
         code = fastpath.try_noop(argv[1:])
         if code is not None:
             sys.exit(code)
     elif argv[:1] == ["lock"]:
-        from lockfile.project import try_noop
+        from ppm.lockfile.project import try_noop
 
         code = try_noop(argv[1:])
         if code is not None:
             sys.exit(code)
-    from ppm.cli import run
+    from ppm.cli.app import run
 
     run()
 

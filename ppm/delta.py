@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ppm.errors import PpmError
+from ppm.core.errors import PpmError
 
 MAGIC = b"PPMPATCH"
 FORMAT_VERSION = 1

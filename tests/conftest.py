@@ -20,7 +20,7 @@ def _no_inherited_ppm_dirs(monkeypatch: pytest.MonkeyPatch) -> None:
 def ppm_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh action cache for this test; the provisioned toolchains stay shared (and offline:
     the README's test command provisions them before the tests run)."""
-    from ppm.paths import toolchains_dir
+    from ppm.core.paths import toolchains_dir
 
     monkeypatch.setenv("PPM_TOOLCHAINS_DIR", str(toolchains_dir()))
     cache = tmp_path / "ppm-cache"

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
-import targets
-from builders import REGISTRY
-from builders.base import PlanContext
-from ppm.action import Action
-from ppm.errors import ManifestError, ToolchainError
-from ppm.manifest import Manifest, load
-from ppm.scaffold import create
+from ppm import targets
+from ppm.builders import REGISTRY
+from ppm.builders.base import PlanContext
+from ppm.core.action import Action
+from ppm.core.errors import ManifestError
+from ppm.core.errors import ToolchainError
+from ppm.core.manifest import Manifest
+from ppm.core.manifest import load
+from ppm.templates import create
 
 MINE = ("cargo", "zig", "esbuild", "graalvm", "pyinstaller")
 OTHER = [targets.TARGETS[n] for n in ("linux-aarch64", "windows-x86_64", "macos-arm64")]
@@ -276,7 +278,7 @@ def test_the_installed_package_carries_the_whole_template() -> None:
     import tomllib
 
     repo = Path(__file__).resolve().parent.parent
-    patterns = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["templates"]
+    patterns = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["ppm.templates"]
     base = repo / "templates"
     shipped = {Path(f).relative_to(base).as_posix() for pat in patterns
                for f in glob.glob(str(base / pat), recursive=True) if Path(f).is_file()}

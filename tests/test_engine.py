@@ -170,7 +170,7 @@ def test_corrupt_cache_entry_is_dropped_and_rebuilt(proj: Path, ppm_cache: Path)
     assert "corrupt" in reason
     new = next(a["outputs"]["libmathx.so"] for a in s2["actions"] if "libmathx.so" in a["outputs"])
     assert new["sha256"] == lib["sha256"]
-    from ppm.fsutil import sha256_file
+    from ppm.core.fsutil import sha256_file
 
     assert sha256_file(blob) == lib["sha256"]
 

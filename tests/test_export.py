@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from lockfile import export, model
-from lockfile.model import Artifact, Package
-from lockfile.request import Root
+from ppm.lockfile import export
+from ppm.lockfile import model
+from ppm.lockfile.model import Artifact
+from ppm.lockfile.model import Package
+from ppm.lockfile.request import Root
 
 CIO = "registry+https://github.com/rust-lang/crates.io-index"
 
@@ -125,7 +127,8 @@ def test_maven_list_nearest_first():
 
 
 def test_lock_pins_the_provisioned_toolchains(tmp_path, monkeypatch):
-    from lockfile import project, toolchains
+    from ppm.lockfile import project
+    from ppm.lockfile import toolchains
     from ppm.toolchains import PINS, pin_for
 
     monkeypatch.setenv("PPM_CACHE_DIR", str(tmp_path / "cache"))

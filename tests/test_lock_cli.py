@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lockfile import model
-from lockfile.errors import LockError
+from ppm.lockfile import model
+from ppm.lockfile.errors import LockError
 from registry_server import RegistryServer, cargo_crate, npm_package, pypi_project
 
 MANIFEST = """\
@@ -94,7 +94,7 @@ def project(tmp_path, monkeypatch):
 def ppm(*args: str):
     import typer
 
-    from ppm.commands import lock as lock_cmd
+    from ppm.cli import lock as lock_cmd
 
     app = typer.Typer()
     lock_cmd.register(app)
@@ -179,7 +179,7 @@ def test_remove_tree_why(project):
 
 
 def test_try_noop_fast_path(project):
-    from lockfile.project import try_noop
+    from ppm.lockfile.project import try_noop
 
     proj, srv, reg = project
     assert try_noop([]) is None  # no lock yet: take the full path
@@ -196,7 +196,7 @@ def test_damaged_lock_is_never_up_to_date(project):
     assert ppm("add", "pypi:httpx", "--to", "api").exit_code == 0
     text = (proj / "ppm.lock").read_text()
     assert ppm("lock", "--check").exit_code == 0  # whole: up to date (and remembered)
-    from lockfile.project import is_fresh
+    from ppm.lockfile.project import is_fresh
 
     for bad in (text[: len(text) // 2],  # cut mid-table
                 text.replace('[package."pypi:idna@3.7"]', "<<<<<<< HEAD\n[package.\"pypi:idna@3.7\"]")):

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from lockfile.errors import RegistryError, ResolutionError
-from lockfile.registries.go import hash_mod
-from lockfile.registries.http import HttpClient
-from lockfile.request import Root
-from lockfile.resolve import resolve_roots
+from ppm.lockfile.errors import RegistryError
+from ppm.lockfile.errors import ResolutionError
+from ppm.lockfile.registries.go import hash_mod
+from ppm.lockfile.registries.http import HttpClient
+from ppm.lockfile.request import Root
+from ppm.lockfile.resolve import resolve_roots
 from registry_server import RegistryServer, cargo_crate, go_module, maven_artifact, npm_package, pom
 
 
@@ -143,7 +144,7 @@ def test_go_mvs_upgrades_to_highest_required(universe, tmp_path):
 
 
 def test_go_h1_matches_dirhash():
-    from lockfile.registries.go import hash1
+    from ppm.lockfile.registries.go import hash1
 
     # golang.org/x/mod/sumdb/dirhash test vector: files "xyz" = "data for xyz", "abc" = "data for abc"
     import base64

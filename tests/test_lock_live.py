@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from lockfile import model, sync
-from lockfile import project as lock_project
+from ppm.lockfile import model
+from ppm.lockfile import sync
+from ppm.lockfile import project as lock_project
 
 pytestmark = pytest.mark.live
 

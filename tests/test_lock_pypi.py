@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from lockfile.errors import HashMismatch, RegistryError, ResolutionError
-from lockfile.registries.http import HttpClient
-from lockfile.request import Root
-from lockfile.resolve import resolve_roots
+from ppm.lockfile.errors import HashMismatch
+from ppm.lockfile.errors import RegistryError
+from ppm.lockfile.errors import ResolutionError
+from ppm.lockfile.registries.http import HttpClient
+from ppm.lockfile.request import Root
+from ppm.lockfile.resolve import resolve_roots
 from registry_server import RegistryServer, pypi_project
 
 LINUX = ["linux-x86_64"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lockfile.registries.http import HttpClient
-from lockfile.request import Root
-from lockfile.resolve import resolve_roots
+from ppm.lockfile.registries.http import HttpClient
+from ppm.lockfile.request import Root
+from ppm.lockfile.resolve import resolve_roots
 from registry_server import RegistryServer
 
 

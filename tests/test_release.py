@@ -16,8 +16,9 @@ import pytest
 from helpers import run_ppm
 from test_update_support import Published, make_project, needs_cc
 
-from ppm.release import ReleaseError, published_versions
-from ppm.tufrepo import TufRepository
+from ppm.release.publish import ReleaseError
+from ppm.release.publish import published_versions
+from ppm.release.tufrepo import TufRepository
 
 pytestmark = needs_cc
 pytest_plugins = ("test_update_support",)  # its fixtures: bins, published, server, install
@@ -63,7 +64,7 @@ def test_refuses_same_or_lower_version_unless_forced(tmp_path: Path, bins: dict[
     assert latest["version"] == "1.1.0"
     pub.publish("1.1.0", bins["1.2.0"], force=True)  # replaced in place
     tf = TufRepository(pub.repo).targets().signed.targets[f"{pub.target}/1.1.0/app"]
-    from ppm.fsutil import sha256_file
+    from ppm.core.fsutil import sha256_file
 
     assert tf.hashes["sha256"] == sha256_file(bins["1.2.0"])
 
@@ -194,7 +195,7 @@ def test_release_cli_builds_then_serve_and_update(tmp_path: Path, ppm_cache: Pat
 
 
 def test_report_percentages_keep_small_patches_visible() -> None:
-    from ppm.commands.release import _pct
+    from ppm.cli.release import _pct
 
     assert [_pct(x) for x in (0.000144, 0.05, 0.5, 0.99, 0)] == ["0.014%", "5%", "50%", "99%", "0%"]
 

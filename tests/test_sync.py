@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from lockfile import model, sync
-from lockfile.errors import HashMismatch, LockError
+from ppm.lockfile import model
+from ppm.lockfile import sync
+from ppm.lockfile.errors import HashMismatch
+from ppm.lockfile.errors import LockError
 from registry_server import RegistryServer, cargo_crate, go_module, maven_artifact, npm_package, pom, pypi_project
 
 MANIFEST = """\
@@ -95,7 +97,7 @@ def project(tmp_path, monkeypatch):
         monkeypatch.setenv("PPM_CACHE_DIR", str(tmp_path / "cache"))
         monkeypatch.setenv("PPM_HTTP_RETRIES", "0")
         monkeypatch.chdir(proj)
-        from lockfile import project as lock_project
+        from ppm.lockfile import project as lock_project
 
         lock_project.lock(proj)
         yield proj, srv, reg
@@ -153,7 +155,7 @@ def test_sync_writes_every_native_world(project):
 
 
 def test_ensure_synced_is_a_digest_compare_when_nothing_changed(project):
-    from ppm import manifest
+    from ppm.core import manifest
 
     proj, srv, reg = project
     m = manifest.load(proj)
@@ -166,7 +168,7 @@ def test_ensure_synced_is_a_digest_compare_when_nothing_changed(project):
     (proj / "ppm.toml").write_text(MANIFEST.replace('left-pad = "^1.1"', 'left-pad = "~1.1.0"'))
     with pytest.raises(LockError, match="out of date"):
         sync.ensure_synced(proj, manifest.load(proj))
-    from lockfile import project as lock_project
+    from ppm.lockfile import project as lock_project
 
     lock_project.lock(proj)
     sync.ensure_synced(proj, manifest.load(proj))
@@ -196,7 +198,7 @@ def test_unmanaged_native_dependency_is_refused(project):
 def test_offline_sync_uses_the_store(project):
     proj, srv, reg = project
     sync.sync(proj)
-    from ppm.fsutil import rmtree
+    from ppm.core.fsutil import rmtree
 
     rmtree(proj / ".ppm/vendor")
     rmtree(proj / "ui/node_modules")
@@ -206,7 +208,7 @@ def test_offline_sync_uses_the_store(project):
 
 
 def test_no_dependencies_no_lock_is_a_noop(tmp_path):
-    from ppm import manifest
+    from ppm.core import manifest
 
     (tmp_path / "ppm.toml").write_text('[project]\nname = "x"\n')
     sync.ensure_synced(tmp_path, manifest.load(tmp_path))
@@ -252,7 +254,7 @@ def test_npm_ci_accepts_package_lock(project, tmp_path):
     _need("npm")
     proj, srv, reg = project
     sync.sync(proj)
-    from ppm.fsutil import rmtree
+    from ppm.core.fsutil import rmtree
 
     ours = sorted(p.relative_to(proj / "ui/node_modules").as_posix() for p in (proj / "ui/node_modules").rglob("*") if p.is_file())
     rmtree(proj / "ui/node_modules")
@@ -292,10 +294,10 @@ def test_go_verifies_and_builds_readonly(project, tmp_path):
 
 
 def test_builders_plan_locked_mode_after_sync(project):
-    import targets
-    from builders import REGISTRY
-    from builders.base import PlanContext
-    from ppm import manifest
+    from ppm import targets
+    from ppm.builders import REGISTRY
+    from ppm.builders.base import PlanContext
+    from ppm.core import manifest
 
     proj, srv, reg = project
     m = manifest.load(proj)
@@ -319,7 +321,7 @@ def test_builders_plan_locked_mode_after_sync(project):
 def test_removing_the_last_dependency_unmanages_it(project):
     proj, srv, reg = project
     sync.sync(proj)
-    from lockfile import project as lock_project
+    from ppm.lockfile import project as lock_project
 
     lock_project.remove(proj, ["cargo:serde"], from_component="core")
     sync.sync(proj)
@@ -332,7 +334,7 @@ def test_sync_command(project):
     import typer
     from typer.testing import CliRunner
 
-    from ppm.commands import lock as lock_cmd
+    from ppm.cli import lock as lock_cmd
 
     proj, srv, reg = project
     app = typer.Typer()

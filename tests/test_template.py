@@ -29,7 +29,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
     missing = _missing_toolchains()
     if missing:
         pytest.skip("toolchains not provisioned (run `ppm toolchain list --provision` first): " + "; ".join(missing))
-    from ppm.paths import toolchains_dir
+    from ppm.core.paths import toolchains_dir
 
     base = tmp_path_factory.mktemp("template")
     env = {"PPM_CACHE_DIR": str(base / "cache"), "PPM_TOOLCHAINS_DIR": str(toolchains_dir()), "PPM_OFFLINE": "1"}

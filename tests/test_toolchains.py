@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from ppm import toolchains
-from ppm.errors import ToolchainError
+from ppm.core.errors import ToolchainError
 from ppm.toolchains import Artifact, Pin, resolve
 
 REPO = Path(__file__).resolve().parent.parent
@@ -473,7 +473,7 @@ def test_cache_dir_follows_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def _app():
     import typer
 
-    from ppm.commands.toolchain import register
+    from ppm.cli.toolchain import register
 
     app = typer.Typer()
     register(app)

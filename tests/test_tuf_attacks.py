@@ -17,9 +17,13 @@ from pathlib import Path
 import pytest
 from test_update_support import Install, Published, make_project, needs_cc, output_of
 
-from ppm import update
-from ppm.keys import KeyDirs, load_signers, online_signers, rotate_keys
-from ppm.tufrepo import Expiry, TufRepository
+from ppm.update import client as update
+from ppm.release.keys import KeyDirs
+from ppm.release.keys import load_signers
+from ppm.release.keys import online_signers
+from ppm.release.keys import rotate_keys
+from ppm.release.tufrepo import Expiry
+from ppm.release.tufrepo import TufRepository
 
 pytestmark = needs_cc
 pytest_plugins = ("test_update_support",)  # its fixtures: bins, published, server, install
@@ -150,7 +154,7 @@ def test_root_signed_below_threshold_is_refused(tmp_path: Path, bins: dict[str, 
     root.sign(evil, append=True)
     _write_md(repo, f"{r.version}.root.json", root)
     # ppm itself refuses to write such a root:
-    from ppm.tufrepo import RepositoryError
+    from ppm.release.tufrepo import RepositoryError
 
     with pytest.raises(RepositoryError, match="not signed by enough of the current root keys"):
         repo.write_root(r, [one_key, evil])
@@ -174,7 +178,7 @@ def test_online_role_below_threshold_is_refused(tmp_path: Path, bins: dict[str, 
     repo.write_root(root, load_signers(repo.root(), "root", [pub.keys_root]))
     inst = _install(tmp_path, bins, pub)
     # ppm refuses to publish with one of two targets keys…
-    from ppm.keys import KeyStoreError
+    from ppm.release.keys import KeyStoreError
 
     with pytest.raises(KeyStoreError, match="targets"):
         pub.publish("1.1.0", bins["1.1.0"])
@@ -221,7 +225,7 @@ def test_rolled_back_snapshot_is_refused(published: Published, server: str, inst
 
 def test_expired_metadata_is_refused(published: Published, server: str, install: Install) -> None:
     """A freeze: the server keeps serving metadata whose timestamp has expired."""
-    from ppm.release import resign
+    from ppm.release.publish import resign
 
     resign(published.root, keys_dir=published.keys_online, expiry=Expiry(timestamp=timedelta(seconds=-60)))
     _refused(published, server, install, r"refused \(ExpiredMetadataError\)")

@@ -15,7 +15,7 @@ from test_update_support import (
     run_update_subprocess,
 )
 
-from ppm import update
+from ppm.update import client as update
 
 pytestmark = needs_cc
 pytest_plugins = ("test_update_support",)  # its fixtures: bins, published, server, install
@@ -90,8 +90,9 @@ def test_truncated_patch_falls_back_to_full(published: Published, server: str, i
 
 def test_corrupt_but_signed_patch_falls_back_to_full(published: Published, server: str, install: Install) -> None:
     """A patch that passes the signed hash (the publisher signed a bad one) but does not decode."""
-    from ppm.keys import online_signers
-    from ppm.tufrepo import Expiry, TufRepository
+    from ppm.release.keys import online_signers
+    from ppm.release.tufrepo import Expiry
+    from ppm.release.tufrepo import TufRepository
 
     repo = TufRepository(published.repo)
     tp = f"{published.target}/1.1.0/app.from-1.0.0.patch"

@@ -21,7 +21,7 @@ from test_update_support import (
     run_update_subprocess,
 )
 
-from ppm import update
+from ppm.update import client as update
 
 pytestmark = needs_cc
 pytest_plugins = ("test_update_support",)  # its fixtures: bins, published, server, install

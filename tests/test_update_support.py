@@ -85,7 +85,7 @@ class Published:
         return self.repo / "metadata" / "root.json"
 
     def publish(self, version: str, exe: Path, **kw: object) -> object:
-        from ppm.release import release
+        from ppm.release.publish import release
 
         app = self.root / "build-out" / version / "app"
         app.parent.mkdir(parents=True, exist_ok=True)
@@ -94,7 +94,7 @@ class Published:
 
     def served_file(self, target_path: str) -> Path:
         """The file a client downloads for `target_path` (hash-prefixed, consistent snapshots)."""
-        from ppm.tufrepo import TufRepository
+        from ppm.release.tufrepo import TufRepository
 
         repo = TufRepository(self.repo)
         tf = repo.targets().signed.targets[target_path]
@@ -102,10 +102,11 @@ class Published:
 
 
 def make_project(tmp: Path, name: str = "app", root_keys: int = 1, threshold: int = 1) -> Published:
-    from ppm.keys import KeyDirs, init_keys
-    from ppm.release import repository_dir
-    from ppm.tufrepo import TufRepository
-    from targets import host
+    from ppm.release.keys import KeyDirs
+    from ppm.release.keys import init_keys
+    from ppm.release.publish import repository_dir
+    from ppm.release.tufrepo import TufRepository
+    from ppm.targets import host
 
     root = tmp / "proj"
     root.mkdir(parents=True)
@@ -129,7 +130,7 @@ def published(tmp_path: Path, bins: dict[str, Path], monkeypatch: pytest.MonkeyP
 
 @pytest.fixture
 def server(published: Published) -> Iterator[str]:
-    from ppm.tufrepo import serve
+    from ppm.release.tufrepo import serve
 
     with serve(published.repo) as url:
         yield url

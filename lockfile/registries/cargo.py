@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lockfile.errors import RegistryError
-from lockfile.registries.http import HttpClient, NotFound
+from ppm.lockfile.errors import RegistryError
+from ppm.lockfile.registries.http import HttpClient
+from ppm.lockfile.registries.http import NotFound
 
 ECO = "cargo"
 CRATES_IO_SOURCE = "registry+https://github.com/rust-lang/crates.io-index"

@@ -8,8 +8,9 @@ import hashlib
 import io
 import zipfile
 
-from lockfile.errors import RegistryError
-from lockfile.registries.http import HttpClient, NotFound
+from ppm.lockfile.errors import RegistryError
+from ppm.lockfile.registries.http import HttpClient
+from ppm.lockfile.registries.http import NotFound
 
 ECO = "go"
 

@@ -18,7 +18,7 @@ from typing import Iterable
 
 import httpx
 
-from lockfile.errors import RegistryError
+from ppm.lockfile.errors import RegistryError
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3
@@ -240,7 +240,7 @@ def verify(content: bytes, expected: str, *, url: str) -> None:
     """Raise HashMismatch unless `content` has the hash `expected` (hex "algo:..." or SRI "algo-base64")."""
     import base64
 
-    from lockfile.errors import HashMismatch
+    from ppm.lockfile.errors import HashMismatch
 
     if ":" in expected:
         algo, want = expected.split(":", 1)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from lockfile.errors import RegistryError
-from lockfile.registries.http import HttpClient, NotFound
+from ppm.lockfile.errors import RegistryError
+from ppm.lockfile.registries.http import HttpClient
+from ppm.lockfile.registries.http import NotFound
 
 ECO = "maven"
 

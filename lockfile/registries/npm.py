@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lockfile.errors import RegistryError
-from lockfile.registries.http import HttpClient, NotFound
+from ppm.lockfile.errors import RegistryError
+from ppm.lockfile.registries.http import HttpClient
+from ppm.lockfile.registries.http import NotFound
 
 ACCEPT = "application/vnd.npm.install-v1+json"
 ECO = "npm"

@@ -16,8 +16,10 @@ from packaging.utils import (InvalidSdistFilename, InvalidWheelFilename, canonic
                              parse_wheel_filename)
 from packaging.version import InvalidVersion, Version
 
-from lockfile.errors import RegistryError
-from lockfile.registries.http import HttpClient, NotFound, verify
+from ppm.lockfile.errors import RegistryError
+from ppm.lockfile.registries.http import HttpClient
+from ppm.lockfile.registries.http import NotFound
+from ppm.lockfile.registries.http import verify
 
 ACCEPT = "application/vnd.pypi.simple.v1+json"
 ECO = "pypi"

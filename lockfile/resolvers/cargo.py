@@ -12,12 +12,17 @@ from typing import Any, Iterator, Mapping
 
 import resolvelib
 
-from lockfile.errors import ResolutionError
-from lockfile.model import Artifact, Package, package_key
-from lockfile.registries.cargo import CargoClient
-from lockfile.request import Root
-from lockfile.resolvers import reaching
-from lockfile.versions import CargoReq, SemVer, VersionError, cargo_series
+from ppm.lockfile.errors import ResolutionError
+from ppm.lockfile.model import Artifact
+from ppm.lockfile.model import Package
+from ppm.lockfile.model import package_key
+from ppm.lockfile.registries.cargo import CargoClient
+from ppm.lockfile.request import Root
+from ppm.lockfile.resolvers import reaching
+from ppm.lockfile.versions import CargoReq
+from ppm.lockfile.versions import SemVer
+from ppm.lockfile.versions import VersionError
+from ppm.lockfile.versions import cargo_series
 
 ECO = "cargo"
 

@@ -8,12 +8,17 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-from lockfile.errors import ResolutionError
-from lockfile.model import Artifact, Package, package_key
-from lockfile.registries.go import GoClient, hash_mod, hash_zip
-from lockfile.request import Root
-from lockfile.resolvers import reaching
-from lockfile.versions import GoVersion, VersionError
+from ppm.lockfile.errors import ResolutionError
+from ppm.lockfile.model import Artifact
+from ppm.lockfile.model import Package
+from ppm.lockfile.model import package_key
+from ppm.lockfile.registries.go import GoClient
+from ppm.lockfile.registries.go import hash_mod
+from ppm.lockfile.registries.go import hash_zip
+from ppm.lockfile.request import Root
+from ppm.lockfile.resolvers import reaching
+from ppm.lockfile.versions import GoVersion
+from ppm.lockfile.versions import VersionError
 
 ECO = "go"
 _REQ_LINE = re.compile(r"^\s*(\S+)\s+(v\S+)")

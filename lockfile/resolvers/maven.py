@@ -12,11 +12,15 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from lockfile.errors import ResolutionError
-from lockfile.model import Artifact, Package, package_key
-from lockfile.registries.maven import MavenClient
-from lockfile.request import Root
-from lockfile.versions import MavenRange, MavenVersion, VersionError
+from ppm.lockfile.errors import ResolutionError
+from ppm.lockfile.model import Artifact
+from ppm.lockfile.model import Package
+from ppm.lockfile.model import package_key
+from ppm.lockfile.registries.maven import MavenClient
+from ppm.lockfile.request import Root
+from ppm.lockfile.versions import MavenRange
+from ppm.lockfile.versions import MavenVersion
+from ppm.lockfile.versions import VersionError
 
 ECO = "maven"
 

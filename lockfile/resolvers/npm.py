@@ -9,11 +9,15 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Mapping
 
-from lockfile.errors import ResolutionError
-from lockfile.model import Artifact, Package, package_key
-from lockfile.registries.npm import NpmClient
-from lockfile.request import Root
-from lockfile.versions import NpmRange, SemVer, VersionError
+from ppm.lockfile.errors import ResolutionError
+from ppm.lockfile.model import Artifact
+from ppm.lockfile.model import Package
+from ppm.lockfile.model import package_key
+from ppm.lockfile.registries.npm import NpmClient
+from ppm.lockfile.request import Root
+from ppm.lockfile.versions import NpmRange
+from ppm.lockfile.versions import SemVer
+from ppm.lockfile.versions import VersionError
 
 ECO = "npm"
 

@@ -17,12 +17,19 @@ from packaging.tags import Tag
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from lockfile.errors import RegistryError, ResolutionError
-from lockfile.model import Artifact, Package, package_key
-from lockfile.registries.pypi import File, Metadata, PypiClient
-from lockfile.request import PYTHON_VERSION, Root
-from lockfile.resolvers import reaching
-from lockfile.versions import VersionError, pep440_spec
+from ppm.lockfile.errors import RegistryError
+from ppm.lockfile.errors import ResolutionError
+from ppm.lockfile.model import Artifact
+from ppm.lockfile.model import Package
+from ppm.lockfile.model import package_key
+from ppm.lockfile.registries.pypi import File
+from ppm.lockfile.registries.pypi import Metadata
+from ppm.lockfile.registries.pypi import PypiClient
+from ppm.lockfile.request import PYTHON_VERSION
+from ppm.lockfile.request import Root
+from ppm.lockfile.resolvers import reaching
+from ppm.lockfile.versions import VersionError
+from ppm.lockfile.versions import pep440_spec
 
 ECO = "pypi"
 

@@ -120,7 +120,7 @@ def bench_pypi(tmp: Path, venv: Path | None, out: list[str]) -> None:
     (d / "ppm.toml").write_text(f'[project]\nname = "bench"\ntargets = ["linux-x86_64"]\n\n[dependencies.pypi]\n{deps}')
     env = ppm_env(tmp / "pypi-ppm-cache")
     timed(PPM + ["lock"], d, env)  # warm the cache
-    from lockfile import model
+    from ppm.lockfile import model
 
     n = len(model.read(d / "ppm.lock").by_ecosystem("pypi"))
     rows = []
@@ -171,7 +171,7 @@ def bench_five(tmp: Path, venv: Path | None, out: list[str]) -> None:
         man.append(table + "\n" + "".join(f'"{k}" = {v if v.startswith("{") else chr(34) + v + chr(34)}\n' for k, v in deps.items()))
     (d / "ppm.toml").write_text("\n".join(man))
     ppm_t = timed(PPM + ["lock"], d, ppm_env(tmp / "five-ppm-cache"))
-    from lockfile import model
+    from ppm.lockfile import model
 
     lk = model.read(d / "ppm.lock")
     counts = {e: len(lk.by_ecosystem(e)) for e in FIVE}

@@ -1,6 +1,6 @@
 """The command line: parse, call one function of the engine, print. Nothing else lives here.
 
-Each command group is a small module in ppm/commands/ with a `register(app)` function; the
+Each command group is a small module in ppm/cli/ with a `register(app)` function; the
 engine modules they call are imported inside the command bodies, so `ppm --help` only pays
 for typer."""
 
@@ -41,12 +41,12 @@ def _root(
 
 
 for _name in COMMAND_MODULES:
-    importlib.import_module(f"ppm.commands.{_name}").register(app)
+    importlib.import_module(f"ppm.cli.{_name}").register(app)
 
 
 def run() -> None:
     """Run the CLI; a PpmError becomes one clear message on stderr and a non-zero exit."""
-    from ppm.errors import PpmError
+    from ppm.core.errors import PpmError
 
     try:
         # Outside standalone mode click returns a typer.Exit's code instead of exiting with it.
@@ -54,7 +54,7 @@ def run() -> None:
         if isinstance(rc, int) and rc:
             sys.exit(rc)
     except PpmError as e:
-        from ppm import ui
+        from ppm.cli import ui
 
         ui.error(str(e))
         sys.exit(e.exit_code)

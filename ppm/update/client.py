@@ -1,6 +1,6 @@
 """The update client: what a host app imports, and what `ppm update` runs.
 
-    from ppm import update
+    from ppm.update import client as update
     info = update.check("https://updates.example.com/", "/opt/app/app", root_json="/opt/app/root.json")
     if info:
         update.apply(info)          # verified, atomic; rolls back itself if --self-check fails
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ppm.errors import PpmError
+from ppm.core.errors import PpmError
 
 CRASH_ENV = "PPM_UPDATE_CRASH_AT"
 CRASH_STEPS = ("downloaded", "decode", "decoded", "before-rename", "after-rename")
@@ -80,7 +80,7 @@ class _State:
         return cls(d, data.get("version"), data.get("sha256"), data.get("previous"), list(data.get("rejected", [])))
 
     def save(self) -> None:
-        from ppm.fsutil import atomic_write_text
+        from ppm.core.fsutil import atomic_write_text
 
         atomic_write_text(self.dir / "state.json", json.dumps(
             {"version": self.version, "sha256": self.sha256, "previous": self.previous, "rejected": self.rejected},
@@ -105,7 +105,7 @@ class _State:
 
 
 def _sha256(path: Path) -> str | None:
-    from ppm.fsutil import sha256_file
+    from ppm.core.fsutil import sha256_file
 
     try:
         return sha256_file(path)
@@ -147,7 +147,7 @@ def _writable_state(install_path: Path, state_dir: Path | None) -> _State:
 
 
 def _clean_staging(st: _State) -> None:
-    from ppm.fsutil import rmtree
+    from ppm.core.fsutil import rmtree
 
     rmtree(st.staging)
 
@@ -331,7 +331,7 @@ def check(repo_url: str, install_path: str | os.PathLike[str], current_version: 
                           hint="point --install at the installed executable (install the first version by copying the released bundle)")
     st = _writable_state(install_path, state_dir)
     if target is None:
-        from targets import host
+        from ppm.targets import host
 
         target = host().name
     if max_memory is None:
@@ -550,7 +550,7 @@ def apply(info: UpdateInfo, *, self_check: bool = True, max_memory: int | None =
                 import shutil
 
                 shutil.copy2(install_path, st.pending_previous)
-        from ppm.fsutil import atomic_write_text
+        from ppm.core.fsutil import atomic_write_text
 
         atomic_write_text(st.journal, json.dumps({
             "from": {"version": info.current_version, "sha256": info.current_sha256},

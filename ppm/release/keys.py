@@ -17,8 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ppm.errors import PpmError
-from ppm.tufrepo import ONLINE_ROLES, ROLES, Expiry, RepositoryError, TufRepository
+from ppm.core.errors import PpmError
+from ppm.release.tufrepo import ONLINE_ROLES
+from ppm.release.tufrepo import ROLES
+from ppm.release.tufrepo import Expiry
+from ppm.release.tufrepo import RepositoryError
+from ppm.release.tufrepo import TufRepository
 
 if TYPE_CHECKING:
     from securesystemslib.signer import Signer
@@ -199,7 +203,7 @@ def rotate_keys(repo: TufRepository, dirs: KeyDirs, roles: list[str], *, root_ke
     root_signers = old_root_signers + new_signers.get("root", [])
     repo.write_root(root, root_signers)
     # Online metadata must be re-signed by the keys the new root names.
-    from ppm.keys import online_signers as _online
+    from ppm.release.keys import online_signers as _online
 
     repo.publish(_online(repo, dirs.online), expiry)
     for keyid, d in retired:

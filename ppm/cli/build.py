@@ -21,10 +21,10 @@ def register(app: typer.Typer) -> None:
         import json
         from pathlib import Path
 
-        from ppm import ui
-        from ppm.build import build as run_build
-        from ppm.errors import PpmError
-        from ppm.manifest import find_root
+        from ppm.cli import ui
+        from ppm.build.run import build as run_build
+        from ppm.core.errors import PpmError
+        from ppm.core.manifest import find_root
 
         root = find_root(Path.cwd())
         report = None if quiet else ui.info

@@ -14,8 +14,8 @@ def register(app: typer.Typer) -> None:
         template: str = typer.Option("demo", "--template", help="Template to start from."),
     ) -> None:
         """Create a new project: a small real polyglot app (Rust, C, Zig, TypeScript, Java, Python host)."""
-        from ppm import ui
-        from ppm.scaffold import create
+        from ppm.cli import ui
+        from ppm.templates import create
 
         dest = create(path, template)
         ui.info(f"created {dest.name} in {dest}; next: cd {path} && ppm build")

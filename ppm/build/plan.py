@@ -6,15 +6,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ppm.action import Action
-from ppm.errors import GraphError, ManifestError, ToolchainError
-from ppm.graph import topo_order
-from ppm.manifest import Component, Manifest
+from ppm.core.action import Action
+from ppm.core.errors import GraphError
+from ppm.core.errors import ManifestError
+from ppm.core.errors import ToolchainError
+from ppm.build.graph import topo_order
+from ppm.core.manifest import Component
+from ppm.core.manifest import Manifest
 
 if TYPE_CHECKING:
-    from builders.base import Builder
+    from ppm.builders.base import Builder
     from ppm.toolchains import Toolchain
-    from targets import Target
+    from ppm.targets import Target
 
 
 @dataclass(eq=False)
@@ -49,9 +52,9 @@ class Plan:
 
 def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, provision: bool = True,
               report: Any = None) -> Plan:
-    import targets as targets_mod
-    from builders import REGISTRY
-    from builders.base import PlanContext
+    from ppm import targets as targets_mod
+    from ppm.builders import REGISTRY
+    from ppm.builders.base import PlanContext
     from ppm import toolchains
 
     order = topo_order(manifest.components)
@@ -63,7 +66,7 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
 
     needed = {c.name: sorted({x for t in tlist for x in REGISTRY[c.builder].tools_for(c, t)})
               for c in manifest.components.values()}
-    from lockfile.toolchains import locked_pins
+    from ppm.lockfile.toolchains import locked_pins
 
     tcs = toolchains.resolve(sorted({x for v in needed.values() for x in v}), provision=provision, report=report,
                              pins=locked_pins(manifest.root))

@@ -5,7 +5,7 @@ versions, and signed update metadata.
     dist/releases/<version>/<target>/<bundle>.zst             the same, zstd -19 with a window covering it
     dist/releases/<version>/<target>/<bundle>.from-<old>.patch   ppm.delta patches, only when clearly smaller
     dist/releases/<version>/<target>/report.json              sizes, ratios, times
-    dist/releases/repository/                                 the TUF repository (see ppm.tufrepo)
+    dist/releases/repository/                                 the TUF repository (see ppm.release.tufrepo)
 
 Target names in the signed metadata are `<target>/<version>/<file>` and `<target>/latest.json`
 (which version is current, and which files make it). Each file's `custom.ppm` says what it is;
@@ -24,9 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ppm.errors import PpmError
-from ppm.fsutil import atomic_write_text, rmtree, sha256_file
-from ppm.tufrepo import Expiry, TufRepository
+from ppm.core.errors import PpmError
+from ppm.core.fsutil import atomic_write_text
+from ppm.core.fsutil import rmtree
+from ppm.core.fsutil import sha256_file
+from ppm.release.tufrepo import Expiry
+from ppm.release.tufrepo import TufRepository
 
 DEFAULT_FROM = 3
 # A patch is published only when at most this fraction of the compressed bundle: below that the
@@ -139,8 +142,10 @@ def release(root: Path, *, version: str | None = None, from_n: int = DEFAULT_FRO
             bundles: dict[str, Path] | None = None) -> ReleaseReport:
     """Publish `version` (default: the manifest's). `bundles` (target -> file) skips the build:
     for tests and for publishing bundles built elsewhere."""
-    from ppm import manifest
-    from ppm.keys import KeyDirs, default_key_dirs, online_signers
+    from ppm.core import manifest
+    from ppm.release.keys import KeyDirs
+    from ppm.release.keys import default_key_dirs
+    from ppm.release.keys import online_signers
 
     t0 = time.time()
     say = report or (lambda _m: None)
@@ -166,7 +171,7 @@ def release(root: Path, *, version: str | None = None, from_n: int = DEFAULT_FRO
                            hint="bump the version, or pass --force")
 
     if bundles is None:
-        from ppm.build import build
+        from ppm.build.run import build
 
         say("building…")
         summary = build(root, targets=targets, report=None)
@@ -255,8 +260,9 @@ def _make_patch(repo: TufRepository, old: tuple[str, Any], old_v: str, new: Path
 def resign(root: Path, *, keys_dir: Path | None = None, expiry: Expiry | None = None) -> int:
     """Re-sign targets, snapshot and timestamp with fresh expiry dates (run it on a schedule
     shorter than the timestamp expiry). Returns the new targets version."""
-    from ppm import manifest
-    from ppm.keys import default_key_dirs, online_signers
+    from ppm.core import manifest
+    from ppm.release.keys import default_key_dirs
+    from ppm.release.keys import online_signers
 
     m = manifest.load(root)
     repo = TufRepository(repository_dir(root))

@@ -18,9 +18,9 @@ def register(app: typer.Typer) -> None:
         import json
         from pathlib import Path
 
-        from ppm import graph as g
-        from ppm import manifest
-        from ppm.plan import make_plan
+        from ppm.build import graph as g
+        from ppm.core import manifest
+        from ppm.build.plan import make_plan
 
         m = manifest.load(manifest.find_root(Path.cwd()))
         plan = make_plan(m, target, provision=False)

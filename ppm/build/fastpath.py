@@ -119,7 +119,7 @@ def record(root, plan, engine, results, bundles, summary) -> None:  # type: igno
     """Write the record after a successful build (and the summary `--json` replays)."""
     from pathlib import Path
 
-    from ppm.fsutil import atomic_write_text
+    from ppm.core.fsutil import atomic_write_text
 
     root = Path(root)
     paths: set[str] = set()
@@ -149,15 +149,17 @@ def record(root, plan, engine, results, bundles, summary) -> None:  # type: igno
     for d in search:
         if d and os.path.isdir(d):
             paths.add(os.path.abspath(d))
-    # ppm's own code that decides what the actions are.
-    import builders
+    # ppm's own code that decides what the actions are: every module of every package it
+    # installs (the repository's folders map to ppm.builders, ppm.lockfile, ... in an
+    # editable install, so each package's own path is walked).
     import ppm
+    from ppm import builders, lockfile, targets
 
-    for pkg in (ppm, builders):
-        for d in pkg.__path__:
-            for fn in os.listdir(d):
-                if fn.endswith(".py"):
-                    paths.add(os.path.join(d, fn))
+    for pkg in (ppm, builders, lockfile, targets):
+        for top in pkg.__path__:
+            for d, dirs, fns in os.walk(top):
+                dirs[:] = [x for x in dirs if x != "__pycache__" and x != "templates"]
+                paths.update(os.path.join(d, fn) for fn in fns if fn.endswith(".py"))
     files = []
     for p in sorted(paths):
         try:

@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
         provision: bool = typer.Option(False, "--provision", help="Download the provisionable toolchains that are missing."),
     ) -> None:
         """List every toolchain: version, whether it is usable, and where it comes from."""
-        from ppm import toolchains, ui
+        from ppm import toolchains
+        from ppm.cli import ui
 
         found = toolchains.resolve(toolchains.KNOWN, provision=provision, report=ui.info)
         _print([found[n] for n in toolchains.KNOWN], as_json)
@@ -32,7 +33,8 @@ def register(app: typer.Typer) -> None:
     @app.command("doctor")
     def doctor(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
         """Check the toolchains; exit 1 if a required one is neither usable nor provisionable."""
-        from ppm import toolchains, ui
+        from ppm import toolchains
+        from ppm.cli import ui
 
         tcs = toolchains.list_all(provision=False)
         _print(tcs, as_json)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ppm.errors import GraphError
+from ppm.core.errors import GraphError
 
 if TYPE_CHECKING:
-    from ppm.manifest import Component
+    from ppm.core.manifest import Component
 
 
 def topo_order(components: dict[str, "Component"]) -> list[str]:

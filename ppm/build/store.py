@@ -19,7 +19,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ppm.fsutil import link_or_copy, sha256_file
+from ppm.core.fsutil import link_or_copy
+from ppm.core.fsutil import sha256_file
 
 
 @dataclass(frozen=True)

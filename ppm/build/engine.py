@@ -25,11 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ppm.cache import OutputFile, Store
-from ppm.errors import ActionFailed, PpmError
-from ppm.fsutil import atomic_write_text, rmtree
-from ppm.plan import Plan, PlannedAction
-from ppm.statcache import StatCache
+from ppm.build.store import OutputFile
+from ppm.build.store import Store
+from ppm.core.errors import ActionFailed
+from ppm.core.errors import PpmError
+from ppm.core.fsutil import atomic_write_text
+from ppm.core.fsutil import rmtree
+from ppm.build.plan import Plan
+from ppm.build.plan import PlannedAction
+from ppm.build.statcache import StatCache
 
 _PLACEHOLDER = re.compile(r"\{(out|work|project|src|state|dep:[^{}]+|tool:[^{}]+)\}")
 TAIL_LINES = 30
@@ -55,7 +59,8 @@ class Cancelled(Exception):
 class Engine:
     def __init__(self, plan: Plan, *, jobs: int, keep_going: bool = False, store: Store | None = None,
                  progress: Any = None) -> None:
-        from ppm.paths import cache_dir, state_dir
+        from ppm.core.paths import cache_dir
+        from ppm.core.paths import state_dir
 
         self.plan = plan
         self.root = plan.root

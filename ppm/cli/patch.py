@@ -53,7 +53,8 @@ def register(app: typer.Typer) -> None:
         import json
         import time
 
-        from ppm import delta, ui
+        from ppm import delta
+        from ppm.cli import ui
 
         start = time.perf_counter()
         info = delta.make_patch(old, new, output, level=level, method=method, max_memory=_parse_size(max_memory), progress=ui.info)

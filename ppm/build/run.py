@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ppm.errors import PpmError
-from ppm.fsutil import sha256_file
+from ppm.core.errors import PpmError
+from ppm.core.fsutil import sha256_file
 
 
 @dataclass
@@ -40,10 +40,11 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
           progress: Any = None, report: Any = None) -> BuildSummary:
     from filelock import FileLock, Timeout
 
-    from ppm import fastpath, manifest
-    from ppm.engine import Engine
-    from ppm.paths import state_dir
-    from ppm.plan import make_plan
+    from ppm.build import fastpath
+    from ppm.core import manifest
+    from ppm.build.engine import Engine
+    from ppm.core.paths import state_dir
+    from ppm.build.plan import make_plan
 
     t0 = time.time()
     state = state_dir(root)
@@ -58,7 +59,7 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
     try:
         fastpath.forget(root)
         m = manifest.load(root)
-        from lockfile.sync import ensure_synced
+        from ppm.lockfile.sync import ensure_synced
 
         ensure_synced(root, m, report=report)  # cheap when the lock has not changed
         plan = make_plan(m, targets, report=report)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ppm.errors import ManifestError
+from ppm.core.errors import ManifestError
 
 MANIFEST = "ppm.toml"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
@@ -126,7 +126,7 @@ def load(root: Path) -> Manifest:
     targets = proj.get("targets", ["host"])
     if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets) or not targets:
         raise err(["targets"], "project.targets must be a non-empty list of target names")
-    import targets as targets_mod
+    from ppm import targets as targets_mod
 
     for t in targets:
         try:
@@ -137,7 +137,7 @@ def load(root: Path) -> Manifest:
     comps_raw = data.get("components", {})
     if not isinstance(comps_raw, dict):
         raise err(["components"], "components must be a table of [components.NAME] tables")
-    from builders import REGISTRY
+    from ppm.builders import REGISTRY
 
     components: dict[str, Component] = {}
     for cname, c in comps_raw.items():

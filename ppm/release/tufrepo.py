@@ -9,7 +9,7 @@ A plain directory any static file server can serve:
     metadata/timestamp.json                a mix; timestamp.json is written last and flips to the new set
     targets/<target>/<version>/<sha256>.<file>   content-addressed, as ngclient fetches them
 
-This module writes metadata and never holds secrets: callers pass signers (see ppm.keys).
+This module writes metadata and never holds secrets: callers pass signers (see ppm.release.keys).
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ppm.errors import PpmError
-from ppm.fsutil import atomic_write_bytes, link_or_copy
+from ppm.core.errors import PpmError
+from ppm.core.fsutil import atomic_write_bytes
+from ppm.core.fsutil import link_or_copy
 
 if TYPE_CHECKING:
     from securesystemslib.signer import Signer

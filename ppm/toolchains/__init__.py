@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from ppm.errors import ToolchainError
+from ppm.core.errors import ToolchainError
 
 Report = Callable[[str], None]
 
@@ -165,13 +165,13 @@ _INSTALL_HINTS = {
 
 def cache_dir() -> Path:
     """ppm's cache root: $PPM_CACHE_DIR if set, else the platform's user cache directory."""
-    from ppm.paths import cache_dir as root  # one definition, shared with the engine
+    from ppm.core.paths import cache_dir as root  # one definition, shared with the engine
 
     return root()
 
 
 def _toolchains_dir() -> Path:
-    from ppm.paths import toolchains_dir
+    from ppm.core.paths import toolchains_dir
 
     return toolchains_dir()
 

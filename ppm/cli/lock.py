@@ -10,7 +10,7 @@ import typer
 def _root():  # noqa: ANN202
     from pathlib import Path
 
-    from ppm import manifest
+    from ppm.core import manifest
 
     return manifest.find_root(Path.cwd())
 
@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         offline: bool = typer.Option(False, "--offline", help="Use only the local HTTP cache."),
     ) -> None:
         """Resolve every ecosystem's dependencies into ppm.lock."""
-        from lockfile import project
+        from ppm.lockfile import project
 
         result = project.lock(_root(), check=check, upgrade=upgrade, upgrade_packages=upgrade_package or (), offline=offline)
         if result.status == "fresh":
@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
         offline: bool = typer.Option(False, "--offline", help="Use only the local HTTP cache."),
     ) -> None:
         """Add packages to ppm.toml (checked against their registries first) and re-lock."""
-        from lockfile import project
+        from ppm.lockfile import project
 
         feats = [f.strip() for chunk in features or () for f in chunk.split(",") if f.strip()]
         written, result = project.add(_root(), packages, features=feats, to=to, offline=offline)
@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
         offline: bool = typer.Option(False, "--offline", help="Use only the local HTTP cache."),
     ) -> None:
         """Remove packages from ppm.toml and re-lock."""
-        from lockfile import project
+        from ppm.lockfile import project
 
         removed, result = project.remove(_root(), packages, from_component=from_component, offline=offline)
         for r in removed:
@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
         check: bool = typer.Option(False, "--check", help="Exit non-zero when the native files are not in sync with ppm.lock (no changes)."),
     ) -> None:
         """Write the native lockfiles and fetch what builds need, so builders run in locked mode."""
-        from lockfile import sync as sync_mod
+        from ppm.lockfile import sync as sync_mod
 
         root = _root()
         if check:
@@ -101,13 +101,13 @@ def register(app: typer.Typer) -> None:
         depth: int = typer.Option(50, "--depth", help="How deep to print."),
     ) -> None:
         """Print the locked dependency tree of each component."""
-        from lockfile import project
+        from ppm.lockfile import project
 
         print("\n".join(project.tree(_root(), ecosystem=ecosystem, depth=depth)))
 
     @app.command()
     def why(package: str = typer.Argument(..., help="eco:name or name")) -> None:
         """Show how a locked package is reached."""
-        from lockfile import project
+        from ppm.lockfile import project
 
         print("\n".join(project.why(_root(), package)))

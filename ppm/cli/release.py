@@ -10,7 +10,7 @@ import typer
 def _expiry(root_days: int, targets_days: int, timestamp_days: int) -> object:
     from datetime import timedelta
 
-    from ppm.tufrepo import Expiry
+    from ppm.release.tufrepo import Expiry
 
     return Expiry(root=timedelta(days=root_days), targets=timedelta(days=targets_days),
                   snapshot=timedelta(days=targets_days), timestamp=timedelta(days=timestamp_days))
@@ -45,10 +45,10 @@ def register(app: typer.Typer) -> None:
         """Publish bundles, zstd patches from earlier versions, and signed update metadata in dist/releases/."""
         import json
 
-        from ppm import ui
-        from ppm.manifest import find_root
-        from ppm.release import release as run_release
-        from ppm.release import resign as run_resign
+        from ppm.cli import ui
+        from ppm.core.manifest import find_root
+        from ppm.release.publish import release as run_release
+        from ppm.release.publish import resign as run_resign
 
         root = find_root(Path.cwd())
         expiry = _expiry(365, targets_days, timestamp_days)
@@ -75,8 +75,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
 
     def _dirs(root: Path, root_key_dir: Path | None, keys_dir: Path | None) -> object:
-        from ppm import manifest
-        from ppm.keys import KeyDirs, default_key_dirs
+        from ppm.core import manifest
+        from ppm.release.keys import KeyDirs
+        from ppm.release.keys import default_key_dirs
 
         m = manifest.load(root)
         d_root, d_online = default_key_dirs(m.name)
@@ -87,7 +88,7 @@ def register(app: typer.Typer) -> None:
     def _print_keys(rep: object, json_out: bool) -> None:
         import json
 
-        from ppm import ui
+        from ppm.cli import ui
 
         if json_out:
             print(json.dumps(rep.to_json(), indent=2))  # type: ignore[attr-defined]
@@ -107,10 +108,10 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json"),
     ) -> None:
         """Create the root and online keys and an empty signed update repository."""
-        from ppm.keys import init_keys
-        from ppm.manifest import find_root
-        from ppm.release import repository_dir
-        from ppm.tufrepo import TufRepository
+        from ppm.release.keys import init_keys
+        from ppm.core.manifest import find_root
+        from ppm.release.publish import repository_dir
+        from ppm.release.tufrepo import TufRepository
 
         root = find_root(Path.cwd())
         rep = init_keys(TufRepository(repository_dir(root)), _dirs(root, root_key_dir, keys_dir),  # type: ignore[arg-type]
@@ -127,10 +128,10 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json"),
     ) -> None:
         """Replace keys in a new root version signed by the old and the new root keys."""
-        from ppm.keys import rotate_keys
-        from ppm.manifest import find_root
-        from ppm.release import repository_dir
-        from ppm.tufrepo import TufRepository
+        from ppm.release.keys import rotate_keys
+        from ppm.core.manifest import find_root
+        from ppm.release.publish import repository_dir
+        from ppm.release.tufrepo import TufRepository
 
         root = find_root(Path.cwd())
         rep = rotate_keys(TufRepository(repository_dir(root)), _dirs(root, root_key_dir, keys_dir),  # type: ignore[arg-type]
@@ -143,12 +144,12 @@ def register(app: typer.Typer) -> None:
         directory: Path | None = typer.Option(None, "--dir", help="Repository directory (default: dist/releases/repository)."),
     ) -> None:
         """Serve the update repository on 127.0.0.1 (for testing; production uses any static server)."""
-        from ppm import ui
-        from ppm.tufrepo import serve
+        from ppm.cli import ui
+        from ppm.release.tufrepo import serve
 
         if directory is None:
-            from ppm.manifest import find_root
-            from ppm.release import repository_dir
+            from ppm.core.manifest import find_root
+            from ppm.release.publish import repository_dir
 
             directory = repository_dir(find_root(Path.cwd()))
         with serve(directory, port=port) as url:
@@ -172,8 +173,8 @@ def register(app: typer.Typer) -> None:
         """Update an installed executable from a signed update repository, safely."""
         import json
 
-        from ppm import ui
-        from ppm import update as upd
+        from ppm.cli import ui
+        from ppm.update import client as upd
 
         install = install.absolute()
         if rollback:

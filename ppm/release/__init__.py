@@ -1,0 +1,1 @@
+"""Publishing releases: bundles, patches, TUF metadata, keys."""

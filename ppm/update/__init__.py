@@ -1,0 +1,1 @@
+"""The update client: verify, apply atomically, roll back."""

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-COMMAND_MODULES = ("init", "build", "graph", "toolchain", "lock", "patch", "release")
+COMMAND_MODULES = ("init", "build", "graph", "toolchain", "lock", "patch", "release", "keys", "serve_updates", "update", "ci")
 
 app = typer.Typer(
     name="ppm",

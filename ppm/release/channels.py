@@ -19,9 +19,7 @@ from typing import Any
 
 from ppm.core.errors import PpmError
 from ppm.release.tufrepo import TufRepository
-from ppm.update.rollout import STABLE
-from ppm.update.rollout import channel_path
-from ppm.update.rollout import valid_channel
+from ppm.update.rollout import STABLE, channel_path, valid_channel
 
 __all__ = ["STABLE", "ChannelError", "channel_path", "channels_of", "check_channel", "entry_for", "parse_rollout",
            "read_channel", "set_channel"]

@@ -119,6 +119,23 @@ def test_stable_stays_put_while_beta_moves(tmp_path: Path, bins: dict[str, Path]
 
 
 @needs_cc
+def test_a_stable_hotfix_may_follow_a_newer_beta_but_not_go_below_stable(tmp_path: Path, bins: dict[str, Path]) -> None:
+    from ppm.release.publish import ReleaseError
+
+    pub = _setup(tmp_path, bins)
+    pub.publish("1.2.0", bins["1.2.0"], channel="beta")
+    pub.publish("1.0.1", bins["1.1.0"])  # stable's newest is 1.0.0: a hotfix is not "lower"
+    with pytest.raises(ReleaseError, match=r"lower than the newest published version 1\.2\.0"):
+        pub.publish("1.1.5", bins["1.1.0"], channel="beta")
+    with pytest.raises(ReleaseError, match=r"lower than the newest published version 1\.0\.1"):
+        pub.publish("1.0.0.post1", bins["1.1.0"])
+    beta = _install(tmp_path, pub, bins["1.0.0"], "beta")
+    with serve(pub.repo) as url:
+        # A beta install is offered the newest of beta and stable.
+        assert update.check(url, beta.exe, root_json=beta.root_json, channel="beta").version == "1.2.0"
+
+
+@needs_cc
 def test_staged_rollout_admits_by_install_id_and_promote_widens_it(tmp_path: Path, bins: dict[str, Path]) -> None:
     pub = _setup(tmp_path, bins)
     pub.publish("1.1.0", bins["1.1.0"], rollout=0)

@@ -42,7 +42,9 @@ def plan_release(root: Path, *, version: str | None = None, channel: str = "stab
         every = {v for vs in published.values() for v in vs}
         if version in every and not force:
             problems.append(f"version {version} is already published")
-        newest = max(every, key=parse_version, default=None)
+        from ppm.release.publish import newest_on_channel
+
+        newest = newest_on_channel(repo, channel, every)
         if newest is not None and new_v < parse_version(newest) and not force:
             problems.append(f"version {version} is lower than the newest published version {newest}")
         repo_state = "present"

@@ -205,6 +205,15 @@ def open_repository(root: Path, *, project: str, keys_dir: Path | None = None, s
                        hint=f"if this project has released before, {where}. Only for a first release: `ppm keys init`")
 
 
+def newest_on_channel(repo: TufRepository, channel: str, every: set[str]) -> str | None:
+    """The version a new release on `channel` must not go below: the channel's newest once it has
+    one (a stable hotfix 1.1.1 may follow a beta 1.2.0), before that the newest of any channel."""
+    from ppm.release import channels
+
+    on = [v for chs in channels.channels_of(repo.targets().signed.targets).values() for c, v in chs.items() if c == channel]
+    return max(on or every, key=parse_version, default=None)
+
+
 def release(root: Path, *, version: str | None = None, from_n: int = DEFAULT_FROM, force: bool = False,
             targets: list[str] | None = None, keys_dir: Path | None = None, expiry: Expiry | None = None,
             patch_ratio: float = DEFAULT_PATCH_RATIO, report: Report | None = None,
@@ -238,7 +247,7 @@ def release(root: Path, *, version: str | None = None, from_n: int = DEFAULT_FRO
     every = {v for vs in published.values() for v in vs}
     if version in every and not force:
         raise ReleaseError(f"version {version} is already published", hint="bump the version, or pass --force to replace it")
-    newest = max(every, key=parse_version, default=None)
+    newest = newest_on_channel(repo, channel, every)
     if newest is not None and new_v < parse_version(newest) and not force:
         raise ReleaseError(f"version {version} is lower than the newest published version {newest}",
                            hint="bump the version, or pass --force")

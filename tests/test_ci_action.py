@@ -18,6 +18,8 @@ from ci_runner import run_action
 from helpers import run_ppm
 from test_update_support import needs_cc
 
+pytest_plugins = ("test_update_support",)  # its fixtures: bins
+
 REPO = Path(__file__).resolve().parent.parent
 ACTION = REPO / "ci" / "action.yml"
 WORKFLOWS = sorted((REPO / "ci" / "workflows").glob("*.yml"))
@@ -97,6 +99,26 @@ def test_check_runs_and_caches_are_saved_only_outside_pull_requests(tmp_path: Pa
     builds = [c for c in calls if c.startswith("build ")]
     assert builds and all(f"upload={0 if pull else 1}" in c and "cache=unset" in c for c in builds), calls
     assert any(c.startswith("lock --check") for c in calls)
+
+
+@needs_cc
+def test_release_collects_signs_and_names_the_repository_to_publish(tmp_path: Path, bins: dict[str, Path]) -> None:
+    from test_update_support import make_project
+
+    pub = make_project(tmp_path / "w")
+    pub.publish("1.0.0", bins["1.0.0"])
+    collected = tmp_path / "collected" / f"ppm-{pub.target}"
+    collected.mkdir(parents=True)
+    shutil.copy2(bins["1.1.0"], collected / "app")
+    temp, env = _runner_env(tmp_path)
+    env.update(PPM_KEYS_DIR=str(pub.keys_online), PPM_ROOT_KEY_DIR=str(pub.keys_root))
+    res = run_action(ACTION, {"command": "release", "working-directory": "w/proj", "cache": "false",
+                              "args": f"--collect {tmp_path / 'collected'} --version 1.1.0 --channel beta --rollout 10%"},
+                     workspace=tmp_path, temp=temp, event_name="push", extra_env=env)
+    assert not res.failed, "\n".join(res.logs)
+    assert res.outputs["repository"] == str(pub.repo)
+    assert "Released app 1.1.0 on beta to 10%" in res.summary
+    assert not any(u.ran for u in res.uses_of("actions/upload-artifact"))  # the release job publishes the repository
 
 
 @needs_cc

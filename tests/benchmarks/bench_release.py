@@ -89,10 +89,10 @@ def main() -> None:
     ]
     before = med["always zstd -19 (before)"]
     for k, v in med.items():
-        lines.append(f"| {k} | {v:.2f} | {v / before:.2f}× |")
+        lines.append(f"| {k} | {v:.2f} | {v / before:.2f}x |")
     if zstd_s:
         lines.append(f"| peer: `zstd -19 --long=27 -T0` on the bundle alone | {statistics.median(zstd_s):.2f} | "
-                     f"{statistics.median(zstd_s) / before:.2f}× |")
+                     f"{statistics.median(zstd_s) / before:.2f}x |")
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

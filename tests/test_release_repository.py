@@ -234,3 +234,16 @@ def test_compressed_copy_is_skipped_when_it_saves_little(tmp_path: Path, bins: d
     toml = pub.root / "ppm.toml"
     toml.write_text(toml.read_text() + "compress-min-saving = 0\n")
     assert pub.publish("1.2.0", noise).targets[pub.target].compressed
+
+
+def test_first_release_without_keys_points_at_keys_init_only_as_the_last_resort(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "ppm.toml").write_text('[project]\nname = "p"\nversion = "0.1.0"\n\n[release]\nrepository = "../repo"\n')
+    env = {"PPM_KEYS_DIR": str(tmp_path / "k" / "online"), "PPM_ROOT_KEY_DIR": str(tmp_path / "k" / "root")}
+    (tmp_path / "c" / "linux-x86_64").mkdir(parents=True)
+    (tmp_path / "c" / "linux-x86_64" / "app").write_bytes(b"\x7fELF")
+    p = run_ppm("release", "--collect", str(tmp_path / "c"), cwd=root, env=env, check=False)
+    assert p.returncode == 1 and "no release repository" in p.stderr
+    assert "if this project has released before" in p.stderr and "Only for a first release: `ppm keys init`" in p.stderr
+    assert not (tmp_path / "repo").exists() and not (tmp_path / "k").exists()

@@ -151,6 +151,10 @@ def test_staged_rollout_admits_by_install_id_and_promote_widens_it(tmp_path: Pat
         pub.publish("1.2.0", bins["1.2.0"], rollout="30%")
         doc = json.loads(pub.served_file(f"{pub.target}/latest.json").read_text())
         assert doc["fallback"]["version"] == "1.0.0" and doc["rollout"] == 30
+        late = _install(tmp_path, pub, bins["bad"], "out-late",  # an older build, called 0.9.0 below
+                        admitted_at=30, version="1.2.0")
+        info = update.check(url, late.exe, root_json=late.root_json, current_version="0.9.0")
+        assert info.version == "1.0.0" and "1.2.0 on stable is rolled out to 30% of installs, not yet this one" in info.skipped
         promote(pub.root, "1.2.0", rollout="100%", keys_dir=pub.keys_online)
         assert update.check(url, outside.exe, root_json=outside.root_json).version == "1.2.0"
         assert update.check(url, nobody.exe, root_json=nobody.root_json).version == "1.2.0"

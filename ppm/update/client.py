@@ -430,7 +430,7 @@ def check(repo_url: str, install_path: str | os.PathLike[str], current_version: 
         return None
 
     info = UpdateInfo(repo_url, install_path, target, current_version, cur_sha, new_v, sha, length, [],
-                      _updater=upd, _state_dir=st.dir)
+                      skipped=list(not_admitted), _updater=upd, _state_dir=st.dir)
 
     def lookup(path: str, kind: str) -> tuple[Any, dict[str, Any]] | None:
         try:

@@ -116,7 +116,7 @@ def test_metadata_versions_only_go_up_and_secrets_stay_out(tmp_path: Path, bins:
 def test_keys_cli(tmp_path: Path) -> None:
     root = tmp_path / "p"
     root.mkdir()
-    (root / "ppm.toml").write_text('[project]\nname = "p"\nversion = "0.1.0"\n')
+    (root / "ppm.toml").write_text('[project]\nname = "p"\nversion = "0.1.0"\n\n[release]\nrepository = "../repo"\n')
     env = {"PPM_KEYS_DIR": str(tmp_path / "k" / "online"), "PPM_ROOT_KEY_DIR": str(tmp_path / "k" / "root")}
     p = run_ppm("keys", "init", "--root-keys", "3", "--threshold", "2", "--json", cwd=root, env=env)
     out = json.loads(p.stdout)
@@ -148,6 +148,9 @@ def test_release_cli_builds_then_serve_and_update(tmp_path: Path, ppm_cache: Pat
         builder = "cc"
         path = "app"
         kind = "executable"
+
+        [release]
+        repository = "../repo"
         """))
     rnd = random.Random(5)
     blob = ",".join(str(b) for b in rnd.randbytes(30000))
@@ -185,7 +188,7 @@ def test_release_cli_builds_then_serve_and_update(tmp_path: Path, ppm_cache: Pat
         with urllib.request.urlopen(url + "metadata/timestamp.json", timeout=10) as r:
             assert json.loads(r.read())["signed"]["_type"] == "timestamp"
         p = run_ppm("update", "--repo", url, "--install", str(inst / "hello"), "--current-version", "1.0.0",
-                    "--root", str(root / "dist" / "releases" / "repository" / "metadata" / "root.json"),
+                    "--root", str(tmp_path / "repo" / "metadata" / "root.json"),
                     cwd=tmp_path)
         assert "1.0.0 → 1.1.0 via patch" in p.stderr
         assert subprocess.run([str(inst / "hello")], capture_output=True, text=True).stdout == "hello 2\n"

@@ -78,7 +78,7 @@ class Published:
 
     @property
     def repo(self) -> Path:
-        return self.root / "dist" / "releases" / "repository"
+        return self.root.parent / "repo"  # [release] repository: outside dist/, as in real projects
 
     @property
     def root_json(self) -> Path:
@@ -110,7 +110,7 @@ def make_project(tmp: Path, name: str = "app", root_keys: int = 1, threshold: in
 
     root = tmp / "proj"
     root.mkdir(parents=True)
-    (root / "ppm.toml").write_text(f'[project]\nname = "{name}"\nversion = "1.0.0"\n')
+    (root / "ppm.toml").write_text(f'[project]\nname = "{name}"\nversion = "1.0.0"\n\n[release]\nrepository = "../repo"\n')
     pub = Published(root, tmp / "keys" / "root", tmp / "keys" / "online", host().name)
     init_keys(TufRepository(repository_dir(root)), KeyDirs(pub.keys_root, pub.keys_online),
               root_keys=root_keys, threshold=threshold)

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-COMMAND_MODULES = ("init", "build", "graph", "toolchain", "lock", "patch", "release")
+COMMAND_MODULES = ("init", "build", "graph", "toolchain", "lock", "patch", "release", "keys", "serve_updates", "update", "ci")
 
 app = typer.Typer(
     name="ppm",
@@ -64,10 +64,10 @@ def run() -> None:
         sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as e:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
+    except typer.TyperException as e:  # usage errors (typer's own click) arrive here in non-standalone mode
+        # typer no longer depends on the click package: `import click` fails in a fresh venv.
+        show = getattr(e, "show", None)
+        if show is None:
+            raise
+        show()
+        sys.exit(getattr(e, "exit_code", 2))

@@ -106,7 +106,7 @@ def load(root: Path) -> Manifest:
     def err(key_path: list[str], message: str) -> ManifestError:
         return ManifestError(f"{path}{_line_col(text, key_path)}: {message}")
 
-    known_top = {"project", "components", "dependencies", "targets"}
+    known_top = {"project", "components", "dependencies", "targets", "release"}  # [release]: ppm.release.config
     for k in data:
         if k not in known_top:
             return_err = err([k], f"unknown table or key {k!r}; expected one of {', '.join(sorted(known_top))}")

@@ -132,16 +132,53 @@ def _report(repo: TufRepository, dirs: KeyDirs) -> KeysReport:
                       repo.metadata_dir / "root.json")
 
 
+_STRANDS = "a new root strands every installed copy: they refuse all later updates"
+
+
+def _published_root(url: str) -> bool:
+    """Whether a root is published at `url` (an unreachable URL counts: we cannot rule one out)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/metadata/1.root.json", timeout=30):
+            return True
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return False
+        raise KeyStoreError(f"cannot tell whether {url} already publishes a root (HTTP {e.code})",
+                            hint="check [release] url; nothing was created") from None
+    except (urllib.error.URLError, OSError) as e:
+        raise KeyStoreError(f"cannot tell whether {url} already publishes a root ({getattr(e, 'reason', e)})",
+                            hint="check [release] url and the network; nothing was created") from None
+
+
 def init_keys(repo: TufRepository, dirs: KeyDirs, *, root_keys: int = 1, threshold: int = 1,
-              expiry: Expiry | None = None) -> KeysReport:
-    """Create root and online keys, the first root.json, and an empty signed repository."""
+              expiry: Expiry | None = None, new_root: bool = False, published_url: str | None = None) -> KeysReport:
+    """Create root and online keys, the first root.json, and an empty signed repository.
+
+    Refuses when this project already has a root (keys in the key directories, a local repository,
+    or one published at `published_url`) unless `new_root`: a second root is never made by accident."""
     from tuf.api.metadata import Root
 
     expiry = expiry or Expiry()
     if threshold < 1 or root_keys < threshold:
         raise KeyStoreError(f"a threshold of {threshold} needs at least that many root keys (got {root_keys})")
     if repo.exists():
-        raise KeyStoreError(f"{repo.path} already has a root.json", hint="use `ppm keys rotate` to change keys")
+        raise KeyStoreError(f"{repo.path} already has a root.json",
+                            hint="use `ppm keys rotate` to change keys; to start over on purpose, move that directory away "
+                                 f"and pass --new-root ({_STRANDS})")
+    if not new_root:
+        held = [d for d in (dirs.root, dirs.online) if d.is_dir() and any(d.glob("*.pem"))]
+        if held:
+            raise KeyStoreError(f"this project already has signing keys in {', '.join(map(str, held))}, so it has a root; "
+                                f"its release repository is missing from {repo.path}",
+                                hint="restore the repository there, or set [release] url so `ppm release` restores it; "
+                                     f"`ppm keys rotate` changes keys. --new-root only if you mean it: {_STRANDS}")
+        if published_url and _published_root(published_url):
+            raise KeyStoreError(f"a root is already published at {published_url}",
+                                hint="`ppm release` restores the repository from there (with the online keys in "
+                                     f"PPM_KEYS_DIR). --new-root only if you mean it: {_STRANDS}")
     root = Root(expires=expiry.for_role("root"), consistent_snapshot=True)
     root_signers = [_generate() for _ in range(root_keys)]
     for s in root_signers:

@@ -70,6 +70,9 @@ class _State:
     sha256: str | None = None
     previous: dict[str, str] | None = None
     rejected: list[str] = field(default_factory=list)
+    channel: str | None = None  # the channel this install follows (set by `ppm update --channel`)
+    # The highest version each channel's signed document has named: a channel never moves back.
+    channels_seen: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, d: Path) -> _State:
@@ -77,13 +80,16 @@ class _State:
             data = json.loads((d / "state.json").read_text())
         except (FileNotFoundError, ValueError):
             return cls(d)
-        return cls(d, data.get("version"), data.get("sha256"), data.get("previous"), list(data.get("rejected", [])))
+        seen = data.get("channels_seen")
+        return cls(d, data.get("version"), data.get("sha256"), data.get("previous"), list(data.get("rejected", [])),
+                   data.get("channel"), dict(seen) if isinstance(seen, dict) else {})
 
     def save(self) -> None:
         from ppm.core.fsutil import atomic_write_text
 
         atomic_write_text(self.dir / "state.json", json.dumps(
-            {"version": self.version, "sha256": self.sha256, "previous": self.previous, "rejected": self.rejected},
+            {"version": self.version, "sha256": self.sha256, "previous": self.previous, "rejected": self.rejected,
+             "channel": self.channel, "channels_seen": self.channels_seen},
             indent=2) + "\n", fsync=True)
 
     @property
@@ -318,9 +324,10 @@ def _refused(e: Exception, repo_url: str | None = None) -> UpdateError:
 
 def check(repo_url: str, install_path: str | os.PathLike[str], current_version: str | None = None, *,
           root_json: str | os.PathLike[str] | None = None, target: str | None = None,
-          state_dir: Path | None = None, max_memory: int | None = None) -> UpdateInfo | None:
+          state_dir: Path | None = None, max_memory: int | None = None, channel: str | None = None) -> UpdateInfo | None:
     """Refresh the signed metadata and say whether a newer version exists for this install, and
-    how it would be fetched (cheapest first). None when up to date."""
+    how it would be fetched (cheapest first). None when up to date. `channel` switches the channel
+    this install follows (remembered); a staged rollout admits it by its install id."""
     from tuf.api import exceptions as tufx
 
     install_path = Path(install_path)
@@ -338,22 +345,62 @@ def check(repo_url: str, install_path: str | os.PathLike[str], current_version: 
         from ppm.delta import default_memory_budget
 
         max_memory = default_memory_budget()
+    from ppm.update import rollout as ro
+
+    followed = channel or st.channel or ro.STABLE
+    if not ro.valid_channel(followed):
+        raise UpdateError(f"channel {followed!r} is not a channel name", hint="for example --channel beta")
     upd = _updater(repo_url, st, Path(root_json) if root_json else None)
+    docs: dict[str, dict[str, Any]] = {}
     try:
         upd.refresh()
-        latest_tf = upd.get_targetinfo(f"{target}/latest.json")
-        if latest_tf is None:
-            raise UpdateError(f"the update repository has no release for {target}")
         st.staging.mkdir(parents=True, exist_ok=True)
-        latest = json.loads(Path(upd.download_target(latest_tf, str(st.staging / "latest.json"))).read_bytes())
+        # A channel other than stable also offers stable's releases when they are newer.
+        for ch in dict.fromkeys([followed, ro.STABLE]):
+            tf = upd.get_targetinfo(ro.channel_path(target, ch))
+            if tf is None:
+                if ch == followed:
+                    raise UpdateError(f"the update repository has no release for {target}"
+                                      + ("" if ch == ro.STABLE else f" on the {ch} channel"))
+                continue
+            docs[ch] = json.loads(Path(upd.download_target(tf, str(st.staging / f"channel-{ch}.json"))).read_bytes())
     except (tufx.RepositoryError, tufx.DownloadError) as e:
         raise _refused(e, repo_url) from e
     except OSError as e:
         raise _os_error(e, st.dir) from e
     except ValueError as e:
-        raise UpdateError(f"the repository's latest.json is malformed: {e}") from e
+        raise UpdateError(f"the repository's channel document is malformed: {e}") from e
     finally:
         _clean_staging(st)
+    iid = ro.install_id(st.dir)
+    offers: list[dict[str, Any]] = []
+    not_admitted: list[str] = []
+    for ch, doc in docs.items():
+        v = doc.get("version") if isinstance(doc, dict) else None
+        if not isinstance(v, str) or doc.get("target") != target or doc.get("channel", ro.STABLE) != ch:
+            raise UpdateError(f"the signed {ch} channel document for {target} does not describe {target} on {ch}")
+        seen = st.channels_seen.get(ch)
+        if seen is not None and _version_key(v) < _version_key(seen):
+            raise UpdateError(f"channel rollback refused: the signed {ch} channel for {target} now offers {v}, "
+                              f"but it already offered {seen} to this install",
+                              hint="the repository may be under attack or a release was reverted; nothing was changed")
+        st.channels_seen[ch] = v
+        try:
+            pct = float(doc.get("rollout", 100))
+        except (TypeError, ValueError):
+            raise UpdateError(f"the signed {ch} channel document for {target} has no valid rollout") from None
+        if ro.admitted(iid, target, ch, v, pct):
+            offers.append(doc)
+        else:
+            not_admitted.append(f"{v} on {ch} is rolled out to {pct:g}% of installs, not yet this one")
+            if isinstance(doc.get("fallback"), dict):
+                offers.append({**doc["fallback"], "target": target})
+    if channel is not None:
+        st.channel = channel
+    st.save()
+    if not offers:
+        return None
+    latest = max(offers, key=lambda d: _version_key(d["version"]))
     if latest.get("target") != target:
         raise UpdateError(f"latest.json for {target} names target {latest.get('target')!r}")
     cur_sha = _sha256(install_path)
@@ -383,7 +430,7 @@ def check(repo_url: str, install_path: str | os.PathLike[str], current_version: 
         return None
 
     info = UpdateInfo(repo_url, install_path, target, current_version, cur_sha, new_v, sha, length, [],
-                      _updater=upd, _state_dir=st.dir)
+                      skipped=list(not_admitted), _updater=upd, _state_dir=st.dir)
 
     def lookup(path: str, kind: str) -> tuple[Any, dict[str, Any]] | None:
         try:
@@ -589,15 +636,28 @@ def apply(info: UpdateInfo, *, self_check: bool = True, max_memory: int | None =
 
 def update(repo_url: str, install_path: str | os.PathLike[str], current_version: str | None = None, *,
            root_json: str | os.PathLike[str] | None = None, target: str | None = None,
-           self_check: bool = True, max_memory: int | None = None) -> UpdateResult | None:
+           self_check: bool = True, max_memory: int | None = None, channel: str | None = None) -> UpdateResult | None:
     """check() then apply(): None when already up to date."""
-    info = check(repo_url, install_path, current_version, root_json=root_json, target=target, max_memory=max_memory)
+    info = check(repo_url, install_path, current_version, root_json=root_json, target=target, max_memory=max_memory,
+                 channel=channel)
     return None if info is None else apply(info, self_check=self_check, max_memory=max_memory)
 
 
 def rejected_versions(install_path: str | os.PathLike[str], *, state_dir: Path | None = None) -> list[str]:
     """Versions a rollback turned away from this install: check() does not offer them again."""
     return list(_State.load(state_dir or state_dir_for(Path(install_path))).rejected)
+
+
+def allow(install_path: str | os.PathLike[str], version: str, *, state_dir: Path | None = None) -> bool:
+    """Offer `version` again although a rollback or a failed self-check turned it away here.
+    Returns whether it had been turned away."""
+    install_path = Path(install_path)
+    st = _writable_state(install_path, state_dir)
+    if version not in st.rejected:
+        return False
+    st.rejected = [v for v in st.rejected if v != version]
+    st.save()
+    return True
 
 
 def rollback(install_path: str | os.PathLike[str], *, state_dir: Path | None = None) -> str:

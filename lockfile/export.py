@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from ppm.lockfile import ecosystems
 from ppm.lockfile.errors import LockError
 from ppm.lockfile.model import ALL_COMPONENTS
 from ppm.lockfile.model import Lock
@@ -430,27 +431,36 @@ NATIVE_FILES = {
 }
 
 
+def export_cargo(world: World, lock: Lock, directory: Path, go_version: str) -> dict[str, str]:
+    return {"Cargo.lock": cargo_lock(world, *cargo_root(directory))}
+
+
+def export_npm(world: World, lock: Lock, directory: Path, go_version: str) -> dict[str, str]:
+    pj_name, pj_version = world.component or "project", "0.0.0"
+    try:
+        pj = json.loads((directory / "package.json").read_text(encoding="utf-8"))
+        pj_name, pj_version = pj.get("name", pj_name), pj.get("version", "0.0.0")
+    except (FileNotFoundError, ValueError, AttributeError):
+        pass
+    return {"package-lock.json": package_lock(world, lock, pj_name, pj_version)}
+
+
+def export_pypi(world: World, lock: Lock, directory: Path, go_version: str) -> dict[str, str]:
+    return {"pylock.toml": pylock(world), "requirements-locked.txt": requirements(world)}
+
+
+def export_go(world: World, lock: Lock, directory: Path, go_version: str) -> dict[str, str]:
+    gm = directory / "go.mod"
+    existing = gm.read_text(encoding="utf-8") if gm.is_file() else None
+    return {"go.mod": go_mod(world, world.component or "project", existing, go_version), "go.sum": go_sum(world)}
+
+
+def export_maven(world: World, lock: Lock, directory: Path, go_version: str) -> dict[str, str]:
+    return {"maven-dependencies.txt": maven_dependencies(world)}
+
+
 def export_world(world: World, lock: Lock, directory: Path, *, go_version: str = GO_DEFAULT) -> dict[str, str]:
     """file name -> text of this world's native lockfiles, for a component whose sources are in
-    `directory` (read for the names it declares: Cargo.toml, package.json, go.mod)."""
-    eco = world.ecosystem
-    name = world.component or "project"
-    if eco == "cargo":
-        return {"Cargo.lock": cargo_lock(world, *cargo_root(directory))}
-    if eco == "npm":
-        pj_name, pj_version = name, "0.0.0"
-        try:
-            pj = json.loads((directory / "package.json").read_text(encoding="utf-8"))
-            pj_name, pj_version = pj.get("name", name), pj.get("version", "0.0.0")
-        except (FileNotFoundError, ValueError):
-            pass
-        return {"package-lock.json": package_lock(world, lock, pj_name, pj_version)}
-    if eco == "pypi":
-        return {"pylock.toml": pylock(world), "requirements-locked.txt": requirements(world)}
-    if eco == "go":
-        gm = directory / "go.mod"
-        existing = gm.read_text(encoding="utf-8") if gm.is_file() else None
-        return {"go.mod": go_mod(world, name, existing, go_version), "go.sum": go_sum(world)}
-    if eco == "maven":
-        return {"maven-dependencies.txt": maven_dependencies(world)}
-    raise LockError(f"no native lockfile format for ecosystem {eco!r}")
+    `directory` (read for the names it declares: Cargo.toml, package.json, go.mod). The exporter
+    is the one lockfile/ecosystems.py names for the world's ecosystem."""
+    return globals()[ecosystems.get(world.ecosystem).exporter](world, lock, directory, go_version)

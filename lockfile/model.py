@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ppm.lockfile import ecosystems, names
 from ppm.lockfile.errors import LockError
 
 LOCK = "ppm.lock"
@@ -250,6 +251,10 @@ def loads(text: str, path: Path | str = LOCK) -> Lock:
                 raise err(header, f"package {key!r}: missing string `{k}`")
         if package_key(p["ecosystem"], p["name"], p["version"]) != key:
             raise err(header, f"package {key!r}: table key does not match its ecosystem, name and version")
+        # a pull request can edit the lock: a name or version that becomes a path is checked here
+        why = ecosystems.name_problem(p["ecosystem"], p["name"]) or names.version_problem(p["version"])
+        if why:
+            raise err(header, f"package {key!r} is refused: {why}")
         arts = []
         for a in p.get("artifacts", []):
             if not isinstance(a, dict) or not isinstance(a.get("url"), str) or not isinstance(a.get("hash"), str):
@@ -260,6 +265,11 @@ def loads(text: str, path: Path | str = LOCK) -> Lock:
             if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
                 raise err(header, f"package {key!r}: `{k}` must be a list of strings")
         extra = {k: v for k, v in p.items() if k not in known}
+        if p["ecosystem"] == "npm":  # where node_modules puts it: a path, so checked like a name
+            for where in extra.get("paths", []) if isinstance(extra.get("paths"), list) else [0]:
+                if not _npm_path_ok(where, p["name"]):
+                    raise err(header, f"package {key!r}: install path {where!r} is refused "
+                                      f"(each is node_modules/NAME, nested, ending in {p['name']!r})")
         lock.add(Package(p["ecosystem"], p["name"], p["version"], p["source"], list(p.get("components", [])),
                          list(p.get("dependencies", [])), arts, list(p.get("features", [])), extra))
     for pkg in lock.packages.values():
@@ -267,6 +277,13 @@ def loads(text: str, path: Path | str = LOCK) -> Lock:
             if dep not in lock.packages:
                 raise err(f"[package.{_str(pkg.key)}]", f"package {pkg.key!r} depends on {dep!r}, which is not in the lock")
     return lock
+
+
+def _npm_path_ok(path: object, name: str) -> bool:
+    if not isinstance(path, str) or not path.startswith("node_modules/") or not path.endswith("/" + name):
+        return False
+    # node_modules/a/node_modules/@s/b: every segment after a node_modules is a valid npm name
+    return all(not ecosystems.name_problem("npm", seg) for seg in path.removeprefix("node_modules/").split("/node_modules/"))
 
 
 def read(path: Path) -> Lock:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ppm.lockfile import model
+from ppm.lockfile import ecosystems
 from ppm.lockfile import request
 from ppm.lockfile.errors import LockError
 from ppm.lockfile.errors import ResolutionError
@@ -177,6 +178,7 @@ def parse_add(arg: str, features: Iterable[str] = ()) -> AddSpec:
         raise LockError(f"{arg!r}: no package name")
     if eco == "maven" and name.count(":") != 1:
         raise LockError(f"{arg!r}: Maven packages are groupId:artifactId@version")
+    ecosystems.check(eco, name, where=f"ppm add {arg}")
     return AddSpec(eco, name, spec, feats)
 
 

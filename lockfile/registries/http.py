@@ -238,20 +238,13 @@ def digest(content: bytes, algorithm: str = "sha256") -> str:
 
 def verify(content: bytes, expected: str, *, url: str) -> None:
     """Raise HashMismatch unless `content` has the hash `expected` (hex "algo:..." or SRI "algo-base64")."""
-    import base64
-
+    from ppm.core import hashing
     from ppm.lockfile.errors import HashMismatch
 
-    if ":" in expected:
-        algo, want = expected.split(":", 1)
-        got = hashlib.new(algo, content).hexdigest()
-        shown = f"{algo}:{got}"
-    elif "-" in expected:
-        algo, want = expected.split("-", 1)
-        got = base64.b64encode(hashlib.new(algo, content).digest()).decode()
-        shown = f"{algo}-{got}"
-    else:
-        raise HashMismatch(f"{url}: unknown hash format {expected!r}")
-    if got != want:
-        raise HashMismatch(f"hash mismatch for {url}: expected {expected}, got {shown}",
+    try:
+        got = hashing.of_bytes(content, expected)
+    except hashing.BadHash as e:
+        raise HashMismatch(f"{url}: {e.message}") from None
+    if got != expected:
+        raise HashMismatch(f"hash mismatch for {url}: expected {expected}, got {got}",
                            hint="the registry or a proxy served different bytes than were locked; do not trust this file")

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ppm.core.fsutil import mode_for
 from ppm.lockfile import ecosystems, names
 from ppm.lockfile.errors import LockError
 
@@ -188,8 +189,10 @@ def write(path: Path, lock: Lock) -> bool:
             return False
     except FileNotFoundError:
         pass
+    mode = mode_for(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, mode)  # the lock keeps its mode; a new one follows the umask, not mkstemp's 0600
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
             f.flush()

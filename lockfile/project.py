@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from ppm.core.fsutil import atomic_write_bytes
 from ppm.lockfile import model
 from ppm.lockfile import ecosystems
 from ppm.lockfile import request
@@ -250,13 +251,8 @@ def _drop_if_empty(doc, component: str | None, eco: str) -> None:  # noqa: ANN00
 
 
 def _write_manifest(root: Path, text: str) -> None:
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=".ppm.toml.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-    os.replace(tmp, root / MANIFEST)
+    # atomic, and ppm.toml keeps its mode (not mkstemp's 0600); newline="" kept by writing bytes
+    atomic_write_bytes(root / MANIFEST, text.encode("utf-8"))
 
 
 def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | None = None,

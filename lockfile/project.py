@@ -125,6 +125,8 @@ def lock(root: Path, *, check: bool = False, upgrade: bool = False, upgrade_pack
          offline: bool = False) -> LockResult:
     path = root / model.LOCK
     ups = list(upgrade_packages)
+    if check and not upgrade and not ups:
+        return check_lock(root, offline=offline)
     if not upgrade and not ups and is_fresh(root):
         return LockResult("fresh", Diff(), path)
     from ppm.lockfile.resolve import lock_project
@@ -133,16 +135,54 @@ def lock(root: Path, *, check: bool = False, upgrade: bool = False, upgrade_pack
     with _http(offline) as http:
         new = lock_project(root, http=http, old=old, upgrade=True if upgrade else ups)
     d = diff(old, new)
-    if check:
-        if old is not None and old.manifest_digest == new.manifest_digest and not d:
+    if check:  # with --upgrade: would an upgrade change the lock?
+        if old is not None and model.dumps(old) == model.dumps(new):
             return LockResult("fresh", d, path)
-        if not d and old is not None:
-            d.changed.append("manifest digest (ppm.toml changed, the resolved packages did not)")
-        elif old is None:
+        if old is None:
             d.added.insert(0, f"{model.LOCK} does not exist")
+        elif not d:
+            d.changed.append("toolchain pins or manifest digest")
         return LockResult("stale", d, path)
     wrote = model.write(path, new)
     return LockResult("written" if wrote else "unchanged", d, path)
+
+
+def _whole_diff(old: model.Lock, new: model.Lock, text: str) -> Diff:
+    """Every difference between the lock on disk and the one resolution produces, named."""
+    d = diff(old, new)
+    if old.manifest_digest != new.manifest_digest:
+        d.changed.append("manifest-digest (ppm.toml changed since the lock was written, or the header was edited)")
+    for name in sorted(set(old.toolchains) | set(new.toolchains)):
+        if model.dumps(model.Lock(toolchains={name: old.toolchains[name]}) if name in old.toolchains else model.Lock()) != \
+                model.dumps(model.Lock(toolchains={name: new.toolchains[name]}) if name in new.toolchains else model.Lock()):
+            d.changed.append(f"toolchain {name}")
+    if not d and text != model.dumps(new):
+        d.changed.append(f"{model.LOCK} text (comments, order or formatting differ from what `ppm lock` writes)")
+    return d
+
+
+def check_lock(root: Path, *, offline: bool = False) -> LockResult:
+    """`ppm lock --check`: resolve ppm.toml again (the HTTP cache revalidated; with --offline only
+    the cache) and compare the whole of ppm.lock with what `ppm lock` would write. The lock's own
+    manifest digest proves nothing (a pull request can edit the body and keep the header); only
+    a record this machine's ppm wrote after a full check answers without resolving."""
+    from ppm.lockfile import checkrecord
+    from ppm.lockfile.resolve import lock_project
+
+    path = root / model.LOCK
+    urls = dict(registry_urls())
+    if not path.exists():
+        return LockResult("stale", Diff(added=[f"{model.LOCK} does not exist"]), path)
+    if checkrecord.passed(root, urls):
+        return LockResult("fresh", Diff(), path)
+    text = path.read_text(encoding="utf-8")
+    old = model.loads(text, path)
+    with _http(offline) as http:
+        new = lock_project(root, http=http, old=old)
+    if model.dumps(new) == text:
+        checkrecord.remember(root, urls)
+        return LockResult("fresh", Diff(), path)
+    return LockResult("stale", _whole_diff(old, new, text), path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -448,8 +488,9 @@ def why(root: Path, package: str) -> list[str]:
 
 
 def try_noop(argv: list[str]) -> int | None:
-    """For ppm/__main__.py, before the CLI framework loads: answer `ppm lock` / `ppm lock --check`
-    when ppm.lock is fresh (exit code), else None to take the full path."""
+    """For ppm/__main__.py, before the CLI framework loads: answer `ppm lock` when ppm.lock is fresh
+    and `ppm lock --check` when this machine already checked exactly these files (exit code),
+    else None to take the full path."""
     if argv not in ([], ["--check"]):
         return None
     from ppm.core.manifest import MANIFEST as _M  # noqa: F401 - cheap; keeps the file name in one place
@@ -460,6 +501,13 @@ def try_noop(argv: list[str]) -> int | None:
         if (root / MANIFEST).is_file():
             break
     else:
+        return None
+    if argv == ["--check"]:
+        from ppm.lockfile import checkrecord
+
+        if checkrecord.passed(root, dict(registry_urls())):
+            print("ppm.lock is up to date")
+            return 0
         return None
     if is_fresh(root):
         print("ppm.lock is up to date")

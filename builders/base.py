@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -57,6 +58,19 @@ class PlanContext:
                 if any(_match(rel, p) for p in patterns) and not any(_match(rel, p) for p in exclude):
                     files.append(_rel(self.root, os.path.join(dirpath, fn)))
         return sorted(files), sorted(dirs)
+
+
+_OUTPUT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}")
+
+
+def output_name(component: "Component", key: str, value: str | None) -> str:
+    """An output's file name from a setting (`lib`, `exe`, `outfile`): one plain file name, so it
+    cannot place an output outside the action's output directory ('../../x', '/abs', 'a/b')."""
+    name = value or component.name
+    if not isinstance(name, str) or not _OUTPUT_NAME.fullmatch(name) or ".." in name:
+        raise ManifestError(f"components.{component.name}.{key} = {name!r}: an output name is one file name "
+                            "of letters, digits, '.', '_', '+' and '-' (no '/', no '..')")
+    return name
 
 
 def strs(component: "Component", key: str, value: list) -> list[str]:

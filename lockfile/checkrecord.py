@@ -16,6 +16,7 @@ import os
 import secrets
 from pathlib import Path
 
+from ppm import __version__
 from ppm.core.paths import cache_dir
 
 
@@ -49,8 +50,6 @@ def _key(create: bool) -> bytes | None:
 
 
 def _tag(key: bytes, root: Path, registries: dict[str, str]) -> str | None:
-    from ppm import __version__
-
     mac = hmac.new(key, digestmod=hashlib.sha256)
     mac.update(f"ppm {__version__}\n{json.dumps(registries, sort_keys=True)}\n".encode())
     for name in ("ppm.lock", "ppm.toml"):

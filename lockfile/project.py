@@ -3,19 +3,19 @@ The commands in ppm/commands/lock.py only parse options and print what these ret
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from ppm.core.fsutil import atomic_write_bytes
-from ppm.lockfile import model
-from ppm.lockfile import ecosystems
-from ppm.lockfile import request
-from ppm.lockfile.errors import LockError
-from ppm.lockfile.errors import ResolutionError
+from ppm.lockfile import checkrecord, ecosystems, model, request
+from ppm.lockfile.errors import LockError, ResolutionError
 from ppm.lockfile.registries import registry_urls
+
+from ppm.core.fsutil import atomic_write_bytes
 
 MANIFEST = "ppm.toml"
 
@@ -27,7 +27,6 @@ def _lock_is_whole(root: Path) -> bool:
     """True when ppm.lock parses and hangs together (no truncation, no merge markers, no dangling
     edges). Parsed once per content: a hash of the bytes is remembered in .ppm/, so the no-op costs
     one read and one sha256, not a TOML parse of a large lock."""
-    import hashlib
 
     path = root / model.LOCK
     try:
@@ -166,7 +165,6 @@ def check_lock(root: Path, *, offline: bool = False) -> LockResult:
     the cache) and compare the whole of ppm.lock with what `ppm lock` would write. The lock's own
     manifest digest proves nothing (a pull request can edit the body and keep the header); only
     a record this machine's ppm wrote after a full check answers without resolving."""
-    from ppm.lockfile import checkrecord
     from ppm.lockfile.resolve import lock_project
 
     path = root / model.LOCK
@@ -205,6 +203,8 @@ def parse_add(arg: str, features: Iterable[str] = ()) -> AddSpec:
         raise LockError(f"{arg!r}: start with an ecosystem: {', '.join(request_ecosystems())} (like pypi:httpx>=0.27)")
     feats = tuple(features) if eco == "cargo" else ()
     if eco == "pypi":
+        # packaging costs ~100 ms to import: only in the pypi branches, so the `ppm lock` no-op
+        # (which imports this module) does not pay for it
         from packaging.requirements import InvalidRequirement, Requirement
         from packaging.utils import canonicalize_name
 
@@ -300,9 +300,8 @@ def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | 
     """Add packages to ppm.toml and re-lock. Everything is resolved first: on any error ppm.toml
     and ppm.lock are left untouched."""
     import tomlkit
+    from ppm.lockfile.resolve import lock_project, resolve_roots
 
-    from ppm.lockfile.resolve import lock_project
-    from ppm.lockfile.resolve import resolve_roots
     from ppm.core import manifest as manifest_mod
 
     specs = [parse_add(a, features) for a in args]
@@ -353,7 +352,6 @@ def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | 
 
 def remove(root: Path, args: list[str], *, from_component: str | None = None, offline: bool = False) -> tuple[list[str], LockResult]:
     import tomlkit
-
     from ppm.lockfile.resolve import lock_project
 
     text = (root / MANIFEST).read_text(encoding="utf-8")
@@ -493,8 +491,6 @@ def try_noop(argv: list[str]) -> int | None:
     else None to take the full path."""
     if argv not in ([], ["--check"]):
         return None
-    from ppm.core.manifest import MANIFEST as _M  # noqa: F401 - cheap; keeps the file name in one place
-    import os
 
     d = Path(os.getcwd())
     for root in (d, *d.parents):
@@ -503,8 +499,7 @@ def try_noop(argv: list[str]) -> int | None:
     else:
         return None
     if argv == ["--check"]:
-        from ppm.lockfile import checkrecord
-
+    
         if checkrecord.passed(root, dict(registry_urls())):
             print("ppm.lock is up to date")
             return 0

@@ -4,12 +4,13 @@ the old lock are preferred unless an upgrade was asked for, so re-locking change
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from ppm.lockfile import ecosystems as table
-from ppm.lockfile.model import Lock
-from ppm.lockfile.model import Package
+from ppm.lockfile import request
+from ppm.lockfile.model import Lock, Package
 from ppm.lockfile.registries import registry_urls
 from ppm.lockfile.registries.http import HttpClient
 from ppm.lockfile.request import Root
@@ -61,7 +62,6 @@ def resolve_roots(roots: Sequence[Root], targets: Sequence[str], *, http: HttpCl
         return [p for eco in todo for p in one(eco)]
     # The ecosystems are independent and mostly wait on their registries: resolve them at once
     # (one shared HttpClient), and report the first failure in ORDER.
-    from concurrent.futures import ThreadPoolExecutor
 
     for eco in todo:
         table.resolver(eco)  # imports are not parallel-safe to race
@@ -79,7 +79,6 @@ def lock_project(root: Path, *, http: HttpClient, old: Lock | None = None, upgra
     """Resolve the project at `root` into a new Lock (not written)."""
     from ppm.core import manifest as manifest_mod
 
-    from ppm.lockfile import request
 
     m = manifest_mod.load(root)
     urls = registry_urls(registries)

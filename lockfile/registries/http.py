@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Iterable
 
 import httpx
+from ppm.lockfile.errors import HashMismatch, RegistryError
 
-from ppm.lockfile.errors import RegistryError
+from ppm.core import hashing
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3
@@ -238,8 +239,6 @@ def digest(content: bytes, algorithm: str = "sha256") -> str:
 
 def verify(content: bytes, expected: str, *, url: str) -> None:
     """Raise HashMismatch unless `content` has the hash `expected` (hex "algo:..." or SRI "algo-base64")."""
-    from ppm.core import hashing
-    from ppm.lockfile.errors import HashMismatch
 
     try:
         got = hashing.of_bytes(content, expected)

@@ -56,8 +56,19 @@ class PlanContext:
             for fn in sorted(filenames):
                 rel = fn if rel_dir == "." else f"{rel_dir}/{fn}"
                 if any(_match(rel, p) for p in patterns) and not any(_match(rel, p) for p in exclude):
+                    _check_utf8(os.path.join(dirpath, fn))
                     files.append(_rel(self.root, os.path.join(dirpath, fn)))
         return sorted(files), sorted(dirs)
+
+
+def _check_utf8(path: str) -> None:
+    """Action keys and commands name files in UTF-8: a name the file system holds in another
+    encoding is refused here, by its path, rather than deep inside the engine."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise ManifestError(f"{shown}: the file name is not valid UTF-8", hint="rename the file (ppm names files in UTF-8)") from None
 
 
 _OUTPUT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}")

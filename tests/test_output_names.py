@@ -31,3 +31,16 @@ def test_output_names_outside_are_refused(project, builder, value):
     ctx = PlanContext(root=project.root, target=targets.host(), deps={n: ["x"] for n in c.needs})
     with pytest.raises(ManifestError, match=rf"components\.{c.name}\.{key} = "):
         REGISTRY[builder]().plan(bad, ctx)
+
+
+def test_source_file_name_not_utf8_is_named(tmp_path):
+    proj = tmp_path / "nu"
+    (proj / "lib" / "src").mkdir(parents=True)
+    (proj / "ppm.toml").write_text('[project]\nname = "nu"\n\n[components.lib]\nbuilder = "cc"\nkind = "static"\n')
+    (proj / "lib" / "src" / "a.c").write_text("int f(void) { return 1; }\n")
+    with open(bytes(proj / "lib" / "src") + b"/\xff.c", "w") as f:
+        f.write("int g(void) { return 2; }\n")
+    m = load(proj)
+    c = m.components["lib"]
+    with pytest.raises(ManifestError, match=r"src/\\xff\.c: the file name is not valid UTF-8"):
+        REGISTRY["cc"]().plan(c, PlanContext(root=proj, target=targets.host(), deps={}))

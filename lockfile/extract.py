@@ -103,20 +103,31 @@ def extract_tgz(archive: Path, dest: Path, *, strip: int, what: str, limits: Lim
     returns rel path -> sha256 hex. Streams member by member, chunk by chunk."""
     budget = _Budget(limits or Limits.from_env(), archive.stat().st_size, what)
     sums: dict[str, str] = {}
+    checked: set[str] = set()  # directories already found to lie under dest
+
+    def place(rel: str) -> Path:
+        # the member name is clean (_member_parts); what is left to check is that no symlink
+        # on the disk redirects it, once per directory: resolving every file's path cost 2x
+        parent = rel.rpartition("/")[0]
+        if parent not in checked:
+            try:
+                d = join_under(dest, parent, what=what) if parent else dest
+            except UnsafePath as e:
+                raise LockError(e.message) from None
+            d.mkdir(parents=True, exist_ok=True)
+            checked.add(parent)
+        return dest / rel
+
     try:
         with tarfile.open(archive, "r|gz") as t:
             for m, rel in _members(t, strip, what, budget):
-                try:
-                    target = join_under(dest, rel, what=what)
-                except UnsafePath as e:
-                    raise LockError(e.message) from None
                 if m.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
+                    place(rel + "/x")
                     continue
+                target = place(rel)
                 src = t.extractfile(m)
                 if src is None:
                     continue
-                target.parent.mkdir(parents=True, exist_ok=True)
                 h = hashlib.sha256()
                 # O_NOFOLLOW: a member never writes through a link someone placed there
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0),

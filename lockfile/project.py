@@ -45,8 +45,7 @@ def _lock_is_whole(root: Path) -> bool:
     except (LockError, UnicodeDecodeError):
         return False
     try:
-        stamp.parent.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(seen + "\n", encoding="ascii")
+        atomic_write_bytes(stamp, (seen + "\n").encode("ascii"))  # concurrent ppm runs never see half
     except OSError:
         pass  # a read-only project: parse again next time
     return True

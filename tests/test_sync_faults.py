@@ -143,7 +143,7 @@ def _all_verified(cache: Path) -> None:
 
 
 def test_three_syncs_at_once(synced_world, tmp_path):
-    proj, srv, env = synced_world
+    proj, _srv, env = synced_world
     procs = [_ppm(["sync"], proj, env) for _ in range(3)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], outs
@@ -165,31 +165,60 @@ def test_sigkill_during_sync_leaves_cache_and_project_usable(synced_world, tmp_p
     _all_verified(tmp_path / "cache")
     srv.slow.clear()
     q = _ppm(["sync"], proj, env)
-    out, err = q.communicate(timeout=300)
+    _out, err = q.communicate(timeout=300)
     assert q.returncode == 0, err
     assert is_synced(proj) and (proj / "ui/node_modules/is-number/package.json").is_file()
 
 
 def test_readonly_project_is_one_line(synced_world):
-    proj, srv, env = synced_world
+    proj, _srv, env = synced_world
     with mounted("ro", proj):
         p = _ppm(["sync"], proj, env)
-        out, err = p.communicate(timeout=300)
+        _out, err = p.communicate(timeout=300)
     assert p.returncode == 1 and "Traceback" not in err, err
     assert str(proj) in err and "Read-only file system" in err and "hint:" in err, err
 
 
 def test_full_disk_during_sync_then_recovers(synced_world, tmp_path):
-    proj, srv, env = synced_world
+    proj, _srv, env = synced_world
     cache = tmp_path / "small-cache"
     env = {**env, "PPM_CACHE_DIR": str(cache)}
     with mounted("tmpfs", cache, "16k"):
         p = _ppm(["sync"], proj, env)
-        out, err = p.communicate(timeout=300)
+        _, err = p.communicate(timeout=300)
         assert p.returncode == 1 and "Traceback" not in err, err
         assert "No space left on device" in err and "disk is full" in err, err
         assert not (proj / "ui/node_modules").exists() and "serde" not in (proj / "core/Cargo.toml").read_text()
     q = _ppm(["sync"], proj, env)  # the tmpfs is gone: a roomy disk again
-    out, err = q.communicate(timeout=300)
+    _out, err = q.communicate(timeout=300)
     assert q.returncode == 0, err
     assert is_synced(proj)
+
+
+# -- a build on read-only state (real process; needs a C compiler) --------------------------------
+
+
+def test_build_on_readonly_cache_and_state_is_one_line(tmp_path):
+    import shutil
+
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler (cc) on this machine")
+    proj = tmp_path / "ro"
+    (proj / "lib" / "src").mkdir(parents=True)
+    (proj / "ppm.toml").write_text('[project]\nname = "ro"\n\n[components.lib]\nbuilder = "cc"\nkind = "static"\n')
+    src = proj / "lib" / "src" / "a.c"
+    src.write_text("int f(void) { return 1; }\n")
+    env = {**os.environ, "PPM_CACHE_DIR": str(tmp_path / "cache")}
+
+    def build() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "ppm", "build"], cwd=proj, env=env, capture_output=True, text=True,
+                              timeout=300)
+
+    assert build().returncode == 0
+    for where, i in ((tmp_path / "cache", 2), (proj / ".ppm", 3)):
+        src.write_text(f"int f(void) {{ return {i}; }}\n")
+        with mounted("ro", where):
+            r = build()
+        assert r.returncode == 1 and "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
+        assert str(where) in r.stderr and "hint:" in r.stderr, r.stderr
+    assert build().returncode == 0  # writable again: the cache and the project still work

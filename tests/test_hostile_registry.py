@@ -302,3 +302,65 @@ def test_hostile_lock_through_a_real_process(hostile, tmp_path):
     r = run_ppm("sync", cwd=proj, check=False)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert re.search(r"ppm.lock:\d+: package 'npm:../../x@7.0.0' is refused", r.stderr), r.stderr
+
+
+# -- hostile archives from the other ecosystems ------------------------------------------------
+
+
+def _republish_crate(reg: Path, name: str, version: str, body: bytes) -> None:
+    """The crate's .crate file and its index line's cksum, both the registry's."""
+    import hashlib
+
+    from registry_server import cargo_index_path
+
+    (reg / f"cargo/crates/{name}-{version}.crate").write_bytes(body)
+    index = reg / "cargo/index" / cargo_index_path(name)
+    lines = [json.loads(x) for x in index.read_text().splitlines() if x.strip()]
+    for line in lines:
+        if line["vers"] == version:
+            line["cksum"] = hashlib.sha256(body).hexdigest()
+    index.write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+
+def test_crate_with_an_escaping_member_is_refused(hostile, tmp_path):
+    proj, _, reg, outside = hostile
+    evil = _tar_with([_member("serde_derive-1.0.200/Cargo.toml", b"[package]\n"),
+                      _member("serde_derive-1.0.200/../../../../../../outside/crate.txt")])
+    _republish_crate(reg, "serde_derive", "1.0.200", evil)
+    lock_project.lock(proj)
+    before = _snapshot(proj)
+    with pytest.raises(LockError, match=r"crate serde_derive 1\.0\.200: unsafe path"):
+        sync.sync(proj)
+    assert _snapshot(proj) == before and not (proj / ".ppm/vendor/cargo/serde-1.0.200").exists()
+    _nothing_escaped(tmp_path, outside)
+
+
+def test_go_zip_with_an_escaping_member_is_refused_while_locking(hostile):
+    proj, _, reg, _ = hostile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("example.com/lib@v1.1.0/go.mod", "module example.com/lib\n")
+        z.writestr("../../../outside/go.txt", "x")
+    (reg / "go/example.com/lib/@v/v1.1.0.zip").write_bytes(buf.getvalue())
+    with pytest.raises(LockError, match=r"Go module zip.*: unsafe path '\.\./\.\./\.\./outside/go\.txt'"):
+        lock_project.lock(proj)
+    assert not (proj / "ppm.lock").exists()
+
+
+def test_wheel_bomb_is_refused_before_pip_sees_it(hostile, monkeypatch):
+    import hashlib
+
+    proj, _, reg, _ = hostile
+    wheel = reg / "pypi/files/idna/idna-3.7-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "a", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("idna/zeros.bin", b"\0" * (8 << 20))
+    doc = json.loads((reg / "pypi/simple/idna.json").read_text())
+    for f in doc["files"]:
+        if f["filename"] == wheel.name:
+            f["hashes"]["sha256"] = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    (reg / "pypi/simple/idna.json").write_text(json.dumps(doc))
+    lock_project.lock(proj)
+    monkeypatch.setenv("PPM_EXTRACT_MAX_BYTES", str(1 << 20))
+    with pytest.raises(LockError, match=r"pypi package idna 3\.7 \(idna-3\.7-py3-none-any\.whl\): unpacks to more than"):
+        sync.sync(proj)
+    assert not (proj / ".ppm/vendor/pypi/app/site").exists()

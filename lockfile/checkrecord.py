@@ -9,56 +9,22 @@ Standard library only: `ppm lock --check` asks here before the CLI framework loa
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import os
-import secrets
 from pathlib import Path
 
 from ppm import __version__
+from ppm.core import machinekey
 from ppm.core.paths import cache_dir
 
 
-def state_dir() -> Path:
-    env = os.environ.get("PPM_STATE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_state_dir("ppm", appauthor=False))
-
-
-def _key(create: bool) -> bytes | None:
-    path = state_dir() / "lock-check.key"
-    try:
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
-    except (OSError, ValueError):
-        if not create:
-            return None
-    key = secrets.token_bytes(32)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(key.hex() + "\n")
-    except FileExistsError:
-        return _key(create=False)  # another ppm made it first
-    except OSError:
-        return None  # no writable state directory: every check is a full one
-    return key
-
-
-def _tag(key: bytes, root: Path, registries: dict[str, str]) -> str | None:
-    mac = hmac.new(key, digestmod=hashlib.sha256)
-    mac.update(f"ppm {__version__}\n{json.dumps(registries, sort_keys=True)}\n".encode())
+def _tag(root: Path, registries: dict[str, str], *, create: bool) -> str | None:
+    parts = [f"ppm {__version__}".encode(), json.dumps(registries, sort_keys=True).encode()]
     for name in ("ppm.lock", "ppm.toml"):
         try:
-            body = (root / name).read_bytes()
+            parts.append((root / name).read_bytes())
         except OSError:
             return None
-        mac.update(len(body).to_bytes(8, "big") + body)
-    return mac.hexdigest()
+    return machinekey.tag("lock-check", *parts, create=create)
 
 
 def _path(tag: str) -> Path:
@@ -67,14 +33,12 @@ def _path(tag: str) -> Path:
 
 def passed(root: Path, registries: dict[str, str]) -> bool:
     """True when this machine's ppm fully checked exactly these files against these registries."""
-    key = _key(create=False)
-    tag = _tag(key, root, registries) if key else None
-    return bool(tag) and _path(tag).is_file()  # type: ignore[arg-type]
+    tag = _tag(root, registries, create=False)
+    return tag is not None and _path(tag).is_file()
 
 
 def remember(root: Path, registries: dict[str, str]) -> None:
-    key = _key(create=True)
-    tag = _tag(key, root, registries) if key else None
+    tag = _tag(root, registries, create=True)
     if not tag:
         return
     p = _path(tag)

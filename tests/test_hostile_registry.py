@@ -364,3 +364,27 @@ def test_wheel_bomb_is_refused_before_pip_sees_it(hostile, monkeypatch):
     with pytest.raises(LockError, match=r"pypi package idna 3\.7 \(idna-3\.7-py3-none-any\.whl\): unpacks to more than"):
         sync.sync(proj)
     assert not (proj / ".ppm/vendor/pypi/app/site").exists()
+
+
+def test_restored_project_state_is_not_trusted(hostile, tmp_path, monkeypatch):
+    """A .ppm/ restored from a CI cache (or copied from elsewhere) claims a sync happened and
+    carries vendored crates whose checksum record was rewritten to match altered files."""
+    import hashlib
+
+    from ppm.core import manifest
+
+    proj, _, _, _ = hostile
+    lock_project.lock(proj)
+    sync.sync(proj)
+    lib = proj / ".ppm/vendor/cargo/serde-1.0.200/src/lib.rs"
+    good = lib.read_bytes()
+    lib.write_bytes(b"compile_error!(\"poisoned\");\n")
+    marker = lib.parents[1] / ".cargo-checksum.json"
+    ck = json.loads(marker.read_text())
+    ck["files"]["src/lib.rs"] = hashlib.sha256(lib.read_bytes()).hexdigest()
+    marker.write_text(json.dumps(ck))
+    assert sync.is_synced(proj)  # on the machine that wrote it the record holds...
+    monkeypatch.setenv("PPM_STATE_DIR", str(tmp_path / "ci-runner"))  # ...elsewhere it does not
+    assert not sync.is_synced(proj)
+    sync.ensure_synced(proj, manifest.load(proj))
+    assert lib.read_bytes() == good and sync.is_synced(proj)

@@ -36,6 +36,7 @@ from ppm.lockfile.sync.state import (
     maven_classpath,
     python_paths,
     read_state,
+    sealed,
 )
 
 if TYPE_CHECKING:
@@ -121,7 +122,8 @@ def _sync_locked(root: Path, m: Manifest, *, offline: bool, report: Report | Non
     result = SyncResult()
     lock = _read_lock(root, m)
     ws = export.worlds(m, lock) if _has_deps(m) else []
-    old_worlds = {(w.get("component"), w.get("ecosystem")): w for w in read_state(root).get("worlds", [])}
+    old_state = read_state(root)  # {} unless this machine's ppm wrote it: then nothing on disk is reused
+    old_worlds = {(w.get("component"), w.get("ecosystem")): w for w in old_state.get("worlds", [])}
 
     # Components whose last managed dependency went away: their native files are rewritten empty,
     # so Cargo.toml / package.json no longer name what ppm.toml dropped.
@@ -163,7 +165,8 @@ def _sync_locked(root: Path, m: Manifest, *, offline: bool, report: Report | Non
             texts = export.export_world(w, lock, comp_dir, go_version=go_version)
             texts_to_write += [(rel_dir / name, text, True) for name, text in sorted(texts.items())]
             entry["digest"] = hashlib.sha256(json.dumps(texts, sort_keys=True).encode()).hexdigest()
-            ctx = Context(root, comp_dir, w, lock, files, unchanged=prev.get("digest") == entry["digest"])
+            ctx = Context(root, comp_dir, w, lock, files, unchanged=prev.get("digest") == entry["digest"],
+                          trusted=bool(old_state))
             staged = ecosystems.installer(w.ecosystem).stage(ctx)
             staged_all.append(staged)
             entry.update(staged.state)
@@ -188,5 +191,5 @@ def _sync_locked(root: Path, m: Manifest, *, offline: bool, report: Report | Non
     state = {"format": SYNC_FORMAT, "digest": digest(root), "worlds": state_worlds, "outputs": sorted(set(outputs))}
     from ppm.core.fsutil import atomic_write_text
 
-    atomic_write_text(root / STATE, json.dumps(state, indent=1, sort_keys=True) + "\n")
+    atomic_write_text(root / STATE, json.dumps(sealed(state), indent=1, sort_keys=True) + "\n")
     return result

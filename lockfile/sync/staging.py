@@ -25,6 +25,7 @@ class Context:
     lock: model.Lock
     files: dict[tuple[str, str], Path]  # (url, hash) -> verified file in the download store
     unchanged: bool  # this world's native files are what the last sync wrote
+    trusted: bool = False  # the last sync's record was written by ppm on this machine
 
 
 @dataclass

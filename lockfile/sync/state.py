@@ -11,6 +11,8 @@ from typing import Any
 
 from ppm.lockfile import model
 
+from ppm.core import machinekey
+
 SYNC_FORMAT = 1
 MANIFEST = "ppm.toml"
 STATE = Path(".ppm") / "sync" / "state.json"
@@ -30,12 +32,29 @@ def digest(root: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def _mac(state: dict[str, Any], *, create: bool) -> str | None:
+    body = json.dumps({k: v for k, v in state.items() if k != "mac"}, sort_keys=True).encode()
+    return machinekey.tag("sync-state", body, create=create)
+
+
+def sealed(state: dict[str, Any]) -> dict[str, Any]:
+    """The state with this machine's MAC: what `read_state` will believe next time."""
+    mac = _mac(state, create=True)
+    return {**state, "mac": mac} if mac else dict(state)
+
+
 def read_state(root: Path) -> dict[str, Any]:
+    """The last sync's record, if this machine's ppm wrote it. A .ppm/ that arrived any other way
+    (a CI cache, a copied tree) could claim anything about what is vendored: it reads as empty,
+    so the next sync rebuilds what it describes from verified downloads."""
     try:
         data = json.loads((root / STATE).read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) and data.get("format") == SYNC_FORMAT else {}
     except (OSError, ValueError):
         return {}
+    if not isinstance(data, dict) or data.get("format") != SYNC_FORMAT:
+        return {}
+    mac = data.get("mac")
+    return data if isinstance(mac, str) and mac == _mac(data, create=False) else {}
 
 
 def is_synced(root: Path) -> bool:

@@ -388,3 +388,21 @@ def test_restored_project_state_is_not_trusted(hostile, tmp_path, monkeypatch):
     assert not sync.is_synced(proj)
     sync.ensure_synced(proj, manifest.load(proj))
     assert lib.read_bytes() == good and sync.is_synced(proj)
+
+
+def test_http_cache_entry_changed_on_disk_is_a_miss(hostile):
+    from ppm.lockfile.registries.http import HttpClient
+
+    proj, srv, _, _ = hostile
+    url = f"{srv.base}/npm/is-number"
+    with HttpClient() as http:
+        good = http.get(url, ecosystem="npm", package="is-number").content
+    cache = Path(os.environ["PPM_CACHE_DIR"]) / "http"
+    bodies = list(cache.rglob("*.body"))
+    assert bodies
+    for b in bodies:
+        b.write_bytes(b'{"versions": {}}')  # the server would answer 304 to the stored ETag
+    n = len(srv.log)
+    with HttpClient() as http:
+        assert http.get(url, ecosystem="npm", package="is-number").content == good
+    assert srv.log[n:] == [("/npm/is-number", 200)]  # asked anew, without If-None-Match

@@ -107,12 +107,17 @@ class HttpClient:
         body_p, meta_p = self._paths(url, accept)
         try:
             meta = json.loads(meta_p.read_text())
-            return meta, body_p.read_bytes()
+            body = body_p.read_bytes()
         except (OSError, ValueError):
             return None
+        # a body cut short or swapped on disk (a partly restored cache) is a miss, never an answer
+        if not isinstance(meta, dict) or meta.get("sha256") != hashlib.sha256(body).hexdigest():
+            return None
+        return meta, body
 
     def _store(self, url: str, accept: str, meta: dict, body: bytes) -> None:
         body_p, meta_p = self._paths(url, accept)
+        meta = {**meta, "sha256": hashlib.sha256(body).hexdigest()}
         try:
             body_p.parent.mkdir(parents=True, exist_ok=True)
             for p, data in ((body_p, body), (meta_p, json.dumps(meta).encode())):

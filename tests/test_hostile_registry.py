@@ -393,7 +393,7 @@ def test_restored_project_state_is_not_trusted(hostile, tmp_path, monkeypatch):
 def test_http_cache_entry_changed_on_disk_is_a_miss(hostile):
     from ppm.lockfile.registries.http import HttpClient
 
-    proj, srv, _, _ = hostile
+    _proj, srv, _, _ = hostile
     url = f"{srv.base}/npm/is-number"
     with HttpClient() as http:
         good = http.get(url, ecosystem="npm", package="is-number").content

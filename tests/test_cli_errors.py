@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +30,17 @@ def installed_ppm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = next((venv / "lib").glob("python3*/site-packages"))
     deps = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
     (site / "ppm-test-deps.pth").write_text("\n".join(deps) + "\n")
-    subprocess.run([str(venv / "bin/pip"), "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", str(REPO)],
+    # from a clean copy: pip builds in the source tree, and a build/ left there by an older
+    # build would ship modules that no longer exist
+    src = venv.parent / "src"
+    anywhere = shutil.ignore_patterns(".git", ".venv*", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis",
+                                      "node_modules", "target")
+
+    def ignore(d: str, names: list[str]) -> set[str]:
+        return set(anywhere(d, names)) | ({"build", "dist"} & set(names) if Path(d) == REPO else set())
+
+    shutil.copytree(REPO, src, ignore=ignore)
+    subprocess.run([str(venv / "bin/pip"), "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", str(src)],
                    check=True, capture_output=True)
     return venv / "bin" / "ppm"
 
@@ -47,8 +58,15 @@ USAGE_ERRORS = [
 
 
 def test_installed_ppm_is_not_the_checkout(installed_ppm: Path, tmp_path: Path) -> None:
-    r = subprocess.run([str(installed_ppm.parent / "python"), "-c", "import ppm; print(ppm.__file__)"],
-                       cwd=tmp_path, capture_output=True, text=True, check=True)
+    # every module the ecosystems table names is installed (a package missing from pyproject.toml's
+    # list would only fail here, in a user's non-editable install)
+    code = ("import importlib, ppm; from ppm.lockfile import ecosystems as e\n"
+            "for row in e.TABLE.values():\n"
+            "    importlib.import_module(row.installer); importlib.import_module(row.resolver)\n"
+            "    importlib.import_module(row.client.partition(':')[0])\n"
+            "print(ppm.__file__)")
+    r = subprocess.run([str(installed_ppm.parent / "python"), "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
     assert str(REPO) not in r.stdout and "site-packages" in r.stdout
 
 

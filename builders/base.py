@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -55,8 +56,32 @@ class PlanContext:
             for fn in sorted(filenames):
                 rel = fn if rel_dir == "." else f"{rel_dir}/{fn}"
                 if any(_match(rel, p) for p in patterns) and not any(_match(rel, p) for p in exclude):
+                    _check_utf8(os.path.join(dirpath, fn))
                     files.append(_rel(self.root, os.path.join(dirpath, fn)))
         return sorted(files), sorted(dirs)
+
+
+def _check_utf8(path: str) -> None:
+    """Action keys and commands name files in UTF-8: a name the file system holds in another
+    encoding is refused here, by its path, rather than deep inside the engine."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise ManifestError(f"{shown}: the file name is not valid UTF-8", hint="rename the file (ppm names files in UTF-8)") from None
+
+
+_OUTPUT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}")
+
+
+def output_name(component: "Component", key: str, value: str | None) -> str:
+    """An output's file name from a setting (`lib`, `exe`, `outfile`): one plain file name, so it
+    cannot place an output outside the action's output directory ('../../x', '/abs', 'a/b')."""
+    name = value or component.name
+    if not isinstance(name, str) or not _OUTPUT_NAME.fullmatch(name) or ".." in name:
+        raise ManifestError(f"components.{component.name}.{key} = {name!r}: an output name is one file name "
+                            "of letters, digits, '.', '_', '+' and '-' (no '/', no '..')")
+    return name
 
 
 def strs(component: "Component", key: str, value: list) -> list[str]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ppm.builders.base import Builder
 from ppm.builders.base import PlanContext
 from ppm.builders.base import Setting
+from ppm.builders.base import output_name
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 
@@ -73,7 +74,7 @@ class CcBuilder(Builder):
                 description=f"cc {component.name}/{rel}",
             ))
             objects.append(f"{{dep:{component.name}:{name}}}/{obj}")
-        stem = s.get("lib") or component.name
+        stem = output_name(component, "lib", s.get("lib"))
         if kind == "shared":
             out, link = ctx.target.shared_lib(stem), [*cc, "-shared", "-o", f"{{out}}/{ctx.target.shared_lib(stem)}", *objects, *s["ldflags"]]
         elif kind == "executable":

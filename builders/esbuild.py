@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ppm.builders.base import Builder
 from ppm.builders.base import PlanContext
 from ppm.builders.base import Setting
+from ppm.builders.base import output_name
 from ppm.builders.base import join
 from ppm.builders.base import strs
 from ppm.core.action import Action
@@ -51,7 +52,7 @@ class EsbuildBuilder(Builder):
         platform = s.get("platform") or ctx.target.esbuild_platform
         if platform not in _PLATFORMS:
             raise ManifestError(f"components.{component.name}.platform: {platform!r} is not one of {', '.join(_PLATFORMS)}")
-        outfile = s.get("outfile") or f"{component.name}.js"
+        outfile = output_name(component, "outfile", s.get("outfile") or f"{component.name}.js")
         argv = [
             "{tool:esbuild}",
             f"{{src}}/{entry}",

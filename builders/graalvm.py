@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ppm.builders.base import Builder
 from ppm.builders.base import PlanContext
 from ppm.builders.base import Setting
+from ppm.builders.base import output_name
 from ppm.builders.base import require_host
 from ppm.builders.base import strs
 from ppm.core.action import Action
@@ -41,7 +42,7 @@ class GraalvmBuilder(Builder):
             raise ManifestError(f"component {component.name!r}: no Java sources in {component.path}/",
                                 hint="put them under src/ or set `sources = [...]`")
         extra, _ = ctx.glob(component, strs(component, "resources", s.get("resources", [])))
-        exe = s.get("exe") or component.name
+        exe = output_name(component, "exe", s.get("exe"))
         out_file = ctx.target.executable(exe)
         javac = ["{tool:javac}", "--release", str(s.get("release", 17)), "-encoding", "UTF-8", "-nowarn",
                  "-d", "{work}/classes"] + [f"{{src}}/{_rel(component, f)}" for f in java]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ppm.builders.base import Builder
 from ppm.builders.base import PlanContext
 from ppm.builders.base import Setting
+from ppm.builders.base import output_name
 from ppm.builders.base import join
 from ppm.builders.base import require_host
 from ppm.builders.base import strs
@@ -51,7 +52,7 @@ class PyinstallerBuilder(Builder):
         if join(component.path, script) not in inputs:
             raise ManifestError(f"component {component.name!r}: entry script {join(component.path, script)} does not exist",
                                 hint="set `script = \"path/to/main.py\"` in its [components] table")
-        exe = s.get("exe") or component.name
+        exe = output_name(component, "exe", s.get("exe"))
         target = ctx.target
 
         embedded = {name: sorted(ctx.deps[name]) for name in sorted(ctx.deps)}

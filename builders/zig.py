@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ppm.builders.base import Builder
 from ppm.builders.base import PlanContext
 from ppm.builders.base import Setting
+from ppm.builders.base import output_name
 from ppm.builders.base import join
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
@@ -44,7 +45,7 @@ class ZigBuilder(Builder):
         optimize = s.get("optimize", "ReleaseSmall")
         if optimize not in _OPTIMIZE:
             raise ManifestError(f"components.{component.name}.optimize: {optimize!r} is not one of {', '.join(_OPTIMIZE)}")
-        lib = s.get("lib") or component.name
+        lib = output_name(component, "lib", s.get("lib"))
         target = ctx.target
         out_file = target.shared_lib(lib)
         if target.os == "wasi":

@@ -38,7 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ppm.lockfile import ecosystems, names
 from ppm.lockfile.errors import LockError
+
+from ppm.core.fsutil import mode_for
 
 LOCK = "ppm.lock"
 LOCK_VERSION = 1
@@ -187,8 +190,10 @@ def write(path: Path, lock: Lock) -> bool:
             return False
     except FileNotFoundError:
         pass
+    mode = mode_for(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, mode)  # the lock keeps its mode; a new one follows the umask, not mkstemp's 0600
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
             f.flush()
@@ -225,7 +230,13 @@ def loads(text: str, path: Path | str = LOCK) -> Lock:
     version = data.get("version")
     if version != LOCK_VERSION:
         raise err("version", f"unsupported lock version {version!r} (this ppm reads version {LOCK_VERSION})")
-    lock = Lock(manifest_digest=str(data.get("manifest-digest", "")))
+    digest = data.get("manifest-digest", "")
+    if not isinstance(digest, str):
+        raise err("manifest-digest", "`manifest-digest` must be a string")
+    for k in ("toolchain", "package"):
+        if not isinstance(data.get(k, {}), dict):
+            raise err(k, f"`{k}` must be a table of tables")
+    lock = Lock(manifest_digest=digest)
     for name, t in (data.get("toolchain") or {}).items():
         header = f"[toolchain.{_bare_or_quoted(name)}]"
         if not isinstance(t, dict):
@@ -234,10 +245,13 @@ def loads(text: str, path: Path | str = LOCK) -> Lock:
             if not isinstance(t.get(k), str):
                 raise err(header, f"toolchain.{name}: missing string `{k}`")
         plats = t.get("platform") or {}
+        if not isinstance(plats, dict) or not all(isinstance(v, dict) for v in plats.values()):
+            raise err(header, f"toolchain.{name}.platform must be a table of tables")
         for plat, pin in plats.items():
             arts = pin.get("artifacts") if isinstance(pin, dict) else None
             if not isinstance(arts, list) or not all(isinstance(a, dict) and isinstance(a.get("path"), str)
-                                                     and isinstance(a.get("hash"), str) for a in arts):
+                                                     and isinstance(a.get("hash"), str)
+                                                     and type(a.get("size", 0)) is int for a in arts):
                 raise err(header, f"toolchain.{name}.platform.{plat}: `artifacts` must list {{path, hash, size}} tables")
         lock.toolchains[name] = Toolchain(name, t["version"], t["source"], t["digest"], {k: dict(v) for k, v in plats.items()})
     known = {"ecosystem", "name", "version", "source", "components", "features", "dependencies", "artifacts"}
@@ -250,7 +264,13 @@ def loads(text: str, path: Path | str = LOCK) -> Lock:
                 raise err(header, f"package {key!r}: missing string `{k}`")
         if package_key(p["ecosystem"], p["name"], p["version"]) != key:
             raise err(header, f"package {key!r}: table key does not match its ecosystem, name and version")
+        # a pull request can edit the lock: a name or version that becomes a path is checked here
+        why = ecosystems.name_problem(p["ecosystem"], p["name"]) or names.version_problem(p["version"])
+        if why:
+            raise err(header, f"package {key!r} is refused: {why}")
         arts = []
+        if not isinstance(p.get("artifacts", []), list):
+            raise err(header, f"package {key!r}: `artifacts` must be a list of {{url, hash}} tables")
         for a in p.get("artifacts", []):
             if not isinstance(a, dict) or not isinstance(a.get("url"), str) or not isinstance(a.get("hash"), str):
                 raise err(header, f"package {key!r}: each artifact needs `url` and `hash` strings")
@@ -260,6 +280,14 @@ def loads(text: str, path: Path | str = LOCK) -> Lock:
             if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
                 raise err(header, f"package {key!r}: `{k}` must be a list of strings")
         extra = {k: v for k, v in p.items() if k not in known}
+        for k, v in extra.items():  # ecosystem-specific: a string, a whole number, a flag or a list of strings
+            if not (isinstance(v, (str, bool, int)) or (isinstance(v, list) and all(isinstance(x, str) for x in v))):
+                raise err(header, f"package {key!r}: `{k}` must be a string, a number, true/false or a list of strings")
+        if p["ecosystem"] == "npm":  # where node_modules puts it: a path, so checked like a name
+            for where in extra.get("paths", []) if isinstance(extra.get("paths"), list) else [0]:
+                if not _npm_path_ok(where, p["name"]):
+                    raise err(header, f"package {key!r}: install path {where!r} is refused "
+                                      f"(each is node_modules/NAME, nested, ending in {p['name']!r})")
         lock.add(Package(p["ecosystem"], p["name"], p["version"], p["source"], list(p.get("components", [])),
                          list(p.get("dependencies", [])), arts, list(p.get("features", [])), extra))
     for pkg in lock.packages.values():
@@ -267,6 +295,13 @@ def loads(text: str, path: Path | str = LOCK) -> Lock:
             if dep not in lock.packages:
                 raise err(f"[package.{_str(pkg.key)}]", f"package {pkg.key!r} depends on {dep!r}, which is not in the lock")
     return lock
+
+
+def _npm_path_ok(path: object, name: str) -> bool:
+    if not isinstance(path, str) or not path.startswith("node_modules/") or not path.endswith("/" + name):
+        return False
+    # node_modules/a/node_modules/@s/b: every segment after a node_modules is a valid npm name
+    return all(not ecosystems.name_problem("npm", seg) for seg in path.removeprefix("node_modules/").split("/node_modules/"))
 
 
 def read(path: Path) -> Lock:

@@ -3,17 +3,19 @@ The commands in ppm/commands/lock.py only parse options and print what these ret
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from ppm.lockfile import model
-from ppm.lockfile import request
-from ppm.lockfile.errors import LockError
-from ppm.lockfile.errors import ResolutionError
+from ppm.lockfile import checkrecord, ecosystems, model, request
+from ppm.lockfile.errors import LockError, ResolutionError
 from ppm.lockfile.registries import registry_urls
+
+from ppm.core.fsutil import atomic_write_bytes
 
 MANIFEST = "ppm.toml"
 
@@ -25,7 +27,6 @@ def _lock_is_whole(root: Path) -> bool:
     """True when ppm.lock parses and hangs together (no truncation, no merge markers, no dangling
     edges). Parsed once per content: a hash of the bytes is remembered in .ppm/, so the no-op costs
     one read and one sha256, not a TOML parse of a large lock."""
-    import hashlib
 
     path = root / model.LOCK
     try:
@@ -44,8 +45,7 @@ def _lock_is_whole(root: Path) -> bool:
     except (LockError, UnicodeDecodeError):
         return False
     try:
-        stamp.parent.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(seen + "\n", encoding="ascii")
+        atomic_write_bytes(stamp, (seen + "\n").encode("ascii"))  # concurrent ppm runs never see half
     except OSError:
         pass  # a read-only project: parse again next time
     return True
@@ -123,6 +123,8 @@ def lock(root: Path, *, check: bool = False, upgrade: bool = False, upgrade_pack
          offline: bool = False) -> LockResult:
     path = root / model.LOCK
     ups = list(upgrade_packages)
+    if check and not upgrade and not ups:
+        return check_lock(root, offline=offline)
     if not upgrade and not ups and is_fresh(root):
         return LockResult("fresh", Diff(), path)
     from ppm.lockfile.resolve import lock_project
@@ -131,16 +133,53 @@ def lock(root: Path, *, check: bool = False, upgrade: bool = False, upgrade_pack
     with _http(offline) as http:
         new = lock_project(root, http=http, old=old, upgrade=True if upgrade else ups)
     d = diff(old, new)
-    if check:
-        if old is not None and old.manifest_digest == new.manifest_digest and not d:
+    if check:  # with --upgrade: would an upgrade change the lock?
+        if old is not None and model.dumps(old) == model.dumps(new):
             return LockResult("fresh", d, path)
-        if not d and old is not None:
-            d.changed.append("manifest digest (ppm.toml changed, the resolved packages did not)")
-        elif old is None:
+        if old is None:
             d.added.insert(0, f"{model.LOCK} does not exist")
+        elif not d:
+            d.changed.append("toolchain pins or manifest digest")
         return LockResult("stale", d, path)
     wrote = model.write(path, new)
     return LockResult("written" if wrote else "unchanged", d, path)
+
+
+def _whole_diff(old: model.Lock, new: model.Lock, text: str) -> Diff:
+    """Every difference between the lock on disk and the one resolution produces, named."""
+    d = diff(old, new)
+    if old.manifest_digest != new.manifest_digest:
+        d.changed.append("manifest-digest (ppm.toml changed since the lock was written, or the header was edited)")
+    for name in sorted(set(old.toolchains) | set(new.toolchains)):
+        if model.dumps(model.Lock(toolchains={name: old.toolchains[name]}) if name in old.toolchains else model.Lock()) != \
+                model.dumps(model.Lock(toolchains={name: new.toolchains[name]}) if name in new.toolchains else model.Lock()):
+            d.changed.append(f"toolchain {name}")
+    if not d and text != model.dumps(new):
+        d.changed.append(f"{model.LOCK} text (comments, order or formatting differ from what `ppm lock` writes)")
+    return d
+
+
+def check_lock(root: Path, *, offline: bool = False) -> LockResult:
+    """`ppm lock --check`: resolve ppm.toml again (the HTTP cache revalidated; with --offline only
+    the cache) and compare the whole of ppm.lock with what `ppm lock` would write. The lock's own
+    manifest digest proves nothing (a pull request can edit the body and keep the header); only
+    a record this machine's ppm wrote after a full check answers without resolving."""
+    from ppm.lockfile.resolve import lock_project
+
+    path = root / model.LOCK
+    urls = dict(registry_urls())
+    if not path.exists():
+        return LockResult("stale", Diff(added=[f"{model.LOCK} does not exist"]), path)
+    if checkrecord.passed(root, urls):
+        return LockResult("fresh", Diff(), path)
+    text = path.read_text(encoding="utf-8")
+    old = model.loads(text, path)
+    with _http(offline) as http:
+        new = lock_project(root, http=http, old=old)
+    if model.dumps(new) == text:
+        checkrecord.remember(root, urls)
+        return LockResult("fresh", Diff(), path)
+    return LockResult("stale", _whole_diff(old, new, text), path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,6 +202,8 @@ def parse_add(arg: str, features: Iterable[str] = ()) -> AddSpec:
         raise LockError(f"{arg!r}: start with an ecosystem: {', '.join(request_ecosystems())} (like pypi:httpx>=0.27)")
     feats = tuple(features) if eco == "cargo" else ()
     if eco == "pypi":
+        # packaging costs ~100 ms to import: only in the pypi branches, so the `ppm lock` no-op
+        # (which imports this module) does not pay for it
         from packaging.requirements import InvalidRequirement, Requirement
         from packaging.utils import canonicalize_name
 
@@ -177,6 +218,7 @@ def parse_add(arg: str, features: Iterable[str] = ()) -> AddSpec:
         raise LockError(f"{arg!r}: no package name")
     if eco == "maven" and name.count(":") != 1:
         raise LockError(f"{arg!r}: Maven packages are groupId:artifactId@version")
+    ecosystems.check(eco, name, where=f"ppm add {arg}")
     return AddSpec(eco, name, spec, feats)
 
 
@@ -248,13 +290,8 @@ def _drop_if_empty(doc, component: str | None, eco: str) -> None:  # noqa: ANN00
 
 
 def _write_manifest(root: Path, text: str) -> None:
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=".ppm.toml.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-    os.replace(tmp, root / MANIFEST)
+    # atomic, and ppm.toml keeps its mode (not mkstemp's 0600); newline="" kept by writing bytes
+    atomic_write_bytes(root / MANIFEST, text.encode("utf-8"))
 
 
 def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | None = None,
@@ -262,9 +299,8 @@ def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | 
     """Add packages to ppm.toml and re-lock. Everything is resolved first: on any error ppm.toml
     and ppm.lock are left untouched."""
     import tomlkit
+    from ppm.lockfile.resolve import lock_project, resolve_roots
 
-    from ppm.lockfile.resolve import lock_project
-    from ppm.lockfile.resolve import resolve_roots
     from ppm.core import manifest as manifest_mod
 
     specs = [parse_add(a, features) for a in args]
@@ -315,7 +351,6 @@ def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | 
 
 def remove(root: Path, args: list[str], *, from_component: str | None = None, offline: bool = False) -> tuple[list[str], LockResult]:
     import tomlkit
-
     from ppm.lockfile.resolve import lock_project
 
     text = (root / MANIFEST).read_text(encoding="utf-8")
@@ -450,18 +485,23 @@ def why(root: Path, package: str) -> list[str]:
 
 
 def try_noop(argv: list[str]) -> int | None:
-    """For ppm/__main__.py, before the CLI framework loads: answer `ppm lock` / `ppm lock --check`
-    when ppm.lock is fresh (exit code), else None to take the full path."""
+    """For ppm/__main__.py, before the CLI framework loads: answer `ppm lock` when ppm.lock is fresh
+    and `ppm lock --check` when this machine already checked exactly these files (exit code),
+    else None to take the full path."""
     if argv not in ([], ["--check"]):
         return None
-    from ppm.core.manifest import MANIFEST as _M  # noqa: F401 - cheap; keeps the file name in one place
-    import os
 
     d = Path(os.getcwd())
     for root in (d, *d.parents):
         if (root / MANIFEST).is_file():
             break
     else:
+        return None
+    if argv == ["--check"]:
+    
+        if checkrecord.passed(root, dict(registry_urls())):
+            print("ppm.lock is up to date")
+            return 0
         return None
     if is_fresh(root):
         print("ppm.lock is up to date")

@@ -4,23 +4,22 @@ the old lock are preferred unless an upgrade was asked for, so re-locking change
 
 from __future__ import annotations
 
-import importlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from ppm.lockfile.model import Lock
-from ppm.lockfile.model import Package
+from ppm.lockfile import ecosystems as table
+from ppm.lockfile import request
+from ppm.lockfile.model import Lock, Package
 from ppm.lockfile.registries import registry_urls
 from ppm.lockfile.registries.http import HttpClient
 from ppm.lockfile.request import Root
 
-ORDER = ("pypi", "npm", "cargo", "go", "maven")
+ORDER = table.ORDER
 
 
 def client_for(ecosystem: str, http: HttpClient, url: str):  # noqa: ANN201 - one client class per ecosystem
-    mod = importlib.import_module(f"ppm.lockfile.registries.{ecosystem}")
-    cls = {"pypi": "PypiClient", "npm": "NpmClient", "cargo": "CargoClient", "go": "GoClient", "maven": "MavenClient"}[ecosystem]
-    return getattr(mod, cls)(http, url)
+    return table.client_class(ecosystem)(http, url)
 
 
 def pinned_from(old: Lock | None, ecosystem: str, upgrade: bool | Iterable[str]) -> dict[str, str]:
@@ -41,25 +40,31 @@ def resolve_roots(roots: Sequence[Root], targets: Sequence[str], *, http: HttpCl
                   upgrade: bool | Iterable[str] = False, ecosystems: Iterable[str] | None = None) -> list[Package]:
     urls = registry_urls(registries)
     upgrade = upgrade if isinstance(upgrade, bool) else list(upgrade)
+    for r in roots:
+        table.check(r.ecosystem, r.name, where=f"ppm.toml [dependencies.{r.ecosystem}]" if r.component == "*"
+                    else f"ppm.toml [components.{r.component}.dependencies.{r.ecosystem}]")
 
     def one(eco: str) -> list[Package]:
         eco_roots = [r for r in roots if r.ecosystem == eco]
-        resolver = importlib.import_module(f"ppm.lockfile.resolvers.{eco}")
+        resolver = table.resolver(eco)
         client = client_for(eco, http, urls[eco])
         pinned = pinned_from(old, eco, upgrade)
         if eco == "pypi":
-            return resolver.resolve(client, eco_roots, targets, pinned=pinned)
-        return resolver.resolve(client, eco_roots, pinned=pinned)
+            pkgs = resolver.resolve(client, eco_roots, targets, pinned=pinned)
+        else:
+            pkgs = resolver.resolve(client, eco_roots, pinned=pinned)
+        for p in pkgs:  # what the registry named: checked before it can reach a lock or a path
+            table.check(eco, p.name, p.version, where=f"{eco} registry {urls[eco]}")
+        return pkgs
 
     todo = [eco for eco in (ecosystems or ORDER) if any(r.ecosystem == eco for r in roots)]
     if len(todo) <= 1:
         return [p for eco in todo for p in one(eco)]
     # The ecosystems are independent and mostly wait on their registries: resolve them at once
     # (one shared HttpClient), and report the first failure in ORDER.
-    from concurrent.futures import ThreadPoolExecutor
 
     for eco in todo:
-        importlib.import_module(f"ppm.lockfile.resolvers.{eco}")  # imports are not parallel-safe to race
+        table.resolver(eco)  # imports are not parallel-safe to race
     with ThreadPoolExecutor(max_workers=len(todo)) as ex:
         futures = [ex.submit(one, eco) for eco in todo]
         results = [f.exception() or f.result() for f in futures]
@@ -74,7 +79,6 @@ def lock_project(root: Path, *, http: HttpClient, old: Lock | None = None, upgra
     """Resolve the project at `root` into a new Lock (not written)."""
     from ppm.core import manifest as manifest_mod
 
-    from ppm.lockfile import request
 
     m = manifest_mod.load(root)
     urls = registry_urls(registries)

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from ppm.core.errors import PpmError
+from ppm.core.fsutil import umask
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
@@ -32,6 +33,7 @@ def create(path: Path, template: str = "demo") -> Path:
     # Build the tree beside the destination, then rename: no half-written project on failure.
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=dest.parent))
     try:
+        os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700; a project directory follows the umask
         for dirpath, dirnames, filenames in os.walk(src):
             dirnames[:] = [d for d in dirnames if d not in ("__pycache__", "target", "node_modules", ".ppm", "dist")]
             rel = Path(dirpath).relative_to(src)

@@ -12,8 +12,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def _no_inherited_ppm_dirs(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_inherited_ppm_dirs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("PPM_TOOLCHAINS_DIR", raising=False)
+    # the key behind `ppm lock --check`'s record of a passed check: per test, never the user's
+    monkeypatch.setenv("PPM_STATE_DIR", str(tmp_path / "ppm-state"))
 
 
 @pytest.fixture

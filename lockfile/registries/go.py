@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
-import zipfile
+from pathlib import Path
 
 from ppm.lockfile.errors import RegistryError
-from ppm.lockfile.registries.http import HttpClient
-from ppm.lockfile.registries.http import NotFound
+from ppm.lockfile.extract import zip_member_sha256s
+from ppm.lockfile.registries.http import HttpClient, NotFound
 
 ECO = "go"
 
@@ -21,13 +20,18 @@ def escape(path: str) -> str:
 
 def hash1(files: list[tuple[str, bytes]]) -> str:
     """dirhash.Hash1: sha256 over sorted lines "<hex sha256>  <name>\\n", base64, prefixed 'h1:'."""
-    lines = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(files))
+    return hash1_of_sums([(name, hashlib.sha256(data).hexdigest()) for name, data in files])
+
+
+def hash1_of_sums(sums: list[tuple[str, str]]) -> str:
+    lines = "".join(f"{hexsum}  {name}\n" for name, hexsum in sorted(sums))
     return "h1:" + base64.b64encode(hashlib.sha256(lines.encode()).digest()).decode()
 
 
-def hash_zip(data: bytes) -> str:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        return hash1([(n, z.read(n)) for n in z.namelist() if not n.endswith("/")])
+def hash_zip(data: bytes | Path, what: str = "Go module zip") -> str:
+    """h1: of a module zip, each member streamed and the whole bounded (lockfile/extract.py): a
+    small zip that inflates to gigabytes costs time within the limits, never memory."""
+    return hash1_of_sums(zip_member_sha256s(data, what=what))
 
 
 def hash_mod(text: bytes) -> str:

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Iterable
 
 import httpx
+from ppm.lockfile.errors import HashMismatch, RegistryError
 
-from ppm.lockfile.errors import RegistryError
+from ppm.core import hashing
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3
@@ -106,12 +107,17 @@ class HttpClient:
         body_p, meta_p = self._paths(url, accept)
         try:
             meta = json.loads(meta_p.read_text())
-            return meta, body_p.read_bytes()
+            body = body_p.read_bytes()
         except (OSError, ValueError):
             return None
+        # a body cut short or swapped on disk (a partly restored cache) is a miss, never an answer
+        if not isinstance(meta, dict) or meta.get("sha256") != hashlib.sha256(body).hexdigest():
+            return None
+        return meta, body
 
     def _store(self, url: str, accept: str, meta: dict, body: bytes) -> None:
         body_p, meta_p = self._paths(url, accept)
+        meta = {**meta, "sha256": hashlib.sha256(body).hexdigest()}
         try:
             body_p.parent.mkdir(parents=True, exist_ok=True)
             for p, data in ((body_p, body), (meta_p, json.dumps(meta).encode())):
@@ -238,20 +244,11 @@ def digest(content: bytes, algorithm: str = "sha256") -> str:
 
 def verify(content: bytes, expected: str, *, url: str) -> None:
     """Raise HashMismatch unless `content` has the hash `expected` (hex "algo:..." or SRI "algo-base64")."""
-    import base64
 
-    from ppm.lockfile.errors import HashMismatch
-
-    if ":" in expected:
-        algo, want = expected.split(":", 1)
-        got = hashlib.new(algo, content).hexdigest()
-        shown = f"{algo}:{got}"
-    elif "-" in expected:
-        algo, want = expected.split("-", 1)
-        got = base64.b64encode(hashlib.new(algo, content).digest()).decode()
-        shown = f"{algo}-{got}"
-    else:
-        raise HashMismatch(f"{url}: unknown hash format {expected!r}")
-    if got != want:
-        raise HashMismatch(f"hash mismatch for {url}: expected {expected}, got {shown}",
+    try:
+        got = hashing.of_bytes(content, expected)
+    except hashing.BadHash as e:
+        raise HashMismatch(f"{url}: {e.message}") from None
+    if got != expected:
+        raise HashMismatch(f"hash mismatch for {url}: expected {expected}, got {got}",
                            hint="the registry or a proxy served different bytes than were locked; do not trust this file")

@@ -29,6 +29,7 @@ from ppm.build.store import OutputFile
 from ppm.build.store import Store
 from ppm.core.errors import ActionFailed
 from ppm.core.errors import PpmError
+from ppm.core.errors import os_error_message
 from ppm.core.fsutil import atomic_write_text
 from ppm.core.fsutil import rmtree
 from ppm.build.plan import Plan
@@ -348,7 +349,12 @@ class Engine:
             elif isinstance(exc, Cancelled):
                 self.results[pa.id] = Result(pa.id, "skipped", reason="cancelled")
             else:
-                msg = str(exc) if isinstance(exc, PpmError) else f"{pa.id}: internal error: {exc!r}"
+                if isinstance(exc, PpmError):
+                    msg = str(exc)
+                elif isinstance(exc, OSError):  # the disk or a permission, named by its path
+                    msg = f"{pa.id}: {os_error_message(exc)}"
+                else:
+                    msg = f"{pa.id}: internal error: {exc!r}"
                 failures.append(msg)
                 self.results[pa.id] = Result(pa.id, "failed", error=msg)
                 if self.progress:

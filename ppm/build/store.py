@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from ppm.core.errors import CacheError
 from ppm.core.fsutil import link_or_copy
 from ppm.core.fsutil import sha256_file
 
@@ -35,6 +36,28 @@ class OutputFile:
     @classmethod
     def from_json(cls, v: list) -> "OutputFile":
         return cls(str(v[0]), int(v[1]), bool(v[2]))
+
+
+# SQLite's primary result codes (sqlite3.h): only these two mean the file itself is damaged
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+_AC_HINT = {
+    8: "the cache is read-only here: point PPM_CACHE_DIR at a writable place",  # SQLITE_READONLY
+    13: "the disk is full: free space there (the cache is PPM_CACHE_DIR, default ~/.cache/ppm)",  # SQLITE_FULL
+    5: "another ppm holds the cache for too long: try again",  # SQLITE_BUSY
+    14: "the cache directory cannot be opened: check PPM_CACHE_DIR and its permissions",  # SQLITE_CANTOPEN
+}
+
+
+def _primary(e: sqlite3.Error) -> int:
+    return (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF
+
+
+def _is_corrupt(e: sqlite3.DatabaseError) -> bool:
+    code = _primary(e)
+    if code:
+        return code in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    text = str(e).lower()  # an error raised before SQLite gave a code
+    return "malformed" in text or "not a database" in text
 
 
 class Store:
@@ -65,9 +88,15 @@ class Store:
                     if self._db is None:
                         self._db = self._open()
                     return self._db.execute(sql, args).fetchall()
-                except sqlite3.DatabaseError:
+                except sqlite3.DatabaseError as e:
+                    if not _is_corrupt(e):
+                        # a full disk, a read-only file system, a lock held too long: the
+                        # database is fine and its entries are worth keeping; say so and stop
+                        raise CacheError(f"action cache {self.root / 'ac.sqlite'}: {e}",
+                                         hint=_AC_HINT.get(_primary(e), "check that file and its directory")) from None
                     if attempt:
-                        raise
+                        raise CacheError(f"action cache {self.root / 'ac.sqlite'}: still corrupt after starting anew ({e})",
+                                         hint="delete that file and its -wal/-shm companions") from None
                     self._reset()  # a corrupt database is set aside, never trusted
         return []
 

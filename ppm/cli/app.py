@@ -36,6 +36,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an internal error (also PPM_DEBUG=1)."),
 ) -> None:
     pass
 
@@ -44,30 +45,17 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"ppm.cli.{_name}").register(app)
 
 
-def run() -> None:
-    """Run the CLI; a PpmError becomes one clear message on stderr and a non-zero exit."""
-    from ppm.core.errors import PpmError
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code. Click's standalone mode owns usage errors (a usage
+    message, exit 2) under whichever click typer carries; ppm/cli/edge.py owns everything else."""
+    args = list(sys.argv[1:] if argv is None else argv)
 
-    try:
-        # Outside standalone mode click returns a typer.Exit's code instead of exiting with it.
-        rc = app(standalone_mode=False)
-        if isinstance(rc, int) and rc:
-            sys.exit(rc)
-    except PpmError as e:
-        from ppm.cli import ui
+    def call() -> int:
+        try:
+            app(args=args, prog_name="ppm", standalone_mode=True)
+        except SystemExit as e:
+            code = e.code
+            return code if isinstance(code, int) else (0 if code is None else 1)
+        return 0
 
-        ui.error(str(e))
-        sys.exit(e.exit_code)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except typer.Abort:
-        sys.exit(130)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except typer.TyperException as e:  # usage errors (typer's own click) arrive here in non-standalone mode
-        # typer no longer depends on the click package: `import click` fails in a fresh venv.
-        show = getattr(e, "show", None)
-        if show is None:
-            raise
-        show()
-        sys.exit(getattr(e, "exit_code", 2))
+    return call()

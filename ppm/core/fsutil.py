@@ -19,11 +19,29 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def umask() -> int:
+    # os.umask can only be read by setting it; the value is restored at once (ppm sets no other)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def mode_for(path: Path) -> int:
+    """The mode a rewritten file keeps (its own), or what a new file gets under the umask."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o666 & ~umask()
+
+
 def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = False) -> None:
-    """Write to a temp file beside `path`, then rename: readers see the old or the new file, never half."""
+    """Write to a temp file beside `path`, then rename: readers see the old or the new file, never
+    half. A file that existed keeps its mode; a new one follows the umask (mkstemp alone makes 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = mode_for(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             if fsync:
@@ -48,6 +66,19 @@ def link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> No
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
+
+
+def replace_dir(new: Path, final: Path) -> None:
+    """Put directory `new` where `final` is: two renames, so `final` is the old tree or the new
+    one, never half of either; the old tree is removed afterwards."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists() or final.is_symlink():
+        trash = final.with_name(f".{final.name}.old-{os.urandom(4).hex()}")
+        os.rename(final, trash)
+        os.rename(new, final)
+        rmtree(trash)
+    else:
+        os.rename(new, final)
 
 
 def rmtree(path: Path) -> None:

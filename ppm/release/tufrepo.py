@@ -225,9 +225,25 @@ def serve(directory: Path, *, port: int = 0, host: str = "127.0.0.1") -> Iterato
     import threading
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
+    root = os.path.realpath(directory)
+
     class Quiet(SimpleHTTPRequestHandler):
+        """Files of the repository only: no directory listings, and nothing a symbolic link
+        inside it points at outside it (a release directory is shared, and links get in)."""
+
         def log_message(self, *args: Any) -> None:
             pass
+
+        def list_directory(self, path: str) -> None:  # type: ignore[override]
+            self.send_error(404, "Not Found")
+            return None
+
+        def send_head(self):  # type: ignore[no-untyped-def]
+            path = os.path.realpath(self.translate_path(self.path))
+            if os.path.commonpath([root, path]) != root or os.path.isdir(path):
+                self.send_error(404, "Not Found")
+                return None
+            return super().send_head()
 
     httpd = ThreadingHTTPServer((host, port), functools.partial(Quiet, directory=str(directory)))
     httpd.daemon_threads = True

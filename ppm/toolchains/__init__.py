@@ -23,7 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
+from ppm import targets
 from ppm.core.errors import ToolchainError
+from ppm.core.fsutil import sha256_file
+from ppm.core.paths import cache_dir, toolchains_dir
 
 Report = Callable[[str], None]
 
@@ -163,38 +166,10 @@ _INSTALL_HINTS = {
 # public API
 
 
-def cache_dir() -> Path:
-    """ppm's cache root: $PPM_CACHE_DIR if set, else the platform's user cache directory."""
-    from ppm.core.paths import cache_dir as root  # one definition, shared with the engine
-
-    return root()
-
-
-def _toolchains_dir() -> Path:
-    from ppm.core.paths import toolchains_dir
-
-    return toolchains_dir()
-
-
-_HOST: str | None = None
-
-
 def host_platform() -> str:
-    """The PINS key of this machine: linux-x86_64, linux-aarch64, macos-arm64, …"""
-    global _HOST
-    if _HOST is None:
-        system = {"darwin": "macos", "win32": "windows"}.get(sys.platform, sys.platform)
-        if hasattr(os, "uname"):
-            machine = os.uname().machine.lower()  # the `platform` module costs ~10 ms to import
-        else:
-            import platform
-
-            machine = platform.machine().lower()
-        machine = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
-        if system == "macos" and machine == "aarch64":
-            machine = "arm64"  # Apple's spelling, as in targets/
-        _HOST = f"{system}-{machine}"
-    return _HOST
+    """The PINS key of this machine: linux-x86_64, linux-aarch64, macos-arm64, … (one detection,
+    in ppm.targets)."""
+    return targets.host_platform()
 
 
 def pin_for(name: str, platform: str | None = None) -> Pin | None:
@@ -229,7 +204,7 @@ def resolve(
     unknown = [n for n in names if n not in KNOWN]
     if unknown:
         raise ToolchainError(f"unknown toolchain {', '.join(map(repr, unknown))}; ppm knows {', '.join(KNOWN)}")
-    probes = _ProbeCache(_toolchains_dir() / "probes.json")
+    probes = _ProbeCache(toolchains_dir() / "probes.json")
     out: dict[str, Toolchain] = {}
     for name in names:
         if name in PROVISIONED:
@@ -252,7 +227,7 @@ def provision(pin: Pin, *, report: Report | None = None) -> Path:
 
     Safe against a killed process (everything happens in a temp dir renamed into place at the
     end) and against concurrent provisioning (a file lock per toolchain version)."""
-    root = _toolchains_dir()
+    root = toolchains_dir()
     final = _install_dir(pin)
     if _installed(final, pin):
         return final
@@ -306,7 +281,7 @@ def provision(pin: Pin, *, report: Report | None = None) -> Path:
 
 
 def _install_dir(pin: Pin) -> Path:
-    return _toolchains_dir() / f"{pin.name}-{pin.version}"
+    return toolchains_dir() / f"{pin.name}-{pin.version}"
 
 
 def _marker(pin: Pin) -> dict:
@@ -547,14 +522,6 @@ def _stat(path: str) -> list:
         return [path, None, None]
 
 
-def _sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _run_version(argv: list[str]) -> list[str]:
     """The non-empty lines `argv` prints (stdout, then stderr: javac 8 writes there)."""
     import subprocess
@@ -608,7 +575,7 @@ def _simple_probe(name: str, argv: list[str], version_args: list[str], extra: It
         real = os.path.realpath(argv[0])
         before = _stat(real)
         lines = _run_version([*argv, *version_args])
-        return _Probe(_version_of(lines[0]), lines[:1], _sha256_file(real), [before, *(_stat(p) for p in extra)])
+        return _Probe(_version_of(lines[0]), lines[:1], sha256_file(real), [before, *(_stat(p) for p in extra)])
     return measure
 
 
@@ -639,7 +606,7 @@ def _find_cargo(cache: _ProbeCache) -> Toolchain:
             witnesses += [_stat(os.path.join(rustup_home, "settings.toml")), _stat(real_rustc)]
         witnesses = [w for i, w in enumerate(witnesses) if w not in witnesses[:i]]
         lines = _run_version([cargo, "--version"])[:1] + _run_version([rustc, "--version"])[:1]
-        return _Probe(_version_of(lines[0]), lines, _sha256_file(real_rustc), witnesses)
+        return _Probe(_version_of(lines[0]), lines, sha256_file(real_rustc), witnesses)
 
     # RUSTUP_TOOLCHAIN picks another toolchain without touching any file: key on it.
     extra = f"{rustc}|RUSTUP_TOOLCHAIN={os.environ.get('RUSTUP_TOOLCHAIN', '')}"

@@ -94,10 +94,11 @@ def project(tmp_path, monkeypatch):
 def ppm(*args: str):
     import typer
 
-    from ppm.cli import lock as lock_cmd
+    from ppm.cli import add, lock, remove, sync, tree, why
 
     app = typer.Typer()
-    lock_cmd.register(app)
+    for command in (lock, add, remove, sync, tree, why):
+        command.register(app)
     return CliRunner().invoke(app, list(args))
 
 

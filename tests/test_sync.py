@@ -334,14 +334,11 @@ def test_removing_the_last_dependency_unmanages_it(project):
 
 
 def test_sync_command(project):
-    import typer
     from typer.testing import CliRunner
 
-    from ppm.cli import lock as lock_cmd
+    from ppm.cli.app import app
 
     proj, srv, reg = project
-    app = typer.Typer()
-    lock_cmd.register(app)
     r = CliRunner().invoke(app, ["sync", "--check"])
     assert r.exit_code == 1 and "not in sync" in r.output
     r = CliRunner().invoke(app, ["sync"])

@@ -474,10 +474,11 @@ def test_cache_dir_follows_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def _app():
     import typer
 
-    from ppm.cli.toolchain import register
+    from ppm.cli import doctor, toolchain
 
     app = typer.Typer()
-    register(app)
+    toolchain.register(app)
+    doctor.register(app)
     return app
 
 

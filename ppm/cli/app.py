@@ -16,7 +16,8 @@ from ppm import __version__
 from ppm.cli import ui
 from ppm.core.errors import PpmError
 
-COMMAND_MODULES = ("init", "build", "graph", "toolchain", "lock", "patch", "release")
+COMMAND_MODULES = ("init", "build", "graph", "toolchain", "doctor", "lock", "add", "remove", "sync", "tree", "why",
+                   "patch", "release")
 
 app = typer.Typer(
     name="ppm",

@@ -19,14 +19,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Build every component for every target and bundle the entry component into one executable."""
         import json
-        from pathlib import Path
 
-        from ppm.cli import ui
         from ppm.build.run import build as run_build
+        from ppm.cli import ui
+        from ppm.cli.common import project_root
         from ppm.core.errors import PpmError
-        from ppm.core.manifest import find_root
 
-        root = find_root(Path.cwd())
+        root = project_root()
         report = None if quiet else ui.info
         with ui.BuildProgress(quiet=quiet or json_out) as progress:
             try:

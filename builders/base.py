@@ -48,7 +48,7 @@ class PlanContext:
     toolchains: dict[str, Toolchain] = field(default_factory=dict)
     synced: Synced = field(default_factory=Synced)
 
-    def glob(self, component: Component, patterns: list[str], exclude: list[str] = ()) -> tuple[list[str], list[str]]:
+    def glob(self, component: Component, patterns: list[str], exclude: list[str] | tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
         """Project-relative files under the component matching any pattern (fnmatch over the
         path relative to the component, `**` crosses directories), and the directories that
         were scanned (their listings feed the action key, so an added file reruns it)."""

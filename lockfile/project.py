@@ -286,7 +286,7 @@ def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | 
     with _http(offline) as http:
         # 1. each new package alone, so the error says which ecosystem refused what
         chosen: dict[AddSpec, str] = {}
-        for s, r in zip(specs, new_roots):
+        for s, r in zip(specs, new_roots, strict=True):
             try:
                 pkgs = resolve_roots([r], targets, http=http, old=old)
             except ResolutionError as e:

@@ -54,7 +54,7 @@ def from_pins(name: str) -> model.Toolchain | None:
     version = sorted(versions)[-1]
     sources = sorted({f"{pin.registry}:{pin.package}" for pin in plats.values()})
     # one package everywhere ("pypi:ziglang"), or one per platform ("npm:@esbuild/*")
-    source = sources[0] if len(sources) == 1 else os.path.commonprefix(sources) + "*"
+    source = sources[0] if len(sources) == 1 else os.path.commonprefix(sources) + "*"  # noqa: RUF071 - a character prefix is meant
     doc = json.dumps({"name": name, "version": version, "platforms": entries}, sort_keys=True, separators=(",", ":"))
     return model.Toolchain(name, version, source, "sha256:" + hashlib.sha256(doc.encode()).hexdigest(), entries)
 

@@ -174,7 +174,7 @@ def test_cargo_goes_online_only_with_dependencies(tmp_path: Path) -> None:
 def test_cargo_needs_a_lock_file(tmp_path: Path) -> None:
     m = load(create(tmp_path / "demo"))
     (m.root / "core" / "Cargo.lock").unlink()
-    with pytest.raises(ManifestError, match="Cargo.lock"):
+    with pytest.raises(ManifestError, match=r"Cargo\.lock"):
         plan(m, "core", targets.host())
 
 

@@ -24,7 +24,7 @@ def test_project_root_is_found_from_below(tmp_path: Path) -> None:
 
 def test_no_project_is_none_or_a_clear_error(tmp_path: Path) -> None:
     assert paths.find_project_root(tmp_path) is None
-    with pytest.raises(ManifestError, match="no ppm.toml in .* or any parent directory"):
+    with pytest.raises(ManifestError, match=r"no ppm\.toml in .* or any parent directory"):
         find_root(tmp_path)
 
 

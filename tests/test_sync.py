@@ -144,7 +144,7 @@ def test_sync_writes_every_native_world(project):
     gm = (proj / ".ppm/sync/project/go/go.mod").read_text()
     assert "require (\n\texample.com/lib v1.1.0\n)" in gm and "example.com/dep v1.0.0 // indirect" in gm
     gs = (proj / ".ppm/sync/project/go/go.sum").read_text().splitlines()
-    assert [l.split()[:2] for l in gs] == [["example.com/dep", "v1.0.0"], ["example.com/dep", "v1.0.0/go.mod"],
+    assert [line.split()[:2] for line in gs] == [["example.com/dep", "v1.0.0"], ["example.com/dep", "v1.0.0/go.mod"],
                                            ["example.com/lib", "v1.1.0"], ["example.com/lib", "v1.1.0/go.mod"]]
     assert (proj / ".ppm/vendor/go/example.com/lib/@v/v1.1.0.zip").is_file()
     # maven: the pinned list and the jars in a repository layout
@@ -214,7 +214,7 @@ def test_no_dependencies_no_lock_is_a_noop(tmp_path):
     sync.ensure_synced(tmp_path, manifest.load(tmp_path))
     assert not (tmp_path / ".ppm").exists()
     (tmp_path / "ppm.toml").write_text('[project]\nname = "x"\n[dependencies.npm]\na = "1"\n')
-    with pytest.raises(LockError, match="no ppm.lock"):
+    with pytest.raises(LockError, match=r"no ppm\.lock"):
         sync.ensure_synced(tmp_path, manifest.load(tmp_path))
 
 
@@ -309,7 +309,7 @@ def test_builders_plan_locked_mode_after_sync(project):
         ctx = PlanContext(root=proj, target=targets.host(), deps={}, synced=synced_for(proj, name))
         return REGISTRY[c.builder]().plan(c, ctx)
 
-    with pytest.raises(Exception, match="core/Cargo.lock is missing"):
+    with pytest.raises(Exception, match=r"core/Cargo\.lock is missing"):
         plan("core")
     sync.ensure_synced(proj, m)
     argv = plan("core")[0].commands[0]

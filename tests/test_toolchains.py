@@ -252,7 +252,7 @@ def test_bad_npm_integrity_is_refused(registry: FakeRegistry) -> None:
     path = f"/npm/{pin.artifacts[0].path}"
     data = registry.files[path]
     registry.files[path] = data[:20] + bytes([data[20] ^ 1]) + data[21:]
-    with pytest.raises(ToolchainError, match="@esbuild/linux-x64 0.28.2 from npm"):
+    with pytest.raises(ToolchainError, match=r"@esbuild/linux-x64 0\.28\.2 from npm"):
         resolve(["esbuild"], pins={"esbuild": pin})
     assert not (toolchains_dir() / "esbuild-0.28.2").exists()
 

@@ -19,8 +19,17 @@ import json
 import os
 import sys
 import time
+from typing import TYPE_CHECKING, Any
 
 from ppm.core.paths import find_project_root
+
+if TYPE_CHECKING:  # annotations only: this module imports nothing heavy at run time
+    from pathlib import Path
+
+    from ppm.build.engine import Engine
+    from ppm.build.plan import Plan
+    from ppm.build.results import Result
+    from ppm.build.run import BuildSummary
 
 RECORD = "noop.json"
 SUMMARY = "last-build.json"
@@ -30,7 +39,7 @@ FORMAT = 1
 
 
 
-def _parse(argv: list[str]) -> dict | None:
+def _parse(argv: list[str]) -> dict[str, Any] | None:
     """The few options a no-op can honour; anything else means: take the full path."""
     opts = {"json": False}
     i = 0
@@ -102,7 +111,7 @@ def _version() -> str:
     return __version__
 
 
-def forget(root) -> None:  # type: ignore[no-untyped-def]
+def forget(root: str | os.PathLike[str]) -> None:
     """Drop the record: called when a build starts, so a killed build never leaves a stale one."""
     try:
         os.unlink(os.path.join(str(root), ".ppm", RECORD))
@@ -110,7 +119,8 @@ def forget(root) -> None:  # type: ignore[no-untyped-def]
         pass
 
 
-def record(root, plan, engine, results, bundles, summary) -> None:  # type: ignore[no-untyped-def]
+def record(root: str | os.PathLike[str], plan: Plan, engine: Engine, results: list[Result], bundles: list[Path],
+           summary: BuildSummary) -> None:
     """Write the record after a successful build (and the summary `--json` replays)."""
     from pathlib import Path
 
@@ -155,13 +165,13 @@ def record(root, plan, engine, results, bundles, summary) -> None:  # type: igno
             for d, dirs, fns in os.walk(top):
                 dirs[:] = [x for x in dirs if x != "__pycache__" and x != "templates"]
                 paths.update(os.path.join(d, fn) for fn in fns if fn.endswith(".py"))
-    files = []
-    for p in sorted(paths):
+    files: list[tuple[str, int, int, int]] = []
+    for path in sorted(paths):
         try:
-            st = os.stat(p)
+            st = os.stat(path)
         except FileNotFoundError:
             return  # something vanished during the build: no record, the next build checks everything
-        files.append([p, st.st_size, st.st_mtime_ns, st.st_ino])
+        files.append((path, st.st_size, st.st_mtime_ns, st.st_ino))
     # A file written within RACY_NS of the record could change again without its mtime moving;
     # wait that window out (at most 50 ms, only after a build that wrote something) rather
     # than leave a record the next no-op cannot trust.

@@ -35,7 +35,7 @@ def topo_order(components: dict[str, Component]) -> list[str]:
     return order
 
 
-def to_json(plan: Any) -> dict:
+def to_json(plan: Any) -> dict[str, Any]:
     """Components, edges and actions of a plan (see engine.Plan)."""
     comps = []
     for name in plan.order:

@@ -72,7 +72,7 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
         try:
             results = engine.run()
         except PpmError as e:
-            e.summary = summary  # type: ignore[attr-defined]  # filled in below, for --json
+            e.summary = summary  # filled in below, for --json
             raise
         finally:
             for pa in plan.actions:

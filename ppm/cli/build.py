@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
             try:
                 summary = run_build(root, targets=target, jobs=jobs, keep_going=keep_going, progress=progress, report=report)
             except PpmError as e:
-                if json_out and getattr(e, "summary", None) is not None:
+                if json_out and e.summary is not None:
                     print(json.dumps(e.summary.to_json(), indent=2))
                 raise
         if explain:

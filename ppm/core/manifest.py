@@ -167,7 +167,7 @@ def load(root: Path) -> Manifest:
             raise err(where + ["optional"], f"components.{cname}.optional must be true or false")
         settings = {k: v for k, v in c.items() if k not in COMPONENT_KEYS}
         cdeps = c.get("dependencies", {})
-        _check_dependencies(cdeps, lambda m, k=where + ["dependencies"]: err(k, f"components.{cname}.dependencies: {m}"))
+        _check_dependencies(cdeps, lambda m, k=where + ["dependencies"], name=cname: err(k, f"components.{name}.dependencies: {m}"))
         components[cname] = Component(cname, builder if isinstance(builder, str) else "", Path(cpath).as_posix(),
                                       list(needs), settings, optional, cdeps)
 

@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ppm.core.fsutil import sha256_file
 from ppm.toolchains.base import Toolchain, identity
@@ -36,7 +37,7 @@ class _Probe:
     version: str
     lines: list[str]  # the version lines, part of the identity
     sha256: str  # of the tool's main binary
-    witnesses: list[list] = field(default_factory=list)  # [path, size, mtime_ns], or [path, None, None] if absent
+    witnesses: list[list[Any]] = field(default_factory=list)  # [path, size, mtime_ns], or [path, None, None] if absent
 
 
 class ProbeCache:
@@ -45,7 +46,7 @@ class ProbeCache:
         self.changed = False
         try:
             data = json.loads(path.read_text())
-            self.entries: dict[str, dict] = data["probes"] if data.get("version") == _PROBES_VERSION else {}
+            self.entries: dict[str, dict[str, Any]] = data["probes"] if data.get("version") == _PROBES_VERSION else {}
         except (OSError, ValueError, KeyError, TypeError):
             self.entries = {}
 
@@ -77,7 +78,7 @@ class ProbeCache:
         self.changed = False
 
 
-def _stat(path: str) -> list:
+def _stat(path: str) -> list[Any]:
     try:
         st = os.stat(path)
         return [path, st.st_size, st.st_mtime_ns]

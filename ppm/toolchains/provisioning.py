@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock
 
@@ -22,6 +23,9 @@ from ppm.core.paths import toolchains_dir
 from ppm.targets import host_platform
 from ppm.toolchains.base import Report, Toolchain, identity
 from ppm.toolchains.pins import REGISTRIES, Artifact, Pin
+
+if TYPE_CHECKING:
+    import httpx  # for annotations only: imported where used, it is heavy
 
 _MARKER = ".ppm-toolchain.json"  # written last inside an install: its presence means complete
 _TRIES = 3
@@ -85,7 +89,7 @@ def install_dir(pin: Pin) -> Path:
     return toolchains_dir() / f"{pin.name}-{pin.version}"
 
 
-def _marker(pin: Pin) -> dict:
+def _marker(pin: Pin) -> dict[str, Any]:
     return {"name": pin.name, "version": pin.version, "registry": pin.registry, "package": pin.package,
             "hashes": [a.hash for a in pin.artifacts]}
 
@@ -145,7 +149,7 @@ def _download_all(pin: Pin, dest: Path) -> list[Path]:
         return [_download(client, pin, art, dest) for art in pin.artifacts]
 
 
-def _download(client, pin: Pin, art: Artifact, dest_dir: Path) -> Path:
+def _download(client: httpx.Client, pin: Pin, art: Artifact, dest_dir: Path) -> Path:
     import httpx  # heavy (~50 ms): only when something is downloaded
 
     registry = REGISTRIES[pin.registry][0]
@@ -222,7 +226,7 @@ def _install_pip(pin: Pin, files: list[Path], tree: Path) -> None:
         _unpack_wheels(files, tree)
         return
     req = files[0].parent / "requirements.txt"  # relative paths: the cache dir may hold spaces
-    req.write_text("".join(f"./{f.name} --hash={a.hash}\n" for f, a in zip(files, pin.artifacts)))
+    req.write_text("".join(f"./{f.name} --hash={a.hash}\n" for f, a in zip(files, pin.artifacts, strict=True)))
     cmd = [sys.executable, "-m", "pip", "install", "--isolated", "--no-deps", "--no-index", "--require-hashes",
            "--no-compile", "--disable-pip-version-check", "--no-warn-script-location", "-q",
            "--target", str(tree), "-r", str(req)]

@@ -137,7 +137,12 @@ def test_builders_declare_settings_and_tools() -> None:
         cls = REGISTRY[name]
         assert cls.name == name
         assert set(tools) <= set(cls.tools)
-        assert all(hasattr(s, "type") for s in cls.settings.values())
+        for key, s in cls.settings.items():
+            # A default must pass the check ppm.toml values get (ppm.builders.check_manifest),
+            # and every setting says what it is for.
+            assert s.default is None or isinstance(s.default, s.type), (name, key, s.default)
+            assert s.help, (name, key)
+            assert not (s.required and s.default is not None), (name, key)
 
 
 # -- cargo -----------------------------------------------------------------------------------

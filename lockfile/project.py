@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from ppm.core.paths import find_project_root
+from ppm.core import projectroot
 from ppm.lockfile import model
 from ppm.lockfile import request
 from ppm.lockfile.errors import LockError
@@ -456,9 +456,10 @@ def try_noop(argv: list[str]) -> int | None:
     when ppm.lock is fresh (exit code), else None to take the full path."""
     if argv not in ([], ["--check"]):
         return None
-    root = find_project_root(os.getcwd())
-    if root is None:
+    found = projectroot.find(os.getcwd())
+    if found is None:
         return None
+    root = Path(found)
     if is_fresh(root):
         print("ppm.lock is up to date")
         return 0

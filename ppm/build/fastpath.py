@@ -8,8 +8,8 @@ and the environment variables that select toolchains. If all of them are unchang
 can run, and the build is answered in a few milliseconds. Anything else (any doubt at all)
 falls through to the full build, which is always correct on its own.
 
-Imports: the standard library only at module level (and ppm.core.paths, which is), since this
-module runs before anything else; record(), called after a full build, imports what it needs inside (an exception to the
+Imports: the standard library only at module level (and ppm.core.projectroot, which uses `os`
+alone; not even `typing` or `pathlib`, a few ms each), since this module runs before anything else; record(), called after a full build, imports what it needs inside (an exception to the
 rule of top-level imports, listed in ppm/cli/__init__.py).
 """
 
@@ -19,12 +19,13 @@ import json
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any
 
-from ppm.core.paths import find_project_root
+from ppm.core import projectroot
 
-if TYPE_CHECKING:  # annotations only: this module imports nothing heavy at run time
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; type checkers read it as True
+if TYPE_CHECKING:  # annotations only
     from pathlib import Path
+    from typing import Any
 
     from ppm.build.engine import Engine
     from ppm.build.plan import Plan
@@ -62,8 +63,7 @@ def try_noop(argv: list[str]) -> int | None:
     opts = _parse(argv)
     if opts is None:
         return None
-    found = find_project_root(os.getcwd())
-    root = str(found) if found else None
+    root = projectroot.find(os.getcwd())
     if root is None:
         return None
     state = os.path.join(root, ".ppm")

@@ -1,22 +1,21 @@
 """Where things are: the project (found from a directory inside it), its state directory, and
-ppm's user-wide cache. Standard library only at import: the no-op fast paths use this module."""
+ppm's user-wide cache. Standard library only at import."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from ppm.core import projectroot
+from ppm.core.projectroot import MANIFEST
 
-MANIFEST = "ppm.toml"
+__all__ = ["MANIFEST", "cache_dir", "find_project_root", "state_dir", "toolchains_dir"]
 
 
 def find_project_root(start: str | os.PathLike[str]) -> Path | None:
     """The nearest directory at or above `start` that holds ppm.toml, or None."""
-    d = Path(start).resolve()
-    for candidate in (d, *d.parents):
-        if os.path.isfile(os.path.join(candidate, MANIFEST)):
-            return candidate
-    return None
+    found = projectroot.find(str(Path(start).resolve()))
+    return Path(found) if found is not None else None
 
 
 def cache_dir() -> Path:

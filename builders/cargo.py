@@ -6,7 +6,6 @@ after a one-line change is incremental) but never feeds the action key."""
 from __future__ import annotations
 
 import tomllib
-from typing import TYPE_CHECKING
 
 from ppm.builders.base import Builder
 from ppm.builders.base import PlanContext
@@ -15,9 +14,8 @@ from ppm.builders.base import join
 from ppm.builders.base import strs
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
+from ppm.core.manifest import Component
 
-if TYPE_CHECKING:
-    from ppm.core.manifest import Component
 
 # Tables of Cargo.toml that name third-party crates (the target-specific ones sit under
 # [target.'cfg(..)'.dependencies] and are checked separately).
@@ -36,7 +34,7 @@ class CargoBuilder(Builder):
         "offline": Setting(bool, None, "pass --offline (default: only when the crate has no dependencies)"),
     }
 
-    def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
+    def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
         s = component.settings
         manifest = _read_cargo_toml(ctx, component)
         crate = s.get("lib") or _lib_name(manifest, component)
@@ -55,12 +53,9 @@ class CargoBuilder(Builder):
             # hang behind a proxy); with dependencies, cargo fetches exactly what Cargo.lock pins.
             offline = not _has_dependencies(manifest) and not component.dependencies.get("cargo")
         argv = ["{tool:cargo}", "build", "--profile", profile, "--locked"]
-        # Crates ppm synced from ppm.lock (lockfile/sync.py): offline, from the vendored copies.
-        from ppm.lockfile.sync import cargo_args
-
-        locked = cargo_args(ctx.root, component.name)
-        if locked:
-            argv += locked
+        # Crates ppm synced from ppm.lock: offline, from the vendored copies.
+        if ctx.synced.cargo_args:
+            argv += ctx.synced.cargo_args
         elif offline:
             argv.append("--offline")
         features = strs(component, "features", s.get("features", []))
@@ -87,7 +82,7 @@ class CargoBuilder(Builder):
         ]
 
 
-def _read_cargo_toml(ctx: PlanContext, component: "Component") -> dict:
+def _read_cargo_toml(ctx: PlanContext, component: Component) -> dict:
     path = ctx.root / component.path / "Cargo.toml"
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
@@ -98,7 +93,7 @@ def _read_cargo_toml(ctx: PlanContext, component: "Component") -> dict:
         raise ManifestError(f"{join(component.path, 'Cargo.toml')}: invalid TOML: {e}") from None
 
 
-def _lib_name(manifest: dict, component: "Component") -> str:
+def _lib_name(manifest: dict, component: Component) -> str:
     lib = manifest.get("lib", {})
     if isinstance(lib.get("name"), str):
         return lib["name"]
@@ -114,8 +109,6 @@ def _has_dependencies(manifest: dict) -> bool:
         if isinstance(spec, dict):
             tables += [spec.get(t) for t in _DEP_TABLES]
     return any(tables)
-
-
 
 
 BUILDER = CargoBuilder

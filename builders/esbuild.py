@@ -5,8 +5,6 @@ when run from the component's directory), so the bundle is byte-for-byte reprodu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ppm.builders.base import Builder
 from ppm.builders.base import PlanContext
 from ppm.builders.base import Setting
@@ -15,9 +13,8 @@ from ppm.builders.base import join
 from ppm.builders.base import strs
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
+from ppm.core.manifest import Component
 
-if TYPE_CHECKING:
-    from ppm.core.manifest import Component
 
 _FORMATS = ("iife", "cjs", "esm")
 _PLATFORMS = ("browser", "node", "neutral")
@@ -38,7 +35,7 @@ class EsbuildBuilder(Builder):
         "external": Setting(list, [], "module names to leave out of the bundle"),
     }
 
-    def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
+    def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
         s = component.settings
         entry = s.get("entry", "src/main.ts")
         patterns = strs(component, "sources", s.get("sources", []))
@@ -86,8 +83,6 @@ class EsbuildBuilder(Builder):
                 description=f"esbuild {component.name} ({platform})",
             )
         ]
-
-
 
 
 BUILDER = EsbuildBuilder

@@ -250,8 +250,8 @@ def package_lock(world: World, lock: Lock, root_name: str, root_version: str = "
             e["integrity"] = art.hash
         for field_name, key in (("dependencies", "npm-dependencies"), ("optionalDependencies", "npm-optional-dependencies")):
             specs = p.extra.get(key) or []
-            if specs:
-                e[field_name] = dict(s.rsplit("@", 1) if s.rfind("@") > 0 else (s, "*") for s in specs)  # type: ignore[union-attr]
+            if isinstance(specs, list) and specs:
+                e[field_name] = dict((s[:i], s[i + 1:]) if (i := s.rfind("@")) > 0 else (s, "*") for s in specs)
         for f in ("cpu", "os"):
             if p.extra.get(f):
                 e[f] = list(p.extra[f])  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from ppm.core import projectroot
 from ppm.lockfile import checkrecord, ecosystems, model, request
 from ppm.lockfile.errors import LockError, ResolutionError
 from ppm.lockfile.registries import registry_urls
@@ -320,7 +321,7 @@ def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | 
     with _http(offline) as http:
         # 1. each new package alone, so the error says which ecosystem refused what
         chosen: dict[AddSpec, str] = {}
-        for s, r in zip(specs, new_roots):
+        for s, r in zip(specs, new_roots, strict=True):
             try:
                 pkgs = resolve_roots([r], targets, http=http, old=old)
             except ResolutionError as e:
@@ -490,15 +491,11 @@ def try_noop(argv: list[str]) -> int | None:
     else None to take the full path."""
     if argv not in ([], ["--check"]):
         return None
-
-    d = Path(os.getcwd())
-    for root in (d, *d.parents):
-        if (root / MANIFEST).is_file():
-            break
-    else:
+    found = projectroot.find(os.getcwd())
+    if found is None:
         return None
+    root = Path(found)
     if argv == ["--check"]:
-    
         if checkrecord.passed(root, dict(registry_urls())):
             print("ppm.lock is up to date")
             return 0

@@ -26,7 +26,7 @@ def pinned_from(old: Lock | None, ecosystem: str, upgrade: bool | Iterable[str])
     """name -> locked version to prefer (npm may lock several versions of one name: the highest)."""
     if old is None or upgrade is True:
         return {}
-    skip = set() if upgrade is False else set(upgrade)  # type: ignore[arg-type]
+    skip = set() if upgrade is False else set(upgrade)
     out: dict[str, str] = {}
     for p in old.by_ecosystem(ecosystem):
         if p.name in skip or f"{ecosystem}:{p.name}" in skip:

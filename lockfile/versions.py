@@ -316,7 +316,7 @@ class GoVersion(SemVer):
     """Go module versions: 'v' + semver; pseudo-versions are pre-releases; '+incompatible' is build."""
 
     @classmethod
-    def parse(cls, s: str) -> GoVersion:  # type: ignore[override]
+    def parse(cls, s: str) -> GoVersion:
         if not s.startswith("v"):
             raise VersionError(f"Go versions start with 'v': {s!r}")
         v = SemVer.parse(s)
@@ -424,7 +424,7 @@ class MavenRange:
             lo_inc, body, hi_inc = m.group(1) == "[", m.group(2), m.group(3) == "]"
             if "," not in body:
                 exact = MavenVersion(body.strip())
-                self.ranges.append(lambda v, e=exact: v == e)
+                self.ranges.append(exact.__eq__)
                 continue
             lo_s, hi_s = (x.strip() for x in body.split(",", 1))
             lo = MavenVersion(lo_s) if lo_s else None
@@ -433,9 +433,7 @@ class MavenRange:
             def test(v: MavenVersion, lo=lo, hi=hi, li=lo_inc, hi_i=hi_inc) -> bool:
                 if lo is not None and (v < lo or (v == lo and not li)):
                     return False
-                if hi is not None and (v > hi or (v == hi and not hi_i)):
-                    return False
-                return True
+                return not (hi is not None and (v > hi or (v == hi and not hi_i)))
 
             self.ranges.append(test)
         if not self.ranges:

@@ -195,7 +195,7 @@ def _zstd():
     try:
         from compression import zstd  # type: ignore[import-not-found]  # Python 3.14+
     except ImportError:
-        from backports import zstd  # type: ignore[import-not-found,no-redef]
+        from backports import zstd
     return zstd
 
 

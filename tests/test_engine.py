@@ -239,19 +239,46 @@ def test_unknown_setting_names_line(proj: Path) -> None:
 
 
 def test_missing_toolchain_message(proj: Path, tmp_path: Path) -> None:
-    p = run_ppm("build", cwd=proj, check=False, env={"CC": str(tmp_path / "no-such-cc"), "PATH": "/nonexistent"})
+    cc = tmp_path / "no-such-cc"
+    p = run_ppm("build", cwd=proj, check=False, env={"CC": str(cc), "PATH": "/nonexistent"})
     assert p.returncode == 1
-    assert "cc" in p.stderr and "Traceback" not in p.stderr
+    # One message naming the component, the toolchain, what is wrong and what to do.
+    assert f"component 'mathx' (cc) cannot be built: cc is not usable: CC={str(cc)!r} names no executable" in p.stderr
+    assert "install a C compiler" in p.stderr and "optional = true" in p.stderr
+    assert "Traceback" not in p.stderr
 
 
-@pytest.mark.parametrize("delay", [0.3, 0.9, 1.6])
-def test_killed_build_recovers(proj: Path, tmp_path: Path, delay: float) -> None:
-    env = {**os.environ, **slow_cc(tmp_path, 0.4)}
-    proc = subprocess.Popen([sys.executable, "-m", "ppm", "build", "-j2"], cwd=proj, env=env,
+def marking_cc(tmp_path: Path, seconds: float) -> tuple[dict[str, str], Path]:
+    """A C compiler that leaves start.<pid> before it works (then takes `seconds` longer) and
+    end.<pid> after: the test sees which compiler runs were under way when it killed ppm."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    script = tmp_path / "markcc"
+    script.write_text(f'#!/bin/sh\ntouch "{marks}/start.$$"\nsleep {seconds}\ncc "$@"\nrc=$?\n'
+                      f'touch "{marks}/end.$$"\nexit $rc\n')
+    script.chmod(0o755)
+    return {"CC": str(script)}, marks
+
+
+# The build runs 5 compiler processes (compile add.c and mul.c, link libmathx, compile main.c,
+# link app): kill ppm while the 1st, the 3rd (the library's link) or the 5th (the app's link) runs.
+@pytest.mark.parametrize("nth", [1, 3, 5])
+def test_killed_build_recovers(proj: Path, tmp_path: Path, nth: int) -> None:
+    cc_env, marks = marking_cc(tmp_path, 0.4)
+    proc = subprocess.Popen([sys.executable, "-m", "ppm", "build", "-j2"], cwd=proj, env={**os.environ, **cc_env},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(delay)
+    deadline = time.monotonic() + 120
+    while len(list(marks.glob("start.*"))) < nth:
+        assert proc.poll() is None, "the build ended before the compiler run to kill it in"
+        assert time.monotonic() < deadline, "the compiler never started"
+        time.sleep(0.01)
+    started, ended = len(list(marks.glob("start.*"))), len(list(marks.glob("end.*")))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    # The kill landed mid-build: a compiler run was under way and the bundle was not placed.
+    assert started > ended, (started, ended)
+    assert proc.returncode == -signal.SIGKILL
+    assert not list((proj / "dist").glob("*/proj")), "the build had finished before the kill"
     s = build_json(proj)
     assert s["actions_failed"] == 0
     bundle = Path(next(iter(s["bundles"].values()))["path"])

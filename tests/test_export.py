@@ -118,7 +118,7 @@ def test_maven_list_nearest_first():
     b = Package("maven", "org.ex:core", "2.0", "https://repo1.maven.org/maven2/", ["c"], [],
                 [Artifact("https://r/org/ex/core/2.0/core-2.0.jar", "sha1:bb")], [], {"depth": 1})
     w = world("maven", [(Root("maven", "org.ex:api", "1.0", "c"), a)], [b, a])
-    lines = [l for l in export.maven_dependencies(w).splitlines() if not l.startswith("#")]
+    lines = [line for line in export.maven_dependencies(w).splitlines() if not line.startswith("#")]
     assert lines == ["org.ex:api:jar:1.0 sha256:aa", "org.ex:core:jar:2.0 sha1:bb"]
     assert "<artifactId>core</artifactId><version>2.0</version>" in export.maven_pom(w)
 

@@ -259,5 +259,5 @@ def test_maven_matches_dependency_list(live):
             theirs.setdefault(f"{parts[0]}:{parts[1]}", set()).add(parts[3])
     compare("maven", versions(lk, "maven", "greeter"), theirs)
     # the exported list pins exactly these
-    listed = {l.split()[0] for l in (proj / "greeter/maven-dependencies.txt").read_text().splitlines() if not l.startswith("#")}
+    listed = {line.split()[0] for line in (proj / "greeter/maven-dependencies.txt").read_text().splitlines() if not line.startswith("#")}
     assert {":".join(x.split(":")[:2]) for x in listed} == set(theirs)

@@ -71,7 +71,7 @@ def test_refuses_same_or_lower_version_unless_forced(tmp_path: Path, bins: dict[
 
 def test_patches_from_last_n_and_only_when_clearly_smaller(tmp_path: Path, bins: dict[str, Path]) -> None:
     pub = make_project(tmp_path)
-    for i, v in enumerate(["1.0.0", "1.1.0", "1.2.0"]):
+    for v in ["1.0.0", "1.1.0", "1.2.0"]:
         pub.publish(v, bins[v])
     rep = pub.publish("1.3.0", bins["bad"], from_n=2)
     assert [p.from_version for p in rep.targets[pub.target].patches] == ["1.1.0", "1.2.0"]

@@ -27,6 +27,7 @@ import pytest
 from ppm import toolchains
 from ppm.core.errors import ToolchainError
 from ppm.toolchains import Artifact, Pin, resolve
+from ppm.toolchains import provisioning
 
 REPO = Path(__file__).resolve().parent.parent
 FAKE_ZIG = "#!/bin/sh\necho 0.17.1-fake\n"
@@ -231,7 +232,7 @@ def test_wheels_unpack_without_pip(tmp_path: Path) -> None:
     # The fallback for interpreters without pip (uv-made venvs).
     name, data = _wheel("altgraph", "0.17.5", {"altgraph/__init__.py": "X = 1\n"})
     (tmp_path / name).write_bytes(data)
-    toolchains._unpack_wheels([tmp_path / name], tmp_path / "tree")
+    provisioning._unpack_wheels([tmp_path / name], tmp_path / "tree")
     assert (tmp_path / "tree" / "altgraph" / "__init__.py").read_text() == "X = 1\n"
 
 
@@ -251,7 +252,7 @@ def test_bad_npm_integrity_is_refused(registry: FakeRegistry) -> None:
     path = f"/npm/{pin.artifacts[0].path}"
     data = registry.files[path]
     registry.files[path] = data[:20] + bytes([data[20] ^ 1]) + data[21:]
-    with pytest.raises(ToolchainError, match="@esbuild/linux-x64 0.28.2 from npm"):
+    with pytest.raises(ToolchainError, match=r"@esbuild/linux-x64 0\.28\.2 from npm"):
         resolve(["esbuild"], pins={"esbuild": pin})
     assert not (toolchains_dir() / "esbuild-0.28.2").exists()
 
@@ -473,10 +474,11 @@ def test_cache_dir_follows_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def _app():
     import typer
 
-    from ppm.cli.toolchain import register
+    from ppm.cli import doctor, toolchain
 
     app = typer.Typer()
-    register(app)
+    toolchain.register(app)
+    doctor.register(app)
     return app
 
 

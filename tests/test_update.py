@@ -112,7 +112,7 @@ def test_corrupt_but_signed_patch_falls_back_to_full(published: Published, serve
 def test_failing_self_check_rolls_back(published: Published, server: str, install: Install,
                                        bins: dict[str, Path]) -> None:
     published.publish("1.2.0", bins["bad"])
-    with pytest.raises(update.SelfCheckFailed, match="1.2.0 failed its --self-check"):
+    with pytest.raises(update.SelfCheckFailed, match=r"1\.2\.0 failed its --self-check"):
         update.update(server, install.exe, "1.0.0", root_json=install.root_json)
     assert output_of(install.exe) == "1.0.0"
     # The bad version is not offered again; the next good one is.

@@ -98,7 +98,7 @@ def test_read_only_install_dir_is_a_clear_error_and_changes_nothing(
     assert info is not None
     before = _listing(install.dir)
     with _mount("ro-bind", install.dir):
-        with pytest.raises(update.UpdateError, match="cannot write beside .*Read-only file system.*nothing changed"):
+        with pytest.raises(update.UpdateError, match=r"cannot write beside .*Read-only file system.*nothing changed"):
             update.apply(info)
         with pytest.raises(update.UpdateError, match="Read-only"):
             update.check(server, install.exe, "1.0.0", root_json=install.root_json)

@@ -19,19 +19,15 @@ from typing import Iterable
 import httpx
 from ppm.lockfile.errors import HashMismatch, RegistryError
 
-from ppm.core import hashing
+from ppm.core import hashing, paths
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3
 
 
 def cache_dir() -> Path:
-    d = os.environ.get("PPM_CACHE_DIR")
-    if d:
-        return Path(d) / "http"
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("ppm")) / "http"
+    """Registry responses (ETags, metadata): under ppm's one cache root (ppm.core.paths)."""
+    return paths.cache_dir() / "http"
 
 
 @dataclass

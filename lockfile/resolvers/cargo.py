@@ -212,8 +212,8 @@ def resolve(client: CargoClient, roots: list[Root], *, pinned: Mapping[str, str]
     for r in roots:
         who = "the project" if r.component == "*" else f"component {r.component}"
         base = provider.make_req(r.name, r.spec or "*", who)
-        feats = set(r.features) | ({"default"} if r.default_features else set())
-        reqs += [base] + [Req(base.name, base.req, base.series, who, f) for f in sorted(feats)]
+        root_feats = set(r.features) | ({"default"} if r.default_features else set())
+        reqs += [base] + [Req(base.name, base.req, base.series, who, f) for f in sorted(root_feats)]
     try:
         # Weak dependency features (`dep?/feat`) apply only when something else enables `dep`,
         # which is known only once resolved: add what they enable and resolve again until stable.
@@ -245,6 +245,8 @@ def resolve(client: CargoClient, roots: list[Root], *, pinned: Mapping[str, str]
         if cand.feature:
             feats[base_ident].add(cand.feature)
         for child in result.graph.iter_children(ident):
+            if child is None:  # resolvelib's root: never a child
+                continue
             cb = child.split("[")[0]
             if cb != base_ident:
                 edges[base_ident].add(cb)

@@ -66,7 +66,7 @@ def _pruned(mod: bytes) -> bool:
     """A go.mod at go 1.17 or later lists every module its packages need: its dependents need not
     read further (https://go.dev/ref/mod#graph-pruning)."""
     m = _GO_LINE.search(mod.decode("utf-8", "replace"))
-    return bool(m) and (int(m.group(1)), int(m.group(2))) >= (1, 17)
+    return m is not None and (int(m.group(1)), int(m.group(2))) >= (1, 17)
 
 
 def _graph(client: GoClient, roots: Mapping[str, str]) -> tuple[dict, dict, set]:
@@ -136,7 +136,8 @@ def resolve(client: GoClient, roots: list[Root], *, pinned: Mapping[str, str] | 
         zh = hash_zip(client.zip(m, v))
         arts = [Artifact(client.zip_url(m, v), zh), Artifact(client.mod_url(m, v), hash_mod(mods[(m, v)]))]
         others = sorted((ov for om, ov in all_mods if om == m and ov != v), key=_parse)  # type: ignore[arg-type]
-        extra = {"go-mod-sums": [f"{ov} {hash_mod(all_mods[(m, ov)])}" for ov in others]} if others else {}
+        extra: dict[str, str | bool | int | list[str]] = (
+            {"go-mod-sums": [f"{ov} {hash_mod(all_mods[(m, ov)])}" for ov in others]} if others else {})
         deps = [package_key(ECO, d, selected[d]) for d in edges[m]]
         out.append(Package(ECO, m, v, client.url, sorted(reach.get(m, ())), deps, arts, [], extra))
     return out

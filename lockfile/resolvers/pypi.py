@@ -230,6 +230,8 @@ def resolve(client: PypiClient, roots: list[Root], targets: Sequence[str], *, py
         if cand.extra:
             extras[cand.name].add(cand.extra)
         for child in result.graph.iter_children(ident):
+            if child is None:  # resolvelib's root: never a child
+                continue
             cname = child.split("[")[0]
             if cname != cand.name:
                 edges[cand.name].add(cname)

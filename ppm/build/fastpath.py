@@ -8,7 +8,9 @@ and the environment variables that select toolchains. If all of them are unchang
 can run, and the build is answered in a few milliseconds. Anything else (any doubt at all)
 falls through to the full build, which is always correct on its own.
 
-Imports: the standard library only.
+Imports: the standard library only at module level (and ppm.core.projectroot, which uses `os`
+alone; not even `typing` or `pathlib`, a few ms each), since this module runs before anything else; record(), called after a full build, imports what it needs inside (an exception to the
+rule of top-level imports, listed in ppm/cli/__init__.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,18 @@ import os
 import sys
 import time
 
+from ppm.core import projectroot
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; type checkers read it as True
+if TYPE_CHECKING:  # annotations only
+    from pathlib import Path
+    from typing import Any
+
+    from ppm.build.engine import Engine
+    from ppm.build.plan import Plan
+    from ppm.build.results import Result
+    from ppm.build.run import BuildSummary
+
 RECORD = "noop.json"
 SUMMARY = "last-build.json"
 ENV_KEYS = ("PATH", "CC", "CXX", "GRAALVM_HOME", "JAVA_HOME", "PPM_CACHE_DIR", "PPM_TOOLCHAINS_DIR", "PPM_OFFLINE", "CARGO_HOME", "RUSTUP_TOOLCHAIN")
@@ -25,18 +39,8 @@ RACY_NS = 50_000_000
 FORMAT = 1
 
 
-def _root() -> str | None:
-    d = os.getcwd()
-    while True:
-        if os.path.isfile(os.path.join(d, "ppm.toml")):
-            return d
-        parent = os.path.dirname(d)
-        if parent == d:
-            return None
-        d = parent
 
-
-def _parse(argv: list[str]) -> dict | None:
+def _parse(argv: list[str]) -> dict[str, Any] | None:
     """The few options a no-op can honour; anything else means: take the full path."""
     opts = {"json": False}
     i = 0
@@ -59,7 +63,7 @@ def try_noop(argv: list[str]) -> int | None:
     opts = _parse(argv)
     if opts is None:
         return None
-    root = _root()
+    root = projectroot.find(os.getcwd())
     if root is None:
         return None
     state = os.path.join(root, ".ppm")
@@ -107,7 +111,7 @@ def _version() -> str:
     return __version__
 
 
-def forget(root) -> None:  # type: ignore[no-untyped-def]
+def forget(root: str | os.PathLike[str]) -> None:
     """Drop the record: called when a build starts, so a killed build never leaves a stale one."""
     try:
         os.unlink(os.path.join(str(root), ".ppm", RECORD))
@@ -115,7 +119,8 @@ def forget(root) -> None:  # type: ignore[no-untyped-def]
         pass
 
 
-def record(root, plan, engine, results, bundles, summary) -> None:  # type: ignore[no-untyped-def]
+def record(root: str | os.PathLike[str], plan: Plan, engine: Engine, results: list[Result], bundles: list[Path],
+           summary: BuildSummary) -> None:
     """Write the record after a successful build (and the summary `--json` replays)."""
     from pathlib import Path
 
@@ -160,13 +165,13 @@ def record(root, plan, engine, results, bundles, summary) -> None:  # type: igno
             for d, dirs, fns in os.walk(top):
                 dirs[:] = [x for x in dirs if x != "__pycache__" and x != "templates"]
                 paths.update(os.path.join(d, fn) for fn in fns if fn.endswith(".py"))
-    files = []
-    for p in sorted(paths):
+    files: list[tuple[str, int, int, int]] = []
+    for path in sorted(paths):
         try:
-            st = os.stat(p)
+            st = os.stat(path)
         except FileNotFoundError:
             return  # something vanished during the build: no record, the next build checks everything
-        files.append([p, st.st_size, st.st_mtime_ns, st.st_ino])
+        files.append((path, st.st_size, st.st_mtime_ns, st.st_ino))
     # A file written within RACY_NS of the record could change again without its mtime moving;
     # wait that window out (at most 50 ms, only after a build that wrote something) rather
     # than leave a record the next no-op cannot trust.

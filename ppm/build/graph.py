@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ppm.core.errors import GraphError
-
-if TYPE_CHECKING:
-    from ppm.core.manifest import Component
+from ppm.core.manifest import Component
 
 
-def topo_order(components: dict[str, "Component"]) -> list[str]:
+def topo_order(components: dict[str, Component]) -> list[str]:
     """Components in dependency order (needs first); a cycle is an error naming the cycle."""
     order: list[str] = []
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
@@ -37,7 +35,7 @@ def topo_order(components: dict[str, "Component"]) -> list[str]:
     return order
 
 
-def to_json(plan: Any) -> dict:
+def to_json(plan: Any) -> dict[str, Any]:
     """Components, edges and actions of a plan (see engine.Plan)."""
     comps = []
     for name in plan.order:

@@ -9,8 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
+from ppm.build import fastpath
+from ppm.build.engine import Engine
+from ppm.build.plan import Plan, make_plan
+from ppm.core import manifest
 from ppm.core.errors import PpmError
 from ppm.core.fsutil import sha256_file
+from ppm.core.paths import state_dir
+from ppm.lockfile.sync import ensure_synced
 
 
 @dataclass
@@ -38,14 +46,6 @@ class BuildSummary:
 
 def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = None, keep_going: bool = False,
           progress: Any = None, report: Any = None) -> BuildSummary:
-    from filelock import FileLock, Timeout
-
-    from ppm.build import fastpath
-    from ppm.core import manifest
-    from ppm.build.engine import Engine
-    from ppm.core.paths import state_dir
-    from ppm.build.plan import make_plan
-
     t0 = time.time()
     state = state_dir(root)
     state.mkdir(parents=True, exist_ok=True)
@@ -59,8 +59,6 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
     try:
         fastpath.forget(root)
         m = manifest.load(root)
-        from ppm.lockfile.sync import ensure_synced
-
         ensure_synced(root, m, report=report)  # cheap when the lock has not changed
         plan = make_plan(m, targets, report=report)
         for name, why in plan.skipped.items():
@@ -74,7 +72,7 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
         try:
             results = engine.run()
         except PpmError as e:
-            e.summary = summary  # type: ignore[attr-defined]  # filled in below, for --json
+            e.summary = summary  # filled in below, for --json
             raise
         finally:
             for pa in plan.actions:
@@ -99,7 +97,7 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
         lock.release()
 
 
-def place_bundles(plan: Any, engine: Any, summary: BuildSummary) -> list[Path]:
+def place_bundles(plan: Plan, engine: Engine, summary: BuildSummary) -> list[Path]:
     """Copy each target's entry executable to dist/<target>/ (atomically, only when it changed)."""
     m = plan.manifest
     placed: list[Path] = []

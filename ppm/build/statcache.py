@@ -11,6 +11,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from ppm.core.fsutil import atomic_write_text
 from ppm.core.fsutil import sha256_file
@@ -22,7 +23,7 @@ class StatCache:
     def __init__(self, path: Path, root: Path) -> None:
         self.path = path
         self.root = root
-        self.entries: dict[str, list] = {}
+        self.entries: dict[str, list[Any]] = {}
         self.dirty = False
         try:
             data = json.loads(path.read_text())
@@ -36,7 +37,7 @@ class StatCache:
         st = os.stat(self.root / rel)
         e = self.entries.get(rel)
         if e is not None and e[0] == st.st_size and e[1] == st.st_mtime_ns and e[2] == st.st_ino:
-            return e[3]
+            return str(e[3])
         before = time.time_ns()
         d = sha256_file(self.root / rel)
         if st.st_mtime_ns < before - RACY_NS:

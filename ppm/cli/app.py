@@ -11,7 +11,8 @@ import sys
 
 import typer
 
-COMMAND_MODULES = ("init", "build", "graph", "toolchain", "lock", "patch", "release", "keys", "serve_updates", "update", "ci")
+COMMAND_MODULES = ("init", "build", "graph", "toolchain", "doctor", "lock", "add", "remove", "sync", "tree", "why",
+                   "patch", "release", "keys", "serve_updates", "update", "ci")
 
 app = typer.Typer(
     name="ppm",
@@ -27,8 +28,6 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from ppm import __version__
-
         print(f"ppm {__version__}")
         raise typer.Exit()
 

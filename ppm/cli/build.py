@@ -19,20 +19,19 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Build every component for every target and bundle the entry component into one executable."""
         import json
-        from pathlib import Path
 
-        from ppm.cli import ui
         from ppm.build.run import build as run_build
+        from ppm.cli import ui
+        from ppm.cli.common import project_root
         from ppm.core.errors import PpmError
-        from ppm.core.manifest import find_root
 
-        root = find_root(Path.cwd())
+        root = project_root()
         report = None if quiet else ui.info
         with ui.BuildProgress(quiet=quiet or json_out) as progress:
             try:
                 summary = run_build(root, targets=target, jobs=jobs, keep_going=keep_going, progress=progress, report=report)
             except PpmError as e:
-                if json_out and getattr(e, "summary", None) is not None:
+                if json_out and e.summary is not None:
                     print(json.dumps(e.summary.to_json(), indent=2))
                 raise
         if explain:

@@ -16,13 +16,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show the components, their edges and the actions a build would run."""
         import json
-        from pathlib import Path
 
         from ppm.build import graph as g
-        from ppm.core import manifest
         from ppm.build.plan import make_plan
+        from ppm.cli.common import project_root
+        from ppm.core import manifest
 
-        m = manifest.load(manifest.find_root(Path.cwd()))
+        m = manifest.load(project_root())
         plan = make_plan(m, target, provision=False)
         if json_out:
             print(json.dumps(g.to_json(plan), indent=2))

@@ -1,4 +1,4 @@
-"""ppm lock, ppm add, ppm remove, ppm sync, ppm tree, ppm why"""
+"""`ppm lock`: resolve every ecosystem into ppm.lock (`--check` for CI)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,7 @@ from typing import Optional
 
 import typer
 
-
-def _root():  # noqa: ANN202
-    from pathlib import Path
-
-    from ppm.core import manifest
-
-    return manifest.find_root(Path.cwd())
-
-
-def _print_diff(result) -> None:  # noqa: ANN001
-    for line in result.diff.lines():
-        print(f"  {line}")
+from ppm.cli.common import print_diff, project_root
 
 
 def register(app: typer.Typer) -> None:
@@ -31,83 +20,13 @@ def register(app: typer.Typer) -> None:
         """Resolve every ecosystem's dependencies into ppm.lock."""
         from ppm.lockfile import project
 
-        result = project.lock(_root(), check=check, upgrade=upgrade, upgrade_packages=upgrade_package or (), offline=offline)
+        result = project.lock(project_root(), check=check, upgrade=upgrade, upgrade_packages=upgrade_package or (), offline=offline)
         if result.status == "fresh":
             print("ppm.lock is up to date")
         elif result.status == "stale":
             print("ppm.lock is out of date:")
-            _print_diff(result)
+            print_diff(result)
             raise typer.Exit(1)
         else:
             print(f"{'wrote' if result.status == 'written' else 'unchanged:'} {result.path.name}")
-            _print_diff(result)
-
-    @app.command()
-    def add(
-        packages: list[str] = typer.Argument(..., help="eco:name[spec]: pypi:httpx>=0.27 npm:preact@^10 cargo:serde@1 go:MODULE@v1.2.3 maven:G:A@V"),
-        features: Optional[list[str]] = typer.Option(None, "--features", "-F", help="Cargo features to enable (comma-separated or repeated)."),
-        to: Optional[str] = typer.Option(None, "--to", help="Add to this component's dependencies instead of the project's."),
-        offline: bool = typer.Option(False, "--offline", help="Use only the local HTTP cache."),
-    ) -> None:
-        """Add packages to ppm.toml (checked against their registries first) and re-lock."""
-        from ppm.lockfile import project
-
-        feats = [f.strip() for chunk in features or () for f in chunk.split(",") if f.strip()]
-        written, result = project.add(_root(), packages, features=feats, to=to, offline=offline)
-        for w in written:
-            print(f"added {w}")
-        _print_diff(result)
-
-    @app.command()
-    def remove(
-        packages: list[str] = typer.Argument(..., help="eco:name"),
-        from_component: Optional[str] = typer.Option(None, "--from", help="Remove from this component's dependencies."),
-        offline: bool = typer.Option(False, "--offline", help="Use only the local HTTP cache."),
-    ) -> None:
-        """Remove packages from ppm.toml and re-lock."""
-        from ppm.lockfile import project
-
-        removed, result = project.remove(_root(), packages, from_component=from_component, offline=offline)
-        for r in removed:
-            print(f"removed {r}")
-        _print_diff(result)
-
-    @app.command()
-    def sync(
-        offline: bool = typer.Option(False, "--offline", help="Use only artifacts already downloaded."),
-        check: bool = typer.Option(False, "--check", help="Exit non-zero when the native files are not in sync with ppm.lock (no changes)."),
-    ) -> None:
-        """Write the native lockfiles and fetch what builds need, so builders run in locked mode."""
-        from ppm.lockfile import sync as sync_mod
-
-        root = _root()
-        if check:
-            if sync_mod.is_synced(root):
-                print("in sync with ppm.lock")
-                return
-            print("not in sync with ppm.lock: run `ppm sync`")
-            raise typer.Exit(1)
-        result = sync_mod.sync(root, offline=offline, report=print)
-        for line in result.lines:
-            print(line)
-        for f in result.written:
-            print(f"  wrote {f}")
-        if not result.lines:
-            print("nothing to sync: ppm.toml declares no dependencies")
-
-    @app.command()
-    def tree(
-        ecosystem: Optional[str] = typer.Option(None, "--ecosystem", "-e", help="Only this ecosystem."),
-        depth: int = typer.Option(50, "--depth", help="How deep to print."),
-    ) -> None:
-        """Print the locked dependency tree of each component."""
-        from ppm.lockfile import project
-
-        print("\n".join(project.tree(_root(), ecosystem=ecosystem, depth=depth)))
-
-    @app.command()
-    def why(package: str = typer.Argument(..., help="eco:name or name")) -> None:
-        """Show how a locked package is reached."""
-        from ppm.lockfile import project
-
-        print("\n".join(project.why(_root(), package)))
+            print_diff(result)

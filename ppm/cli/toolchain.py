@@ -1,4 +1,4 @@
-"""`ppm toolchain list` and `ppm doctor`: which tools the builders will run, and from where."""
+"""`ppm toolchain list`: which tools the builders will run, and from where."""
 
 from __future__ import annotations
 
@@ -8,10 +8,6 @@ import typer
 
 if TYPE_CHECKING:
     from ppm.toolchains import Toolchain
-
-# Without these the template app cannot build; javac and native-image are optional.
-REQUIRED = ("cargo", "cc", "zig", "esbuild", "pyinstaller")
-
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Inspect and provision the toolchains builders run.", no_args_is_help=True)
@@ -26,25 +22,12 @@ def register(app: typer.Typer) -> None:
         from ppm.cli import ui
 
         found = toolchains.resolve(toolchains.KNOWN, provision=provision, report=ui.info)
-        _print([found[n] for n in toolchains.KNOWN], as_json)
+        print_table([found[n] for n in toolchains.KNOWN], as_json)
 
     app.add_typer(group, name="toolchain")
 
-    @app.command("doctor")
-    def doctor(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
-        """Check the toolchains; exit 1 if a required one is neither usable nor provisionable."""
-        from ppm import toolchains
-        from ppm.cli import ui
 
-        tcs = toolchains.list_all(provision=False)
-        _print(tcs, as_json)
-        broken = [t.name for t in tcs if t.name in REQUIRED and not t.usable and not toolchains.provisionable(t.name)]
-        if broken:
-            ui.error(f"missing toolchains: {', '.join(broken)} (see the notes above)")
-            raise typer.Exit(1)
-
-
-def _print(tcs: list["Toolchain"], as_json: bool) -> None:
+def print_table(tcs: list["Toolchain"], as_json: bool) -> None:
     if as_json:
         import dataclasses
         import json

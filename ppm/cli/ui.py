@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: rich and the engine are imported when used
+    from rich.table import Table
+
+    from ppm.build.plan import PlannedAction
+    from ppm.build.results import Result
 
 
 def is_interactive() -> bool:
@@ -56,11 +63,11 @@ class BuildProgress:
             self.live.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         if self.live:
             self.live.__exit__(*exc)
 
-    def _render(self):  # type: ignore[no-untyped-def]
+    def _render(self) -> Table:
         from rich.table import Table
 
         t = Table.grid(padding=(0, 1))
@@ -83,14 +90,14 @@ class BuildProgress:
         else:
             print(text, file=sys.stderr, flush=True)
 
-    def queued(self, pa) -> None:  # type: ignore[no-untyped-def]
+    def queued(self, pa: PlannedAction) -> None:
         pass
 
-    def started(self, pa) -> None:  # type: ignore[no-untyped-def]
+    def started(self, pa: PlannedAction) -> None:
         with self.lock:
             self.running[pa.id] = self._time()
 
-    def finished(self, pa, res) -> None:  # type: ignore[no-untyped-def]
+    def finished(self, pa: PlannedAction, res: Result) -> None:
         with self.lock:
             start = self.running.pop(pa.id, self._time())
             self.done += 1
@@ -101,7 +108,7 @@ class BuildProgress:
         width = len(str(self.total))
         self._line(f"[{n:>{width}}/{self.total}] {verb:<10} {pa.action.label()} ({self._time() - start:.2f}s)")
 
-    def failed(self, pa, message: str) -> None:  # type: ignore[no-untyped-def]
+    def failed(self, pa: PlannedAction, message: str) -> None:
         with self.lock:
             self.running.pop(pa.id, None)
             self.done += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+from typing import Any
 
 
 class PpmError(Exception):
@@ -15,6 +16,9 @@ class PpmError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # What was done before the error, for machine-readable output (`ppm build --json`
+        # prints the build summary of a failed build): set by whoever has one.
+        self.summary: Any = None
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"

@@ -1,9 +1,21 @@
-"""Where ppm keeps things: the user-wide cache, and the project's own state directory."""
+"""Where things are: the project (found from a directory inside it), its state directory, and
+ppm's user-wide cache. Standard library only at import."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from ppm.core import projectroot
+from ppm.core.projectroot import MANIFEST
+
+__all__ = ["MANIFEST", "cache_dir", "find_project_root", "state_dir", "toolchains_dir"]
+
+
+def find_project_root(start: str | os.PathLike[str]) -> Path | None:
+    """The nearest directory at or above `start` that holds ppm.toml, or None."""
+    found = projectroot.find(str(Path(start).resolve()))
+    return Path(found) if found is not None else None
 
 
 def cache_dir() -> Path:
@@ -11,6 +23,8 @@ def cache_dir() -> Path:
     env = os.environ.get("PPM_CACHE_DIR")
     if env:
         return Path(env)
+    # Imported here, not above: the no-op paths import this module, and platformdirs (5 ms)
+    # is needed only when $PPM_CACHE_DIR is unset.
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("ppm", appauthor=False))

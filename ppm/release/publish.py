@@ -301,7 +301,7 @@ def release(root: Path, *, version: str | None = None, from_n: int = DEFAULT_FRO
         for old_v in olds[-from_n:] if from_n > 0 else []:
             tr.patches.append(_make_patch(repo, published[target][old_v], old_v, dest, out_dir, tr, say, patch_ratio))
             pr = tr.patches[-1]
-            if pr.published:
+            if pr.published and pr.file:
                 ppath = prefix + pr.file
                 old_tf = published[target][old_v][1]
                 add[ppath] = repo.add_file(ppath, out_dir / pr.file, {"ppm": {

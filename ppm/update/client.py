@@ -68,7 +68,7 @@ class _State:
     dir: Path
     version: str | None = None
     sha256: str | None = None
-    previous: dict[str, str] | None = None
+    previous: dict[str, str | None] | None = None
     rejected: list[str] = field(default_factory=list)
     channel: str | None = None  # the channel this install follows (set by `ppm update --channel`)
     # The highest version each channel's signed document has named: a channel never moves back.

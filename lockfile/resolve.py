@@ -68,10 +68,10 @@ def resolve_roots(roots: Sequence[Root], targets: Sequence[str], *, http: HttpCl
     with ThreadPoolExecutor(max_workers=len(todo)) as ex:
         futures = [ex.submit(one, eco) for eco in todo]
         results = [f.exception() or f.result() for f in futures]
-    for r in results:
-        if isinstance(r, BaseException):
-            raise r
-    return [p for r in results for p in r]  # type: ignore[union-attr]
+    for res in results:
+        if isinstance(res, BaseException):
+            raise res
+    return [p for res in results for p in res]  # type: ignore[union-attr]
 
 
 def lock_project(root: Path, *, http: HttpClient, old: Lock | None = None, upgrade: bool | Iterable[str] = False,

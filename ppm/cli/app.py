@@ -28,6 +28,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from ppm import __version__
+
         print(f"ppm {__version__}")
         raise typer.Exit()
 

@@ -67,10 +67,6 @@ def of_file(path: str | os.PathLike[str], like: str) -> str:
     return of_chunks(_read(path), like)
 
 
-def matches(got: str, expected: str) -> bool:
-    return got == expected
-
-
 def file_matches(path: Path, expected: str) -> bool:
     """True when the file at `path` has hash `expected`; False when it differs or is unreadable."""
     try:

@@ -56,7 +56,7 @@ def restore(repo: TufRepository, url: str, *, root_key_dir: Path, online_key_dir
             versions_wanted: int = 3) -> list[str]:
     """Fetch, verify and write back the metadata published at `url`, and the files of the newest
     `versions_wanted` versions of each target (patches are made from them). Returns what was restored."""
-    from tuf.api.metadata import Metadata
+    from tuf.api.metadata import Metadata, Targets
     from tuf.ngclient import Updater
 
     base = url.rstrip("/") + "/"
@@ -100,7 +100,7 @@ def restore(repo: TufRepository, url: str, *, root_key_dir: Path, online_key_dir
         snap_raw = (meta / "snapshot.json").read_bytes()
         tg_raw = (meta / "targets.json").read_bytes()
         snap_v = Metadata.from_bytes(snap_raw).signed.version
-        targets_md = Metadata.from_bytes(tg_raw)
+        targets_md = Metadata[Targets].from_bytes(tg_raw)
         tg_v = targets_md.signed.version
         for i, data in enumerate(roots, 1):
             atomic_write_bytes(repo.metadata_dir / f"{i}.root.json", data, fsync=True)

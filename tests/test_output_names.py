@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from ppm.builders import REGISTRY
+from ppm.builders import REGISTRY, check_manifest
 from ppm.builders.base import PlanContext
 from ppm.templates import create
 
@@ -19,7 +19,7 @@ SETTING = {"cc": "lib", "zig": "lib", "esbuild": "outfile", "graalvm": "exe", "p
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Manifest:
-    return load(create(tmp_path_factory.mktemp("p") / "demo"))
+    return check_manifest(load(create(tmp_path_factory.mktemp("p") / "demo")))
 
 
 @pytest.mark.parametrize("value", ["../../x", "/tmp/abs", "a/b", ".."], ids=repr)
@@ -40,7 +40,7 @@ def test_source_file_name_not_utf8_is_named(tmp_path):
     (proj / "lib" / "src" / "a.c").write_text("int f(void) { return 1; }\n")
     with open(bytes(proj / "lib" / "src") + b"/\xff.c", "w") as f:
         f.write("int g(void) { return 2; }\n")
-    m = load(proj)
+    m = check_manifest(load(proj))
     c = m.components["lib"]
     with pytest.raises(ManifestError, match=r"src/\\xff\.c: the file name is not valid UTF-8"):
         REGISTRY["cc"]().plan(c, PlanContext(root=proj, target=targets.host(), deps={}))

@@ -90,7 +90,7 @@ def test_no_absolute_paths_only_known_placeholders(project: Manifest, name: str,
     root = str(project.root)
     for a in actions:
         assert a.component == name
-        assert a.inputs == sorted(a.inputs)
+        assert list(a.inputs) == sorted(a.inputs)
         assert all(not Path(p).is_absolute() and (project.root / p).is_file() for p in a.inputs)
         assert all(not Path(o).is_absolute() and ".." not in Path(o).parts for o in a.outputs)
         assert set(a.tools) <= set(builder.tools)
@@ -140,20 +140,20 @@ def test_builders_declare_settings_and_tools() -> None:
 def test_cargo(project: Manifest, target: targets.Target) -> None:
     (a,) = plan(project, "core", target)
     build, copy = a.commands
-    assert build[:2] == ["{tool:cargo}", "build"]
+    assert list(build[:2]) == ["{tool:cargo}", "build"]
     assert "--locked" in build and "--offline" in build  # the crate has no dependencies
     assert build[build.index("--target") + 1] == target.rust_triple
     assert build[build.index("--manifest-path") + 1] == "{src}/Cargo.toml"
     assert build[build.index("--target-dir") + 1] == "{state}/target"
     lib = target.shared_lib("core_rs")
-    assert copy == ["@copy", f"{{state}}/target/{target.rust_triple}/release/{lib}", f"{{out}}/{lib}"]
-    assert a.outputs == [lib]
-    assert a.inputs == ["core/Cargo.lock", "core/Cargo.toml", "core/src/lib.rs"]
+    assert list(copy) == ["@copy", f"{{state}}/target/{target.rust_triple}/release/{lib}", f"{{out}}/{lib}"]
+    assert a.outputs == (lib,)
+    assert a.inputs == ("core/Cargo.lock", "core/Cargo.toml", "core/src/lib.rs")
     assert "core" in a.scanned_dirs and "core/src" in a.scanned_dirs
 
 
 def test_cargo_library_file_names(project: Manifest) -> None:
-    names = {t: plan(project, "core", targets.TARGETS[t])[0].outputs for t in ("linux-x86_64", "windows-x86_64", "macos-arm64")}
+    names = {t: list(plan(project, "core", targets.TARGETS[t])[0].outputs) for t in ("linux-x86_64", "windows-x86_64", "macos-arm64")}
     assert names == {"linux-x86_64": ["libcore_rs.so"], "windows-x86_64": ["core_rs.dll"], "macos-arm64": ["libcore_rs.dylib"]}
 
 
@@ -178,23 +178,23 @@ def test_cargo_needs_a_lock_file(tmp_path: Path) -> None:
 def test_zig(project: Manifest, target: targets.Target) -> None:
     (a,) = plan(project, "zigz", target)
     (argv,) = a.commands
-    assert argv[:3] == ["{tool:zig}", "build-lib", "-dynamic"]
+    assert list(argv[:3]) == ["{tool:zig}", "build-lib", "-dynamic"]
     assert argv[argv.index("-target") + 1] == target.zig_triple
     lib = target.shared_lib("zigz")
     assert f"-femit-bin={{out}}/{lib}" in argv
-    assert a.outputs == [lib]
+    assert a.outputs == (lib,)
     assert argv[-1] == "{src}/src/main.zig"
     assert argv[argv.index("--cache-dir") + 1].startswith("{state}/")
     assert argv[argv.index("--global-cache-dir") + 1].startswith("{state}/")
     assert all(v.startswith("{state}/") for k, v in a.env.items() if k.startswith("ZIG_"))
     assert ("-fno-emit-implib" in argv) == (target.os == "windows")
-    assert a.inputs == ["zigz/src/main.zig"]
+    assert a.inputs == ("zigz/src/main.zig",)
 
 
 def test_zig_wasm_is_a_reactor_module(project: Manifest) -> None:
     (a,) = plan(project, "zigz", targets.TARGETS["wasm32-wasi"])
-    assert a.commands[0][:2] == ["{tool:zig}", "build-exe"] and "-fno-entry" in a.commands[0]
-    assert a.outputs == ["zigz.wasm"]
+    assert list(a.commands[0][:2]) == ["{tool:zig}", "build-exe"] and "-fno-entry" in a.commands[0]
+    assert a.outputs == ("zigz.wasm",)
 
 
 # -- esbuild ---------------------------------------------------------------------------------
@@ -203,10 +203,10 @@ def test_zig_wasm_is_a_reactor_module(project: Manifest) -> None:
 def test_esbuild(project: Manifest, target: targets.Target) -> None:
     (a,) = plan(project, "ui", target)
     (argv,) = a.commands
-    assert argv[:2] == ["{tool:esbuild}", "{src}/src/main.ts"]
+    assert list(argv[:2]) == ["{tool:esbuild}", "{src}/src/main.ts"]
     assert {"--bundle", "--minify", "--outfile={out}/ui.js", "--platform=browser"} <= set(argv)
-    assert a.outputs == ["ui.js"]
-    assert a.inputs == ["ui/src/greeting.ts", "ui/src/main.ts", "ui/tsconfig.json"]
+    assert a.outputs == ("ui.js",)
+    assert a.inputs == ("ui/src/greeting.ts", "ui/src/main.ts", "ui/tsconfig.json")
 
 
 def test_esbuild_platform_defaults_to_the_targets(project: Manifest) -> None:
@@ -226,14 +226,14 @@ def test_esbuild_platform_defaults_to_the_targets(project: Manifest) -> None:
 def test_graalvm(project: Manifest, target: targets.Target) -> None:
     (a,) = plan(project, "greeter", target)
     mkdir, javac, native = a.commands
-    assert mkdir == ["@mkdir", "{work}/classes"]
+    assert list(mkdir) == ["@mkdir", "{work}/classes"]
     assert javac[0] == "{tool:javac}" and javac[-1] == "{src}/src/Greeter.java"
     assert javac[javac.index("-d") + 1] == "{work}/classes"
     assert native[0] == "{tool:native-image}" and native[-1] == "Greeter"
     assert native[native.index("-cp") + 1] == "{work}/classes"
     assert native[native.index("-o") + 1] == "{out}/greeter"
-    assert a.outputs == [target.executable("greeter")]
-    assert a.inputs == ["greeter/src/Greeter.java"]
+    assert a.outputs == (target.executable("greeter"),)
+    assert a.inputs == ("greeter/src/Greeter.java",)
     assert a.cwd == "{work}"
 
 
@@ -249,18 +249,18 @@ def test_pyinstaller_embeds_every_dep(project: Manifest, target: targets.Target)
     assert argv[argv.index("--distpath") + 1] == "{out}"
     assert argv[argv.index("--workpath") + 1].startswith("{work}")
     assert argv[argv.index("--name") + 1] == "demo"
-    assert a.outputs == [target.executable("demo")]
+    assert a.outputs == (target.executable("demo"),)
     pairs = [(argv[i], argv[i + 1]) for i in range(len(argv) - 1) if argv[i] in ("--add-binary", "--add-data")]
     assert ("--add-data", "{work}/ppm_components.json:.") in pairs
     for name, files in deps.items():
         kind = "--add-data" if name == "ui" else "--add-binary"
         assert (kind, f"{{dep:{name}}}/{files[0]}:ppm_deps/{name}") in pairs
-    assert write[:2] == ["@write", "{work}/ppm_components.json"]
+    assert list(write[:2]) == ["@write", "{work}/ppm_components.json"]
     listing = json.loads(write[2])
     assert listing == {"app": "app", "embedded": deps, "skipped": [], "target": target.name}
     assert a.env["PYINSTALLER_CONFIG_DIR"].startswith("{state}/")
     assert a.env["PYTHONHASHSEED"] == "0" and a.env["SOURCE_DATE_EPOCH"].isdigit()
-    assert a.inputs == ["app/main.py"]
+    assert a.inputs == ("app/main.py",)
 
 
 def test_pyinstaller_says_which_optional_component_was_skipped(project: Manifest) -> None:

@@ -310,7 +310,7 @@ def test_builders_plan_locked_mode_after_sync(project):
         plan("core")
     sync.ensure_synced(proj, m)
     argv = plan("core")[0].commands[0]
-    assert argv[argv.index("--locked") + 1:][:5] == ["--offline", "--config", 'source.crates-io.replace-with="ppm-vendor"',
+    assert list(argv[argv.index("--locked") + 1:][:5]) == ["--offline", "--config", 'source.crates-io.replace-with="ppm-vendor"',
                                                      "--config", 'source.ppm-vendor.directory="{project}/.ppm/vendor/cargo"']
     assert not any(str(proj) in w for w in argv)  # no absolute paths reach the action key
     assert "ui/package-lock.json" in plan("ui")[0].inputs

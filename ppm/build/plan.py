@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,7 +103,7 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
                 if a.name in by_name:
                     raise GraphError(f"builder {c.builder!r} planned two actions named {a.name!r} for {name!r}")
                 if not a.settings:
-                    a.settings = dict(c.settings)
+                    a = replace(a, settings=c.settings)
                 aid = f"{t.name}/{a.id}" if multi else a.id
                 pa = PlannedAction(a, t, aid, c, bcls)
                 for n in c.needs:

@@ -1,163 +1,92 @@
-"""The content-addressed store and the action cache.
+"""The store seam: where blobs and action results live.
 
-  store/cas/<ab>/<sha256>      output files, read-only, named by their content's digest
-  store/ac.sqlite              action key -> {relpath: [digest, size, executable]}
+A store holds content-addressed blobs (output files, logs) and action results under action
+keys. The local store (SQLite action cache + CAS directory) implements it; a remote one (REAPI
+or Bazel HTTP) will too, and LayeredStore puts a local store in front of a remote one.
 
-An action-cache entry is written only after every output it names is in the CAS, so a build
-killed at any moment leaves entries that are complete or absent. Entries are verified when
-taken: a CAS file whose content no longer matches its name is dropped with the entry, and the
-action reruns.
+A store promises nothing about the bytes it hands back: the engine checks every blob against
+its digest before use, once, above this interface (see ppm.build.cache).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import sqlite3
-import stat
-import threading
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from ppm.core.fsutil import link_or_copy
-from ppm.core.fsutil import sha256_file
-
-
-@dataclass(frozen=True)
-class OutputFile:
-    digest: str
-    size: int
-    executable: bool
-
-    def to_json(self) -> list:
-        return [self.digest, self.size, self.executable]
-
-    @classmethod
-    def from_json(cls, v: list) -> "OutputFile":
-        return cls(str(v[0]), int(v[1]), bool(v[2]))
+from ppm.build.results import ActionResult, OutputFile
 
 
-class Store:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.cas = root / "cas"
-        self._made: set[str] = set()  # shard directories known to exist
-        self._db: sqlite3.Connection | None = None
-        self._db_lock = threading.Lock()
+class Store(Protocol):
+    def has_blob(self, digest: str) -> bool:
+        """Whether the blob is held (a cheap check: no content is read)."""
+        ...
 
-    def _shard(self, path: Path) -> None:
-        d = str(path.parent)
-        if d not in self._made:
-            os.makedirs(d, exist_ok=True)
-            self._made.add(d)
+    def put_blob(self, path: Path) -> OutputFile:
+        """Add a file's content; the file may become a read-only link to the stored blob."""
+        ...
 
-    def cas_path(self, digest: str) -> Path:
-        return self.cas / digest[:2] / digest
+    def get_blob(self, blob: OutputFile, dest: Path) -> None:
+        """Place the blob's bytes at `dest` (replacing it). Unverified: the caller checks them.
+        Raises FileNotFoundError when the blob is not held."""
+        ...
 
-    # -- action cache -------------------------------------------------------------------
-    # One SQLite database in WAL mode rather than a file per entry: a build of thousands of
-    # small actions spent ~2 ms of file-system work per entry file; a row costs ~50 µs, and
-    # SQLite keeps concurrent builds from different projects (one store) safe.
-    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._db_lock:
-            for attempt in (0, 1):
-                try:
-                    if self._db is None:
-                        self._db = self._open()
-                    return self._db.execute(sql, args).fetchall()
-                except sqlite3.DatabaseError:
-                    if attempt:
-                        raise
-                    self._reset()  # a corrupt database is set aside, never trusted
-        return []
+    def drop_blob(self, digest: str) -> None:
+        """Forget a blob found corrupt (no error when absent)."""
+        ...
 
-    def _open(self) -> sqlite3.Connection:
-        self.root.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(str(self.root / "ac.sqlite"), timeout=60, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("CREATE TABLE IF NOT EXISTS ac (key TEXT PRIMARY KEY, outputs TEXT NOT NULL)")
-        return db
+    def get_action_result(self, key: str) -> ActionResult | None:
+        """The result recorded under an action key, or None."""
+        ...
 
-    def _reset(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-        path = self.root / "ac.sqlite"
-        if path.exists():
-            os.replace(path, self.root / f"ac.sqlite.corrupt-{os.getpid()}")
-            for suffix in ("-wal", "-shm"):
-                try:
-                    os.unlink(f"{path}{suffix}")
-                except FileNotFoundError:
-                    pass
+    def put_action_result(self, key: str, result: ActionResult) -> None:
+        """Record a result; call only once every blob it names has been put."""
+        ...
 
-    def get_action(self, key: str) -> dict[str, OutputFile] | None:
-        """The outputs recorded for `key`, if the entry exists and every blob is present."""
-        rows = self._query("SELECT outputs FROM ac WHERE key = ?", (key,))
-        if not rows:
-            return None
-        try:
-            outputs = {rel: OutputFile.from_json(v) for rel, v in json.loads(rows[0][0]).items()}
-        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
-            self.drop_action(key)  # unreadable entry: treat as a miss, never as a hit
-            return None
-        for o in outputs.values():
-            if not self.cas_path(o.digest).is_file():
-                self.drop_action(key)
-                return None
-        return outputs
+    def drop_action_result(self, key: str) -> None:
+        """Forget a result whose blobs turned out missing or corrupt."""
+        ...
 
-    def put_action(self, key: str, outputs: dict[str, OutputFile]) -> None:
-        """Record `key`'s outputs; call only once every blob is in the CAS."""
-        value = json.dumps({rel: o.to_json() for rel, o in sorted(outputs.items())})
-        self._query("INSERT OR REPLACE INTO ac (key, outputs) VALUES (?, ?)", (key, value))
 
-    def drop_action(self, key: str) -> None:
-        self._query("DELETE FROM ac WHERE key = ?", (key,))
+class LayeredStore:
+    """A fast store in front of a slow one (local first, then remote).
 
-    # -- content-addressed blobs ----------------------------------------------------------
-    def put_file(self, path: Path) -> OutputFile:
-        """Add a file to the CAS (hard-linked when possible) and return its entry."""
-        st = os.stat(path)
-        digest = sha256_file(path)
-        executable = bool(st.st_mode & stat.S_IXUSR)
-        dest = self.cas_path(digest)
-        os.chmod(path, 0o555 if executable else 0o444)  # blobs are read-only (the link shares the inode)
-        self._shard(dest)
-        try:
-            os.link(path, dest)  # atomic: the name appears with its whole content, or not at all
-        except FileExistsError:
-            pass
-        except OSError:  # another file system: copy beside the blob, then rename
-            if not dest.exists():
-                tmp = dest.with_name(f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
-                try:
-                    link_or_copy(path, tmp)
-                    os.replace(tmp, dest)
-                finally:
-                    if tmp.exists():
-                        tmp.unlink()
-        return OutputFile(digest, st.st_size, executable)
+    Reads try `near` first; a blob found only in `far` is copied into `near` as it is placed,
+    so the next read is local. Writes go to both. Results found only in `far` are returned
+    as they are: their blobs are fetched lazily, when something asks for them."""
 
-    def verify(self, o: OutputFile) -> bool:
-        """Whether the blob's content still matches its digest; a corrupt blob is removed."""
-        p = self.cas_path(o.digest)
-        try:
-            ok = p.stat().st_size == o.size and sha256_file(p) == o.digest
-        except FileNotFoundError:
-            return False
-        if not ok:
-            try:
-                os.chmod(p, 0o600)
-                p.unlink()
-            except FileNotFoundError:
-                pass
-        return ok
+    def __init__(self, near: Store, far: Store) -> None:
+        self.near = near
+        self.far = far
 
-    def materialize(self, o: OutputFile, dest: Path) -> None:
-        """Place a blob at `dest` (hard link, else copy)."""
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if dest.exists() or dest.is_symlink():
-            dest.unlink()
-        link_or_copy(self.cas_path(o.digest), dest)
+    def has_blob(self, digest: str) -> bool:
+        return self.near.has_blob(digest) or self.far.has_blob(digest)
+
+    def put_blob(self, path: Path) -> OutputFile:
+        blob = self.near.put_blob(path)
+        if not self.far.has_blob(blob.digest):
+            self.far.put_blob(path)
+        return blob
+
+    def get_blob(self, blob: OutputFile, dest: Path) -> None:
+        if self.near.has_blob(blob.digest):
+            self.near.get_blob(blob, dest)
+            return
+        self.far.get_blob(blob, dest)
+        # Kept near under the digest of what actually arrived: a corrupt far blob can never
+        # pose as the blob it was asked for.
+        self.near.put_blob(dest)
+
+    def drop_blob(self, digest: str) -> None:
+        self.near.drop_blob(digest)
+        self.far.drop_blob(digest)
+
+    def get_action_result(self, key: str) -> ActionResult | None:
+        return self.near.get_action_result(key) or self.far.get_action_result(key)
+
+    def put_action_result(self, key: str, result: ActionResult) -> None:
+        self.near.put_action_result(key, result)
+        self.far.put_action_result(key, result)
+
+    def drop_action_result(self, key: str) -> None:
+        self.near.drop_action_result(key)
+        self.far.drop_action_result(key)

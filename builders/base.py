@@ -112,3 +112,31 @@ class Builder:
         """The component's actions for ctx.target. The last action's outputs are the
         component's outputs, which components that need it receive."""
         raise NotImplementedError
+
+    # How ppm.build.testing reads the runner's output: "cargo", "zig", "tap", "pytest", "go",
+    # or "exit" (one case per action, passed when the command exits 0).
+    test_format: ClassVar[str] = "exit"
+
+    def plan_tests(self, component: "Component", ctx: PlanContext) -> list[Action]:
+        """The component's test actions (for the host target; default: none). Each may need
+        the component's own actions ("NAME:ACTION") and the components it needs; build the
+        command that runs the tests with `test_action`, so the engine caches a passing run
+        and `ppm test` finds the runner's output of a failing one."""
+        return []
+
+
+# The test runner's output goes to {state}/tests/<action>.log, which outlives a failure (a
+# failing action's {out} is discarded), and is copied to the cached output test.log.
+_TEST_WRAPPER = ('log=$1; out=$2; shift 2; mkdir -p "${log%/*}"; "$@" >"$log" 2>&1; rc=$?; '
+                 'cp "$log" "$out"; exit $rc')
+TEST_LOG = "test.log"
+
+
+def test_log_path(name: str) -> str:
+    """Where the runner's output of test action `name` stays, relative to {state}."""
+    return f"tests/{name.replace('/', '_')}.log"
+
+
+def test_command(name: str, argv: list[str]) -> list[str]:
+    """`argv` (the test runner) wrapped so its output is kept whether it passes or fails."""
+    return ["sh", "-c", _TEST_WRAPPER, "ppm-test", f"{{state}}/{test_log_path(name)}", f"{{out}}/{TEST_LOG}", *argv]

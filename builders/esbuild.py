@@ -12,6 +12,7 @@ from ppm.builders.base import PlanContext
 from ppm.builders.base import Setting
 from ppm.builders.base import join
 from ppm.builders.base import strs
+from ppm.builders.base import TEST_LOG, test_command
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 
@@ -35,6 +36,8 @@ class EsbuildBuilder(Builder):
         "es_target": Setting(str, "es2020", "the JavaScript language level to emit (esbuild --target)"),
         "minify": Setting(bool, True, "minify the bundle"),
         "external": Setting(list, [], "module names to leave out of the bundle"),
+        "tests": Setting(list, ["src/*.test.ts", "test/*.ts", "tests/*.ts"],
+                         "test files (node:test), each bundled by esbuild for node and run with `node --test`"),
     }
 
     def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
@@ -86,7 +89,32 @@ class EsbuildBuilder(Builder):
             )
         ]
 
+    test_format = "tap"
 
+    def plan_tests(self, component: "Component", ctx: PlanContext) -> list[Action]:
+        """Each test file bundled by esbuild for node (so TypeScript and imports resolve the way
+        the bundle's do), then all of them run by `node --test` with its TAP reporter."""
+        s = component.settings
+        tests, scanned = ctx.glob(component, strs(component, "tests", s.get("tests", [])))
+        if not tests:
+            return []
+        sources, _ = ctx.glob(component, strs(component, "sources", s.get("sources", [])))
+        prefix = component.path.rstrip("/") + "/"
+        commands: list[list[str]] = []
+        bundles: list[str] = []
+        for t in tests:
+            rel = t[len(prefix):] if t.startswith(prefix) else t
+            out = "{work}/" + rel.replace("/", "_").rsplit(".", 1)[0] + ".mjs"
+            commands.append(["{tool:esbuild}", f"{{src}}/{rel}", "--bundle", "--platform=node", "--format=esm",
+                             f"--outfile={out}", "--log-level=warning", "--sourcemap=inline"])
+            bundles.append(out)
+        # node is taken from PATH: it is not one of ppm's pinned toolchains (yet).
+        commands.append(test_command("test", ["node", "--test", "--test-reporter=tap", *bundles]))
+        return [Action(
+            component=component.name, name="test", commands=commands, outputs=[TEST_LOG],
+            inputs=sorted({*tests, *sources}), scanned_dirs=scanned, env={"NO_COLOR": "1"},
+            tools=list(self.tools), settings=dict(s), description=f"node --test {component.name}",
+        )]
 
 
 BUILDER = EsbuildBuilder

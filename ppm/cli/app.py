@@ -11,7 +11,8 @@ import sys
 
 import typer
 
-COMMAND_MODULES = ("init", "build", "graph", "toolchain", "lock", "patch", "release")
+COMMAND_MODULES = ("init", "build", "graph", "toolchain", "lock", "patch", "release",
+                   "run", "test", "dev", "clean", "cache")
 
 app = typer.Typer(
     name="ppm",
@@ -36,8 +37,15 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Say more: each step and why."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),
+    color: str = typer.Option("auto", "--color", help="Colour: auto (default; NO_COLOR turns it off), always, never."),
 ) -> None:
-    pass
+    from ppm.cli import ui
+
+    if color not in ("auto", "always", "never"):
+        raise typer.BadParameter("expected auto, always or never", param_hint="--color")
+    ui.configure(verbose=verbose, quiet=quiet, color=color)
 
 
 for _name in COMMAND_MODULES:

@@ -1,0 +1,7 @@
+"""ppm cache"""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,7 @@
+"""ppm clean"""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,7 @@
+"""ppm dev"""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

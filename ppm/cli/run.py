@@ -1,0 +1,7 @@
+"""ppm run"""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

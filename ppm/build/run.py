@@ -26,6 +26,8 @@ class BuildSummary:
     actions: list[dict[str, Any]] = field(default_factory=list)
     bundles: dict[str, dict[str, Any]] = field(default_factory=dict)  # target -> {path, sha256, size}
     seconds: float = 0.0
+    # (target, component) -> paths of its materialized outputs (for `ppm run COMPONENT`, `ppm dev`)
+    finals: dict[tuple[str, str], list[Path]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -37,7 +39,10 @@ class BuildSummary:
 
 
 def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = None, keep_going: bool = False,
-          progress: Any = None, report: Any = None) -> BuildSummary:
+          progress: Any = None, report: Any = None, components: list[str] | None = None) -> BuildSummary:
+    """Build the project (or only `components` and what they need: then the entry's bundle is
+    placed only when it is among them, and no no-op record is written, since it would answer
+    for the whole project)."""
     from filelock import FileLock, Timeout
 
     from ppm.build import fastpath
@@ -62,7 +67,7 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
         from ppm.lockfile.sync import ensure_synced
 
         ensure_synced(root, m, report=report)  # cheap when the lock has not changed
-        plan = make_plan(m, targets, report=report)
+        plan = make_plan(m, targets, report=report, components=components or None)
         for name, why in plan.skipped.items():
             if report:
                 report(f"note: skipping optional component {name!r}: {why}")
@@ -91,9 +96,16 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
             summary.executed, summary.cached = counts["ran"], counts["cached"]
             summary.up_to_date, summary.failed = counts["up-to-date"], counts["failed"]
             summary.seconds = time.time() - t0
+        for (tname, comp), pa in plan.finals.items():
+            r = engine.results[pa.id]
+            summary.finals[(tname, comp)] = [Path(r.out_dir) / rel for rel in pa.action.outputs]
         bundle_files = place_bundles(plan, engine, summary)
         summary.seconds = time.time() - t0
-        fastpath.record(root, plan, engine, results, bundle_files, summary)
+        if not components:
+            fastpath.record(root, plan, engine, results, bundle_files, summary)
+        from ppm.build.prune import auto_prune
+
+        auto_prune(report=report)
         return summary
     finally:
         lock.release()
@@ -103,7 +115,7 @@ def place_bundles(plan: Any, engine: Any, summary: BuildSummary) -> list[Path]:
     """Copy each target's entry executable to dist/<target>/ (atomically, only when it changed)."""
     m = plan.manifest
     placed: list[Path] = []
-    if not m.entry or m.entry in plan.skipped:
+    if not m.entry or m.entry in plan.skipped or m.entry not in plan.order:
         return placed
     for t in plan.targets:
         final = plan.finals[(t.name, m.entry)]

@@ -44,7 +44,7 @@ def _root(
     from ppm.cli import ui
 
     if color not in ("auto", "always", "never"):
-        raise typer.BadParameter("expected auto, always or never", param_hint="--color")
+        raise ui.UsageError(f"--color: expected auto, always or never, not {color!r}")
     ui.configure(verbose=verbose, quiet=quiet, color=color)
 
 

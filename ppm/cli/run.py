@@ -1,7 +1,52 @@
 """ppm run"""
 
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command(epilog="Examples: ppm run · ppm run -- --self-check · ppm run tool -- input.txt",
+                 context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+    def run(
+        words: Annotated[list[str] | None, typer.Argument(help="[COMPONENT] [-- ARGS…]", show_default=False)] = None,
+    ) -> None:
+        """Build what is needed, then run the app's bundle (or COMPONENT's executable) with ARGS.
+        The program's exit code is ppm's."""
+        import os
+        import subprocess
+        from pathlib import Path
+
+        from ppm.build.launch import program
+        from ppm.cli import ui
+        from ppm.core.manifest import find_root
+
+        component, args = split_words(list(words or []), sys.argv)
+        root = find_root(Path.cwd())
+        with ui.BuildProgress(quiet=ui.quiet()) as progress:
+            exe = program(root, component, progress=progress, report=ui.info if ui.verbose() else None)
+        ui.debug(f"running {exe}")
+        try:
+            rc = subprocess.call([str(exe), *args], cwd=os.getcwd())
+        except KeyboardInterrupt:
+            rc = 130
+        raise typer.Exit(rc)
+
+
+def split_words(words: list[str], argv: list[str]) -> tuple[str | None, list[str]]:
+    """COMPONENT and ARGS from what follows `run`: click drops the `--` separator, so where it
+    stood is read from the command line itself."""
+    if "--" in argv:
+        tail = argv[argv.index("--") + 1:]
+        before = words[: len(words) - len(tail)] if len(tail) <= len(words) else []
+        if len(before) > 1:
+            from ppm.cli.ui import UsageError
+
+            raise UsageError(f"ppm run: one component at most before `--`, not {' '.join(before)}")
+        return (before[0] if before else None), tail
+    if not words:
+        return None, []
+    return words[0], words[1:]

@@ -6,6 +6,15 @@ import os
 import sys
 
 
+from ppm.core.errors import PpmError
+
+
+class UsageError(PpmError):
+    """A command line that cannot mean anything: exit 2, like every usage error."""
+
+    exit_code = 2
+
+
 # Set once by the root callback from -v/-q/--color; read by every printer below.
 _verbosity = 0  # -1 quiet, 0 normal, 1 verbose
 _color: str = "auto"  # auto | always | never

@@ -134,10 +134,10 @@ def run_tests(root: Path, components: list[str] | None = None, *, jobs: int | No
             cases = parse(fmt, log, pa.action.name) if log else []
             if fmt == "exit" or not cases:
                 label = pa.action.name.removeprefix("test-") if fmt == "exit" else pa.action.name
-                msg = (r.error or _tail(log)) if status == "failed" else r.reason if status == "skipped" else ""
+                msg = (_tail(log) or r.error) if status == "failed" else r.reason if status == "skipped" else ""
                 cases = [TestCase(label, status, msg)]
             elif status == "failed" and not any(c.status == "failed" for c in cases):
-                cases.append(TestCase(pa.action.name, "failed", r.error))
+                cases.append(TestCase(pa.action.name, "failed", _tail(log) or r.error))
             rep.suites.append(SuiteResult(pa.component.name, pa.id, status, r.status in ("cached", "up-to-date"),
                                           max(0.0, r.end - r.start), cases, log,
                                           r.error if status == "failed" else r.reason if status == "skipped" else ""))
@@ -160,7 +160,9 @@ def _tail(log: str, n: int = 30) -> str:
 
 _CARGO = re.compile(r"^test (\S+) \.\.\. (ok|FAILED|ignored)\b", re.M)
 _ZIG_FAIL = re.compile(r"^error: '([^']+)' failed", re.M)
-_ZIG_LINE = re.compile(r"^\d+/\d+ (?:\S+?\.)?test\.(.+?)\.\.\.(OK|FAIL|SKIP)", re.M)
+# "1/2 main.test.NAME...OK"; a failure's message follows the dots, "FAIL (Error)" comes after it.
+_ZIG_LINE = re.compile(r"^\d+/\d+ (?:\S+?\.)?test\.(.+?)\.\.\.(.*?)(?=^\d+/\d+ |^\d+ passed;|^All \d+ tests|\Z)",
+                       re.M | re.S)
 _TAP = re.compile(r"^(not ok|ok) \d+ - (.+?)(?:\s+# (SKIP|TODO)\b.*)?$", re.M)
 _PYTEST = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (\S+)(?: - (.*))?$", re.M)
 _GO = re.compile(r"^\s*--- (PASS|FAIL|SKIP): (\S+)", re.M)
@@ -177,7 +179,9 @@ def parse(fmt: str, log: str, action: str) -> list[TestCase]:
                 c.message = m.group(1).strip() if m else ""
         return cases
     if fmt == "zig":
-        cases = [TestCase(n, {"OK": "passed", "FAIL": "failed"}.get(s, "skipped")) for n, s in _ZIG_LINE.findall(log)]
+        cases = [TestCase(n, "passed" if rest.startswith("OK") else "skipped" if rest.startswith("SKIP") else "failed",
+                          "" if rest.startswith(("OK", "SKIP")) else rest.strip())
+                 for n, rest in _ZIG_LINE.findall(log)]
         if not cases:
             # zig prints nothing per test when all pass, and "error: 'main.test.NAME' failed" per failure.
             failed = [n.split("test.", 1)[-1] for n in _ZIG_FAIL.findall(log)]
@@ -208,7 +212,10 @@ def junit_xml(rep: TestReport) -> bytes:
     by_comp: dict[str, list[SuiteResult]] = {}
     for s in rep.suites:
         by_comp.setdefault(s.component, []).append(s)
-    top = ET.Element("testsuites")
+    every = [c for s in rep.suites for c in s.cases]
+    top = ET.Element("testsuites", {"name": rep.project, "tests": str(len(every)),
+                                    "failures": str(sum(1 for c in every if c.status == "failed")), "errors": "0",
+                                    "time": f"{sum(s.seconds for s in rep.suites):.3f}"})
     for i, (comp, suites) in enumerate(sorted(by_comp.items())):
         cases = [(s, c) for s in suites for c in s.cases]
         ts = ET.SubElement(top, "testsuite", {

@@ -184,9 +184,9 @@ def test_table(rep) -> None:  # type: ignore[no-untyped-def]
         c.print(f"\n[bold red]FAILED[/] {s.action}", highlight=False)
         for x in s.cases:
             if x.status != "passed":
-                c.print(f"  {x.status}: {x.name}", markup=False)
+                c.print(f"  {x.status}: {x.name}", markup=False, soft_wrap=True)
                 for line in x.message.splitlines()[-15:]:
-                    c.print(f"    {line}", markup=False)
+                    c.print(f"    {line}", markup=False, soft_wrap=True)
     d = rep.to_json()
     c.print(f"\n{d['passed']} passed, {d['failed']} failed; {d['ran']} ran, {d['cached']} from cache "
             f"({d['seconds']:.2f}s)", markup=False)

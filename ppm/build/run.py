@@ -63,6 +63,9 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
         lock.acquire()
     try:
         fastpath.forget(root)
+        from ppm.core import config
+
+        user = config.load()  # read first: a malformed file is named before any work is done
         m = manifest.load(root)
         from ppm.lockfile.sync import ensure_synced
 
@@ -105,7 +108,7 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
             fastpath.record(root, plan, engine, results, bundle_files, summary)
         from ppm.build.prune import auto_prune
 
-        auto_prune(report=report)
+        auto_prune(user, report=report)
         return summary
     finally:
         lock.release()

@@ -37,16 +37,18 @@ def register(app: typer.Typer) -> None:
 
 
 def split_words(words: list[str], argv: list[str]) -> tuple[str | None, list[str]]:
-    """COMPONENT and ARGS from what follows `run`: click drops the `--` separator, so where it
-    stood is read from the command line itself."""
-    if "--" in argv:
-        tail = argv[argv.index("--") + 1:]
-        before = words[: len(words) - len(tail)] if len(tail) <= len(words) else []
-        if len(before) > 1:
-            from ppm.cli.ui import UsageError
+    """COMPONENT and ARGS from what follows `run`. Parsing stops at the first word, so a `--`
+    after COMPONENT reaches us among the words; one right after `run` is eaten by the parser,
+    so the command line itself says where it stood."""
+    if "--" in words:
+        i = words.index("--")
+        before, after = words[:i], words[i + 1:]
+    elif "--" in argv:
+        before, after = [], words
+    else:
+        before, after = words[:1], words[1:]
+    if len(before) > 1:
+        from ppm.cli.ui import UsageError
 
-            raise UsageError(f"ppm run: one component at most before `--`, not {' '.join(before)}")
-        return (before[0] if before else None), tail
-    if not words:
-        return None, []
-    return words[0], words[1:]
+        raise UsageError(f"ppm run: one component at most before `--`, not {' '.join(before)}")
+    return (before[0] if before else None), after

@@ -18,7 +18,7 @@ app = typer.Typer(
     name="ppm",
     help="A polyglot build system and package manager: one lockfile, one executable.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     # Plain help: rich's help renderer imports markdown and layout machinery (~80 ms here),
     # which `ppm --help` would pay on every call.

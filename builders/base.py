@@ -8,15 +8,14 @@ import fnmatch
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+from ppm import targets
 from ppm.core.action import Action
-from ppm.core.errors import ManifestError
-
-if TYPE_CHECKING:
-    from ppm.core.manifest import Component
-    from ppm.toolchains import Toolchain
-    from ppm.targets import Target
+from ppm.core.errors import ManifestError, ToolchainError
+from ppm.core.manifest import Component
+from ppm.toolchains import Toolchain
+from ppm.targets import Target
 
 
 @dataclass
@@ -29,16 +28,27 @@ class Setting:
     required: bool = False
 
 
+@dataclass(frozen=True)
+class Synced:
+    """What `ppm sync` installed from ppm.lock for the component being planned. Filled in by
+    the planner (ppm.build.plan) from the sync state: builders never read state files, so
+    they stay pure functions of their context. Add a field when a builder needs one."""
+
+    cargo_args: tuple[str, ...] = ()  # extra `cargo build` arguments: offline, from the vendored crates
+    python_paths: tuple[str, ...] = ()  # {project}-relative site directories of locked PyPI packages
+
+
 @dataclass
 class PlanContext:
     """What a builder may look at while planning."""
 
     root: Path  # project root (absolute), for globbing only
-    target: "Target"
+    target: Target
     deps: dict[str, list[str]]  # needed component -> its outputs (relative to {dep:NAME})
-    toolchains: dict[str, "Toolchain"] = field(default_factory=dict)
+    toolchains: dict[str, Toolchain] = field(default_factory=dict)
+    synced: Synced = field(default_factory=Synced)
 
-    def glob(self, component: "Component", patterns: list[str], exclude: list[str] = ()) -> tuple[list[str], list[str]]:
+    def glob(self, component: Component, patterns: list[str], exclude: list[str] = ()) -> tuple[list[str], list[str]]:
         """Project-relative files under the component matching any pattern (fnmatch over the
         path relative to the component, `**` crosses directories), and the directories that
         were scanned (their listings feed the action key, so an added file reruns it)."""
@@ -59,7 +69,7 @@ class PlanContext:
         return sorted(files), sorted(dirs)
 
 
-def strs(component: "Component", key: str, value: list) -> list[str]:
+def strs(component: Component, key: str, value: list) -> list[str]:
     """A list setting that must hold strings only."""
     if not all(isinstance(v, str) for v in value):
         raise ManifestError(f"components.{component.name}.{key}: expected a list of strings")
@@ -73,10 +83,6 @@ def join(base: str, rel: str) -> str:
 
 def require_host(builder: str, ctx: PlanContext) -> None:
     """For toolchains that build only for the machine they run on (PyInstaller, native-image)."""
-    from ppm import targets
-
-    from ppm.core.errors import ToolchainError
-
     host = targets.host()
     if ctx.target != host:
         raise ToolchainError(f"{builder} builds only for the machine it runs on ({host.name}), not for {ctx.target.name}",
@@ -104,11 +110,11 @@ class Builder:
     settings: ClassVar[dict[str, Setting]] = {}
 
     @classmethod
-    def tools_for(cls, component: "Component", target: "Target") -> tuple[str, ...]:
+    def tools_for(cls, component: Component, target: Target) -> tuple[str, ...]:
         """The toolchains this component needs for `target` (default: all of `tools`)."""
         return cls.tools
 
-    def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
+    def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
         """The component's actions for ctx.target. The last action's outputs are the
         component's outputs, which components that need it receive."""
         raise NotImplementedError

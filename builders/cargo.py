@@ -6,7 +6,6 @@ after a one-line change is incremental) but never feeds the action key."""
 from __future__ import annotations
 
 import tomllib
-from typing import TYPE_CHECKING
 
 from ppm.builders.base import Builder
 from ppm.builders.base import PlanContext
@@ -16,9 +15,8 @@ from ppm.builders.base import strs
 from ppm.builders.base import TEST_LOG, test_command
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
+from ppm.core.manifest import Component
 
-if TYPE_CHECKING:
-    from ppm.core.manifest import Component
 
 # Tables of Cargo.toml that name third-party crates (the target-specific ones sit under
 # [target.'cfg(..)'.dependencies] and are checked separately).
@@ -37,7 +35,7 @@ class CargoBuilder(Builder):
         "offline": Setting(bool, None, "pass --offline (default: only when the crate has no dependencies)"),
     }
 
-    def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
+    def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
         s = component.settings
         manifest = _read_cargo_toml(ctx, component)
         crate = s.get("lib") or _lib_name(manifest, component)
@@ -56,12 +54,9 @@ class CargoBuilder(Builder):
             # hang behind a proxy); with dependencies, cargo fetches exactly what Cargo.lock pins.
             offline = not _has_dependencies(manifest) and not component.dependencies.get("cargo")
         argv = ["{tool:cargo}", "build", "--profile", profile, "--locked"]
-        # Crates ppm synced from ppm.lock (lockfile/sync.py): offline, from the vendored copies.
-        from ppm.lockfile.sync import cargo_args
-
-        locked = cargo_args(ctx.root, component.name)
-        if locked:
-            argv += locked
+        # Crates ppm synced from ppm.lock: offline, from the vendored copies.
+        if ctx.synced.cargo_args:
+            argv += ctx.synced.cargo_args
         elif offline:
             argv.append("--offline")
         features = strs(component, "features", s.get("features", []))
@@ -90,7 +85,7 @@ class CargoBuilder(Builder):
 
     test_format = "cargo"
 
-    def plan_tests(self, component: "Component", ctx: PlanContext) -> list[Action]:
+    def plan_tests(self, component: Component, ctx: PlanContext) -> list[Action]:
         """`cargo test` on the crate: its unit tests, tests/ and doc tests, in cargo's own target
         directory (debug profile, so it does not disturb the release build's incremental state)."""
         s = component.settings
@@ -98,13 +93,12 @@ class CargoBuilder(Builder):
         patterns = strs(component, "sources", s.get("sources", []))
         inputs, scanned = ctx.glob(component, [*patterns, "tests/*", "tests/**/*.rs"])
         argv = ["{tool:cargo}", "test", "--locked", "--color", "never"]
-        from ppm.lockfile.sync import cargo_args
-
-        locked = cargo_args(ctx.root, component.name)
-        if locked:
-            argv += locked
-        elif s.get("offline") if s.get("offline") is not None else (
-                not _has_dependencies(manifest) and not component.dependencies.get("cargo")):
+        offline = s.get("offline")
+        if offline is None:
+            offline = not _has_dependencies(manifest) and not component.dependencies.get("cargo")
+        if ctx.synced.cargo_args:
+            argv += list(ctx.synced.cargo_args)
+        elif offline:
             argv.append("--offline")
         features = strs(component, "features", s.get("features", []))
         if features:
@@ -117,7 +111,7 @@ class CargoBuilder(Builder):
         )]
 
 
-def _read_cargo_toml(ctx: PlanContext, component: "Component") -> dict:
+def _read_cargo_toml(ctx: PlanContext, component: Component) -> dict:
     path = ctx.root / component.path / "Cargo.toml"
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
@@ -128,7 +122,7 @@ def _read_cargo_toml(ctx: PlanContext, component: "Component") -> dict:
         raise ManifestError(f"{join(component.path, 'Cargo.toml')}: invalid TOML: {e}") from None
 
 
-def _lib_name(manifest: dict, component: "Component") -> str:
+def _lib_name(manifest: dict, component: Component) -> str:
     lib = manifest.get("lib", {})
     if isinstance(lib.get("name"), str):
         return lib["name"]
@@ -144,8 +138,6 @@ def _has_dependencies(manifest: dict) -> bool:
         if isinstance(spec, dict):
             tables += [spec.get(t) for t in _DEP_TABLES]
     return any(tables)
-
-
 
 
 BUILDER = CargoBuilder

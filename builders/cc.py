@@ -5,18 +5,16 @@ carries the libc headers and linkers for every target."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from ppm import targets
 from ppm.builders.base import Builder
 from ppm.builders.base import PlanContext
 from ppm.builders.base import Setting
 from ppm.builders.base import TEST_LOG, test_command
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
+from ppm.core.manifest import Component
+from ppm.targets import Target
 
-if TYPE_CHECKING:
-    from ppm.core.manifest import Component
-    from ppm.targets import Target
 
 KINDS = ("shared", "static", "executable")
 
@@ -36,14 +34,10 @@ class CcBuilder(Builder):
     }
 
     @classmethod
-    def tools_for(cls, component: "Component", target: "Target") -> tuple[str, ...]:
-        from ppm import targets
-
+    def tools_for(cls, component: Component, target: Target) -> tuple[str, ...]:
         return ("cc",) if target == targets.host() else ("zig",)
 
-    def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
-        from ppm import targets
-
+    def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
         s = component.settings
         kind = s["kind"]
         if kind not in KINDS:

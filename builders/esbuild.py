@@ -5,8 +5,6 @@ when run from the component's directory), so the bundle is byte-for-byte reprodu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ppm.builders.base import Builder
 from ppm.builders.base import PlanContext
 from ppm.builders.base import Setting
@@ -15,9 +13,8 @@ from ppm.builders.base import strs
 from ppm.builders.base import TEST_LOG, test_command
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
+from ppm.core.manifest import Component
 
-if TYPE_CHECKING:
-    from ppm.core.manifest import Component
 
 _FORMATS = ("iife", "cjs", "esm")
 _PLATFORMS = ("browser", "node", "neutral")
@@ -40,7 +37,7 @@ class EsbuildBuilder(Builder):
                          "test files (node:test), each bundled by esbuild for node and run with `node --test`"),
     }
 
-    def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
+    def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
         s = component.settings
         entry = s.get("entry", "src/main.ts")
         patterns = strs(component, "sources", s.get("sources", []))
@@ -91,7 +88,7 @@ class EsbuildBuilder(Builder):
 
     test_format = "tap"
 
-    def plan_tests(self, component: "Component", ctx: PlanContext) -> list[Action]:
+    def plan_tests(self, component: Component, ctx: PlanContext) -> list[Action]:
         """Each test file bundled by esbuild for node (so TypeScript and imports resolve the way
         the bundle's do), then all of them run by `node --test` with its TAP reporter."""
         s = component.settings

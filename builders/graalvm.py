@@ -6,8 +6,6 @@ no package registry), so components using this builder are usually `optional = t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ppm.builders.base import Builder
 from ppm.builders.base import PlanContext
 from ppm.builders.base import Setting
@@ -15,9 +13,7 @@ from ppm.builders.base import require_host
 from ppm.builders.base import strs
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
-
-if TYPE_CHECKING:
-    from ppm.core.manifest import Component
+from ppm.core.manifest import Component
 
 
 class GraalvmBuilder(Builder):
@@ -32,7 +28,7 @@ class GraalvmBuilder(Builder):
         "native_image_args": Setting(list, [], "extra arguments for native-image"),
     }
 
-    def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
+    def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
         require_host("GraalVM native-image", ctx)
         s = component.settings
         sources, scanned = ctx.glob(component, strs(component, "sources", s.get("sources", [])))
@@ -71,11 +67,10 @@ class GraalvmBuilder(Builder):
         ]
 
 
-def _rel(component: "Component", project_path: str) -> str:
+def _rel(component: Component, project_path: str) -> str:
     """A project-relative path, relative to the component's directory instead."""
     prefix = "" if component.path in ("", ".") else component.path + "/"
     return project_path[len(prefix):]
-
 
 
 BUILDER = GraalvmBuilder

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-from typing import TYPE_CHECKING
 
 from ppm.builders.base import Builder
 from ppm.builders.base import PlanContext
@@ -20,10 +19,9 @@ from ppm.builders.base import strs
 from ppm.builders.base import TEST_LOG, test_command
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
+from ppm.core.manifest import Component
+from ppm.targets import Target
 
-if TYPE_CHECKING:
-    from ppm.core.manifest import Component
-    from ppm.targets import Target
 
 DEPS_DIR = "ppm_deps"  # where embedded outputs live inside the bundle
 COMPONENTS_FILE = "ppm_components.json"
@@ -45,7 +43,7 @@ class PyinstallerBuilder(Builder):
         "tests": Setting(list, ["tests/test_*.py", "tests/*_test.py"], "pytest files, relative to the component"),
     }
 
-    def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
+    def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
         require_host("PyInstaller", ctx)
         s = component.settings
         script = s.get("script", "main.py")
@@ -73,12 +71,10 @@ class PyinstallerBuilder(Builder):
             "--add-data", f"{{work}}/{COMPONENTS_FILE}:.",
         ]
         # Third-party packages `ppm sync` installed from ppm.lock (pip --require-hashes).
-        from ppm.lockfile.sync import python_paths
-
-        for site in python_paths(ctx.root, component.name):
+        for site in ctx.synced.python_paths:
             argv += ["--paths", site]
         req = join(component.path, "requirements-locked.txt")
-        if python_paths(ctx.root, component.name) and req not in inputs and (ctx.root / req).is_file():
+        if ctx.synced.python_paths and req not in inputs and (ctx.root / req).is_file():
             inputs = sorted(inputs + [req])
         for name, files in embedded.items():
             for f in files:
@@ -139,7 +135,9 @@ class PyinstallerBuilder(Builder):
         return [Action(
             component=component.name, name="test", commands=commands, outputs=[TEST_LOG],
             inputs=sorted({*inputs, *tests}), scanned_dirs=scanned,
-            env={"PPM_BUNDLE_DIR": "{work}/bundle", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": "{src}"},
+            # The host's sources first, then the PyPI packages `ppm sync` installed from ppm.lock.
+            env={"PPM_BUNDLE_DIR": "{work}/bundle", "PYTHONDONTWRITEBYTECODE": "1",
+                 "PYTHONPATH": ":".join(["{src}", *(f"{{project}}/{p}" for p in ctx.synced.python_paths)])},
             tools=list(self.tools), settings=dict(s), description=f"pytest {component.name}",
         )]
 
@@ -164,15 +162,13 @@ def stage_commands(dest: str, embedded: dict[str, list[str]], listing: dict) -> 
     return cmds
 
 
-def _is_binary(path: str, target: "Target") -> bool:
+def _is_binary(path: str, target: Target) -> bool:
     """Shared libraries and executables go in with --add-binary (PyInstaller keeps them
     executable and collects what they link against); everything else is data."""
     name = posixpath.basename(path)
     if name.endswith(target.shared_lib_suffix) or (target.exe_suffix and name.endswith(target.exe_suffix)):
         return True
     return "." not in name  # a Unix executable
-
-
 
 
 BUILDER = PyinstallerBuilder

@@ -5,8 +5,6 @@ Both of zig's caches live in {state}: they persist between local runs, never fee
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ppm.builders.base import Builder
 from ppm.builders.base import PlanContext
 from ppm.builders.base import Setting
@@ -14,9 +12,8 @@ from ppm.builders.base import join
 from ppm.builders.base import TEST_LOG, test_command
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
+from ppm.core.manifest import Component
 
-if TYPE_CHECKING:
-    from ppm.core.manifest import Component
 
 _OPTIMIZE = ("Debug", "ReleaseSafe", "ReleaseFast", "ReleaseSmall")
 
@@ -32,7 +29,7 @@ class ZigBuilder(Builder):
         "link_libc": Setting(bool, False, "link the target's C library (-lc)"),
     }
 
-    def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
+    def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
         s = component.settings
         patterns = list(s.get("sources", []))
         if not all(isinstance(p, str) for p in patterns):
@@ -86,7 +83,7 @@ class ZigBuilder(Builder):
 
     test_format = "zig"
 
-    def plan_tests(self, component: "Component", ctx: PlanContext) -> list[Action]:
+    def plan_tests(self, component: Component, ctx: PlanContext) -> list[Action]:
         """`zig test` on the root source file: every `test` block it reaches, built for this machine."""
         s = component.settings
         root = s.get("root", "src/main.zig")

@@ -3,12 +3,14 @@ The commands in ppm/commands/lock.py only parse options and print what these ret
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from ppm.core.paths import find_project_root
 from ppm.lockfile import model
 from ppm.lockfile import request
 from ppm.lockfile.errors import LockError
@@ -454,14 +456,8 @@ def try_noop(argv: list[str]) -> int | None:
     when ppm.lock is fresh (exit code), else None to take the full path."""
     if argv not in ([], ["--check"]):
         return None
-    from ppm.core.manifest import MANIFEST as _M  # noqa: F401 - cheap; keeps the file name in one place
-    import os
-
-    d = Path(os.getcwd())
-    for root in (d, *d.parents):
-        if (root / MANIFEST).is_file():
-            break
-    else:
+    root = find_project_root(os.getcwd())
+    if root is None:
         return None
     if is_fresh(root):
         print("ppm.lock is up to date")

@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any
 
+from ppm import targets as targets_mod
+from ppm.builders import REGISTRY, check_manifest
+from ppm.core.manifest import Manifest
 from ppm.lockfile import model
-
-if TYPE_CHECKING:
-    from ppm.core.manifest import Manifest
-    from ppm.toolchains import Pin
+from ppm.toolchains import PINS, PROVISIONED, Artifact, Pin, host_platform
 
 
-def used_toolchains(manifest: "Manifest") -> list[str]:
+def used_toolchains(manifest: Manifest) -> list[str]:
     """The provisioned toolchains any component's builder may run for any of the project's targets."""
-    from ppm import targets as targets_mod
-    from ppm.builders import REGISTRY
-    from ppm.toolchains import PROVISIONED
-
+    check_manifest(manifest)
     tlist = []
     for n in manifest.targets:
         try:
@@ -40,15 +39,13 @@ def used_toolchains(manifest: "Manifest") -> list[str]:
     return sorted(n for n in names if n in PROVISIONED)
 
 
-def _platform_entry(pin: "Pin") -> dict[str, Any]:
+def _platform_entry(pin: Pin) -> dict[str, Any]:
     return {"registry": pin.registry, "package": pin.package, "kind": pin.kind, "binary": pin.binary,
             "artifacts": [{"path": a.path, "hash": a.hash, "size": a.size} for a in pin.artifacts]}
 
 
 def from_pins(name: str) -> model.Toolchain | None:
     """The lock entry for ppm's own pins of `name` (every platform), or None if it has none."""
-    from ppm.toolchains import PINS
-
     plats = PINS.get(name) or {}
     if not plats:
         return None
@@ -56,15 +53,13 @@ def from_pins(name: str) -> model.Toolchain | None:
     versions = {pin.version for pin in plats.values()}
     version = sorted(versions)[-1]
     sources = sorted({f"{pin.registry}:{pin.package}" for pin in plats.values()})
-    import os
-
     # one package everywhere ("pypi:ziglang"), or one per platform ("npm:@esbuild/*")
     source = sources[0] if len(sources) == 1 else os.path.commonprefix(sources) + "*"
     doc = json.dumps({"name": name, "version": version, "platforms": entries}, sort_keys=True, separators=(",", ":"))
     return model.Toolchain(name, version, source, "sha256:" + hashlib.sha256(doc.encode()).hexdigest(), entries)
 
 
-def pin_project(manifest: "Manifest", old: model.Lock | None, upgrade: bool | Iterable[str] = False) -> dict[str, model.Toolchain]:
+def pin_project(manifest: Manifest, old: model.Lock | None, upgrade: bool | Iterable[str] = False) -> dict[str, model.Toolchain]:
     """name -> locked toolchain: the old lock's entry where there is one (unless upgraded: all, or
     `toolchain:NAME` / `NAME` in the upgrade list), else ppm's own pins."""
     ups = set() if isinstance(upgrade, bool) else set(upgrade)
@@ -80,11 +75,9 @@ def pin_project(manifest: "Manifest", old: model.Lock | None, upgrade: bool | It
     return out
 
 
-def host_pins(lock: model.Lock, platform: str | None = None) -> dict[str, "Pin"]:
+def host_pins(lock: model.Lock, platform: str | None = None) -> dict[str, Pin]:
     """The locked build of each toolchain for this machine (those the lock has no build of for
     this platform are left to ppm's own pins)."""
-    from ppm.toolchains import Artifact, Pin, host_platform
-
     plat = platform or host_platform()
     out: dict[str, Pin] = {}
     for name, t in lock.toolchains.items():
@@ -97,7 +90,7 @@ def host_pins(lock: model.Lock, platform: str | None = None) -> dict[str, "Pin"]
     return out
 
 
-def locked_pins(root: Path) -> dict[str, "Pin"]:
+def locked_pins(root: Path) -> dict[str, Pin]:
     """For `ppm build`: this machine's locked toolchain pins from root/ppm.lock ({} without a lock)."""
     path = root / model.LOCK
     if not path.is_file():

@@ -1,9 +1,10 @@
-"""Platforms to build for, defined once and translated into each toolchain's spelling."""
+"""Platforms to build for, defined once and translated into each toolchain's spelling; and
+the one place that knows which platform this machine is."""
 
 from __future__ import annotations
 
+import functools
 import platform
-import sys
 from dataclasses import dataclass
 
 
@@ -45,13 +46,32 @@ TARGETS: dict[str, Target] = {
     )
 }
 
-_OS = {"linux": "linux", "darwin": "macos", "win32": "windows"}
-_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+# platform.system() / uname sysname -> ppm's OS; platform.machine() / uname machine -> ppm's arch.
+_OS = {"linux": "linux", "darwin": "macos", "windows": "windows"}
+_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "x64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+
+
+def platform_name(system: str, machine: str) -> str:
+    """ppm's name for a platform, from what platform.system() and platform.machine() say there:
+    ("Linux", "x86_64") -> "linux-x86_64", ("Darwin", "arm64") -> "macos-arm64", ("Windows",
+    "AMD64") -> "windows-x86_64". Also for platforms that are not build targets (macos-x86_64
+    has toolchain pins but is not a target)."""
+    os_name = _OS.get(system.lower(), system.lower())
+    arch = _ARCH.get(machine.lower(), machine.lower())
+    if os_name == "macos" and arch == "aarch64":
+        arch = "arm64"  # Apple's spelling, the one TARGETS uses
+    return f"{os_name}-{arch}"
+
+
+@functools.cache
+def host_platform() -> str:
+    """ppm's name for the machine ppm runs on (see platform_name)."""
+    return platform_name(platform.system(), platform.machine())
 
 
 def host() -> Target:
     """The target of the machine ppm runs on."""
-    name = f"{_OS.get(sys.platform, sys.platform)}-{_ARCH.get(platform.machine().lower(), platform.machine().lower())}"
+    name = host_platform()
     try:
         return TARGETS[name]
     except KeyError:

@@ -17,12 +17,18 @@ from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 from ppm.core.errors import ToolchainError
 from ppm.core.manifest import Manifest
-from ppm.core.manifest import load
+from ppm.builders import check_manifest
+from ppm.core import manifest as manifest_mod
 from ppm.templates import create
 
 MINE = ("cargo", "zig", "esbuild", "graalvm", "pyinstaller")
 OTHER = [targets.TARGETS[n] for n in ("linux-aarch64", "windows-x86_64", "macos-arm64")]
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def load(root: Path) -> Manifest:
+    """ppm.toml as the planner sees it: read, then checked against the builder registry."""
+    return check_manifest(manifest_mod.load(root))
 
 
 @pytest.fixture(scope="module")

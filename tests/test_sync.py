@@ -295,16 +295,19 @@ def test_go_verifies_and_builds_readonly(project, tmp_path):
 
 def test_builders_plan_locked_mode_after_sync(project):
     from ppm import targets
-    from ppm.builders import REGISTRY
+    from ppm.build.plan import synced_for
+    from ppm.builders import REGISTRY, check_manifest
     from ppm.builders.base import PlanContext
     from ppm.core import manifest
 
     proj, srv, reg = project
-    m = manifest.load(proj)
+    m = check_manifest(manifest.load(proj))
 
     def plan(name: str):  # noqa: ANN202
+        # What the planner hands a builder: the sync state reaches it through the context.
         c = m.components[name]
-        return REGISTRY[c.builder]().plan(c, PlanContext(root=proj, target=targets.host(), deps={}))
+        ctx = PlanContext(root=proj, target=targets.host(), deps={}, synced=synced_for(proj, name))
+        return REGISTRY[c.builder]().plan(c, ctx)
 
     with pytest.raises(Exception, match="core/Cargo.lock is missing"):
         plan("core")

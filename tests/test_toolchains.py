@@ -27,6 +27,7 @@ import pytest
 from ppm import toolchains
 from ppm.core.errors import ToolchainError
 from ppm.toolchains import Artifact, Pin, resolve
+from ppm.toolchains import provisioning
 
 REPO = Path(__file__).resolve().parent.parent
 FAKE_ZIG = "#!/bin/sh\necho 0.17.1-fake\n"
@@ -231,7 +232,7 @@ def test_wheels_unpack_without_pip(tmp_path: Path) -> None:
     # The fallback for interpreters without pip (uv-made venvs).
     name, data = _wheel("altgraph", "0.17.5", {"altgraph/__init__.py": "X = 1\n"})
     (tmp_path / name).write_bytes(data)
-    toolchains._unpack_wheels([tmp_path / name], tmp_path / "tree")
+    provisioning._unpack_wheels([tmp_path / name], tmp_path / "tree")
     assert (tmp_path / "tree" / "altgraph" / "__init__.py").read_text() == "X = 1\n"
 
 

@@ -18,6 +18,7 @@ from typing import Iterable
 
 import httpx
 
+from ppm.core import paths
 from ppm.lockfile.errors import RegistryError
 
 DEFAULT_TIMEOUT = 30.0
@@ -25,12 +26,8 @@ DEFAULT_RETRIES = 3
 
 
 def cache_dir() -> Path:
-    d = os.environ.get("PPM_CACHE_DIR")
-    if d:
-        return Path(d) / "http"
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("ppm")) / "http"
+    """Registry responses (ETags, metadata): under ppm's one cache root (ppm.core.paths)."""
+    return paths.cache_dir() / "http"
 
 
 @dataclass

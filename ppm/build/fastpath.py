@@ -8,7 +8,9 @@ and the environment variables that select toolchains. If all of them are unchang
 can run, and the build is answered in a few milliseconds. Anything else (any doubt at all)
 falls through to the full build, which is always correct on its own.
 
-Imports: the standard library only.
+Imports: the standard library only at module level (and ppm.core.paths, which is), since this
+module runs before anything else; record(), called after a full build, imports what it needs inside (an exception to the
+rule of top-level imports, listed in ppm/cli/__init__.py).
 """
 
 from __future__ import annotations
@@ -18,22 +20,14 @@ import os
 import sys
 import time
 
+from ppm.core.paths import find_project_root
+
 RECORD = "noop.json"
 SUMMARY = "last-build.json"
 ENV_KEYS = ("PATH", "CC", "CXX", "GRAALVM_HOME", "JAVA_HOME", "PPM_CACHE_DIR", "PPM_TOOLCHAINS_DIR", "PPM_OFFLINE", "CARGO_HOME", "RUSTUP_TOOLCHAIN")
 RACY_NS = 50_000_000
 FORMAT = 1
 
-
-def _root() -> str | None:
-    d = os.getcwd()
-    while True:
-        if os.path.isfile(os.path.join(d, "ppm.toml")):
-            return d
-        parent = os.path.dirname(d)
-        if parent == d:
-            return None
-        d = parent
 
 
 def _parse(argv: list[str]) -> dict | None:
@@ -59,7 +53,8 @@ def try_noop(argv: list[str]) -> int | None:
     opts = _parse(argv)
     if opts is None:
         return None
-    root = _root()
+    found = find_project_root(os.getcwd())
+    root = str(found) if found else None
     if root is None:
         return None
     state = os.path.join(root, ".ppm")

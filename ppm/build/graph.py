@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ppm.core.errors import GraphError
-
-if TYPE_CHECKING:
-    from ppm.core.manifest import Component
+from ppm.core.manifest import Component
 
 
-def topo_order(components: dict[str, "Component"]) -> list[str]:
+def topo_order(components: dict[str, Component]) -> list[str]:
     """Components in dependency order (needs first); a cycle is an error naming the cycle."""
     order: list[str] = []
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done

@@ -4,32 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ppm.core.action import Action
-from ppm.core.errors import GraphError
-from ppm.core.errors import ManifestError
-from ppm.core.errors import ToolchainError
+from ppm import targets as targets_mod
+from ppm import toolchains
 from ppm.build.graph import topo_order
-from ppm.core.manifest import Component
-from ppm.core.manifest import Manifest
-
-if TYPE_CHECKING:
-    from ppm.builders.base import Builder
-    from ppm.toolchains import Toolchain
-    from ppm.targets import Target
+from ppm.builders import REGISTRY, check_manifest
+from ppm.builders.base import Builder, PlanContext, Synced
+from ppm.core.action import Action
+from ppm.core.errors import GraphError, ManifestError, ToolchainError
+from ppm.core.manifest import Component, Manifest
+from ppm.lockfile import sync
+from ppm.lockfile.toolchains import locked_pins
+from ppm.targets import Target
+from ppm.toolchains import Toolchain
 
 
 @dataclass(eq=False)
 class PlannedAction:
     action: Action
-    target: "Target"
+    target: Target
     id: str
     component: Component
-    builder: type["Builder"]
-    needs: list["PlannedAction"] = field(default_factory=list)
-    deps: dict[str, "PlannedAction"] = field(default_factory=dict)  # {dep:NAME} -> the action providing it
-    env_deps: dict[str, "PlannedAction"] = field(default_factory=dict)  # PPM_DEP_<NAME> -> action
+    builder: type[Builder]
+    needs: list[PlannedAction] = field(default_factory=list)
+    deps: dict[str, PlannedAction] = field(default_factory=dict)  # {dep:NAME} -> the action providing it
+    env_deps: dict[str, PlannedAction] = field(default_factory=dict)  # PPM_DEP_<NAME> -> action
 
     def __hash__(self) -> int:
         return id(self)
@@ -39,11 +39,11 @@ class PlannedAction:
 class Plan:
     manifest: Manifest
     order: list[str]
-    targets: list["Target"]
+    targets: list[Target]
     actions: list[PlannedAction]  # in a valid execution order
     finals: dict[tuple[str, str], PlannedAction]  # (target, component) -> its last action
     skipped: dict[str, str]  # component -> why it is not built
-    toolchains: dict[str, "Toolchain"]
+    toolchains: dict[str, Toolchain]
     tests: list[PlannedAction] = field(default_factory=list)  # test actions, when asked for
 
     @property
@@ -56,11 +56,7 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
               tests: list[str] | None = None) -> Plan:
     """`components` limits the plan to those components and what they need (default: all);
     `tests` adds the test actions of those components (host target only: a test runs here)."""
-    from ppm import targets as targets_mod
-    from ppm.builders import REGISTRY
-    from ppm.builders.base import PlanContext
-    from ppm import toolchains
-
+    check_manifest(manifest)
     order = topo_order(manifest.components)
     if components is not None or tests:
         wanted = _closure(manifest, [*(components or []), *(tests or [])])
@@ -73,8 +69,6 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
 
     needed = {name: sorted({x for t in tlist for x in REGISTRY[manifest.components[name].builder].tools_for(
         manifest.components[name], t)}) for name in order}
-    from ppm.lockfile.toolchains import locked_pins
-
     tcs = toolchains.resolve(sorted({x for v in needed.values() for x in v}), provision=provision, report=report,
                              pins=locked_pins(manifest.root))
 
@@ -91,6 +85,7 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
                                      hint="install the toolchain, or mark the component `optional = true` in ppm.toml")
             skipped[name] = why
 
+    synced = {name: synced_for(manifest.root, name) for name in order if name not in skipped}
     actions: list[PlannedAction] = []
     test_actions: list[PlannedAction] = []
     finals: dict[tuple[str, str], PlannedAction] = {}
@@ -102,7 +97,7 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
             c = manifest.components[name]
             bcls = REGISTRY[c.builder]
             deps = {n: list(finals[(t.name, n)].action.outputs) for n in c.needs if n not in skipped}
-            ctx = PlanContext(root=manifest.root, target=t, deps=deps, toolchains=tcs)
+            ctx = PlanContext(root=manifest.root, target=t, deps=deps, toolchains=tcs, synced=synced[name])
             planned = bcls().plan(c, ctx)
             if not planned:
                 raise GraphError(f"builder {c.builder!r} planned no action for component {name!r}")
@@ -117,7 +112,7 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
     return Plan(manifest, order, tlist, actions, finals, skipped, tcs, test_actions)
 
 
-def _planned(a: Action, t: "Target", multi: bool, c: Component, bcls: type["Builder"], manifest: Manifest,
+def _planned(a: Action, t: Target, multi: bool, c: Component, bcls: type[Builder], manifest: Manifest,
              skipped: dict[str, str], finals: dict[tuple[str, str], PlannedAction],
              by_name: dict[str, PlannedAction]) -> PlannedAction:
     """One action placed in the graph: its {dep:...} references resolved to earlier actions."""
@@ -167,7 +162,11 @@ def _closure(manifest: Manifest, names: list[str]) -> set[str]:
     return seen
 
 
-def _provisionable(tc: "Toolchain") -> bool:
-    from ppm import toolchains
+def synced_for(root: Path, component: str) -> Synced:
+    """What `ppm sync` installed for a component, as its builder sees it."""
+    return Synced(cargo_args=tuple(sync.cargo_args(root, component)),
+                  python_paths=tuple(sync.python_paths(root, component)))
 
+
+def _provisionable(tc: Toolchain) -> bool:
     return toolchains.provisionable(tc.name)

@@ -9,8 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
+from ppm.build import fastpath
+from ppm.build.engine import Engine
+from ppm.build.plan import Plan, make_plan
+from ppm.core import manifest
 from ppm.core.errors import PpmError
 from ppm.core.fsutil import sha256_file
+from ppm.core.paths import state_dir
+from ppm.lockfile.sync import ensure_synced
 
 
 @dataclass
@@ -43,14 +51,6 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
     """Build the project (or only `components` and what they need: then the entry's bundle is
     placed only when it is among them, and no no-op record is written, since it would answer
     for the whole project)."""
-    from filelock import FileLock, Timeout
-
-    from ppm.build import fastpath
-    from ppm.core import manifest
-    from ppm.build.engine import Engine
-    from ppm.core.paths import state_dir
-    from ppm.build.plan import make_plan
-
     t0 = time.time()
     state = state_dir(root)
     state.mkdir(parents=True, exist_ok=True)
@@ -67,8 +67,6 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
 
         user = config.load()  # read first: a malformed file is named before any work is done
         m = manifest.load(root)
-        from ppm.lockfile.sync import ensure_synced
-
         ensure_synced(root, m, report=report)  # cheap when the lock has not changed
         plan = make_plan(m, targets, report=report, components=components or None)
         for name, why in plan.skipped.items():
@@ -114,7 +112,7 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
         lock.release()
 
 
-def place_bundles(plan: Any, engine: Any, summary: BuildSummary) -> list[Path]:
+def place_bundles(plan: Plan, engine: Engine, summary: BuildSummary) -> list[Path]:
     """Copy each target's entry executable to dist/<target>/ (atomically, only when it changed)."""
     m = plan.manifest
     placed: list[Path] = []

@@ -10,6 +10,11 @@ import importlib
 import sys
 
 import typer
+from typer.exceptions import TyperException
+
+from ppm import __version__
+from ppm.cli import ui
+from ppm.core.errors import PpmError
 
 COMMAND_MODULES = ("init", "build", "graph", "toolchain", "lock", "patch", "release",
                    "run", "test", "dev", "clean", "cache")
@@ -28,8 +33,6 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from ppm import __version__
-
         print(f"ppm {__version__}")
         raise typer.Exit()
 
@@ -54,16 +57,12 @@ for _name in COMMAND_MODULES:
 
 def run() -> None:
     """Run the CLI; a PpmError becomes one clear message on stderr and a non-zero exit."""
-    from ppm.core.errors import PpmError
-
     try:
         # Outside standalone mode click returns a typer.Exit's code instead of exiting with it.
         rc = app(standalone_mode=False)
         if isinstance(rc, int) and rc:
             sys.exit(rc)
     except PpmError as e:
-        from ppm.cli import ui
-
         ui.error(str(e))
         sys.exit(e.exit_code)
     except typer.Exit as e:
@@ -72,10 +71,10 @@ def run() -> None:
         sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as e:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
+    except TyperException as e:  # usage errors (exit 2) arrive here in non-standalone mode
+        show = getattr(e, "show", None)  # typer's click exceptions print usage and hint
+        if show is not None:
+            show()
+        else:
+            ui.error(e.format_message())
+        sys.exit(e.exit_code)

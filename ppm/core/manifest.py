@@ -1,4 +1,8 @@
-"""ppm.toml: read, validate, and turn into plain data. Errors name file, line and column."""
+"""ppm.toml: read, validate, and turn into plain data. Errors name file, line and column.
+
+This layer knows no builder: a component's `builder` and its settings are kept as written, and
+ppm.builders.check_manifest checks them against the builder registry (same kind of message,
+through Manifest.error)."""
 
 from __future__ import annotations
 
@@ -8,9 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ppm import targets as targets_mod
 from ppm.core.errors import ManifestError
+from ppm.core.paths import MANIFEST, find_project_root
 
-MANIFEST = "ppm.toml"
+# Keys of [components.NAME] that ppm itself reads; every other key is a builder setting.
+COMPONENT_KEYS = frozenset({"builder", "path", "needs", "optional", "dependencies"})
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 
@@ -41,10 +48,16 @@ class Manifest:
     targets: list[str]
     components: dict[str, Component]
     dependencies: dict[str, Any] = field(default_factory=dict)  # third-party packages, for the lock
+    text: str = field(default="", repr=False)  # the file as read, to locate errors found later
+    checked: bool = False  # set by ppm.builders.check_manifest once builders and settings passed
 
     @property
     def root(self) -> Path:
         return self.path.parent
+
+    def error(self, key_path: list[str], message: str) -> ManifestError:
+        """An error about a table or key of this file: 'FILE:LINE:COL: message'."""
+        return ManifestError(f"{self.path}{_line_col(self.text, key_path)}: {message}")
 
 
 def toml_error(path: Path | str, e: tomllib.TOMLDecodeError) -> str:
@@ -58,12 +71,12 @@ def toml_error(path: Path | str, e: tomllib.TOMLDecodeError) -> str:
 
 
 def find_root(start: Path) -> Path:
-    """The nearest directory at or above `start` that holds ppm.toml."""
-    start = start.resolve()
-    for d in (start, *start.parents):
-        if (d / MANIFEST).is_file():
-            return d
-    raise ManifestError(f"no {MANIFEST} in {start} or any parent directory", hint="run `ppm init NAME` to create a project")
+    """The nearest directory at or above `start` that holds ppm.toml; an error if none does."""
+    root = find_project_root(start)
+    if root is None:
+        raise ManifestError(f"no {MANIFEST} in {start.resolve()} or any parent directory",
+                            hint="run `ppm init NAME` to create a project")
+    return root
 
 
 def _line_col(text: str, key_path: list[str]) -> str:
@@ -126,8 +139,6 @@ def load(root: Path) -> Manifest:
     targets = proj.get("targets", ["host"])
     if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets) or not targets:
         raise err(["targets"], "project.targets must be a non-empty list of target names")
-    from ppm import targets as targets_mod
-
     for t in targets:
         try:
             targets_mod.get(t)
@@ -137,8 +148,6 @@ def load(root: Path) -> Manifest:
     comps_raw = data.get("components", {})
     if not isinstance(comps_raw, dict):
         raise err(["components"], "components must be a table of [components.NAME] tables")
-    from ppm.builders import REGISTRY
-
     components: dict[str, Component] = {}
     for cname, c in comps_raw.items():
         where = ["components", cname]
@@ -146,12 +155,7 @@ def load(root: Path) -> Manifest:
             raise err(where, f"component name {cname!r} must be letters, digits, '-' or '_'")
         if not isinstance(c, dict):
             raise err(where, f"components.{cname} must be a table")
-        builder = c.get("builder")
-        if not isinstance(builder, str):
-            raise err(where, f"components.{cname}: missing `builder` (one of {', '.join(sorted(REGISTRY))})")
-        if builder not in REGISTRY:
-            raise err(where + ["builder"], f"components.{cname}: unknown builder {builder!r}; known: {', '.join(sorted(REGISTRY))}")
-        bcls = REGISTRY[builder]
+        builder = c.get("builder")  # checked against the registry by ppm.builders.check_manifest
         cpath = c.get("path", cname)
         if not isinstance(cpath, str) or Path(cpath).is_absolute() or ".." in Path(cpath).parts:
             raise err(where + ["path"], f"components.{cname}.path must be a relative path inside the project")
@@ -161,26 +165,11 @@ def load(root: Path) -> Manifest:
         optional = c.get("optional", False)
         if not isinstance(optional, bool):
             raise err(where + ["optional"], f"components.{cname}.optional must be true or false")
-        settings: dict[str, Any] = {}
-        for k, v in c.items():
-            if k in {"builder", "path", "needs", "optional", "dependencies"}:
-                continue
-            spec = bcls.settings.get(k)
-            if spec is None:
-                known = ", ".join(sorted(bcls.settings)) or "none"
-                raise err(where + [k], f"components.{cname}: unknown setting {k!r} for builder {builder!r} (settings: {known})")
-            if not isinstance(v, spec.type):
-                raise err(where + [k], f"components.{cname}.{k}: expected {_type_name(spec.type)}, got {type(v).__name__}")
-            settings[k] = v
-        for k, spec in bcls.settings.items():
-            if k not in settings:
-                if spec.required:
-                    raise err(where, f"components.{cname}: builder {builder!r} needs setting {k!r} ({spec.help})")
-                if spec.default is not None:
-                    settings[k] = spec.default
+        settings = {k: v for k, v in c.items() if k not in COMPONENT_KEYS}
         cdeps = c.get("dependencies", {})
         _check_dependencies(cdeps, lambda m, k=where + ["dependencies"]: err(k, f"components.{cname}.dependencies: {m}"))
-        components[cname] = Component(cname, builder, Path(cpath).as_posix(), list(needs), settings, optional, cdeps)
+        components[cname] = Component(cname, builder if isinstance(builder, str) else "", Path(cpath).as_posix(),
+                                      list(needs), settings, optional, cdeps)
 
     for c in components.values():
         for n in c.needs:
@@ -192,7 +181,7 @@ def load(root: Path) -> Manifest:
         raise err(["entry"], f"project.entry {entry!r} is not a component")
     deps = data.get("dependencies", {})
     _check_dependencies(deps, lambda m: err(["dependencies"], f"dependencies: {m}"))
-    return Manifest(path, name, version, entry, list(targets), components, deps)
+    return Manifest(path, name, version, entry, list(targets), components, deps, text)
 
 
 ECOSYSTEMS = ("pypi", "npm", "cargo", "go", "maven")
@@ -213,7 +202,3 @@ def _check_dependencies(deps: Any, err: Any) -> None:
                 raise err(f"{eco}.{pname}: spec must be a version string or a table")
 
 
-def _type_name(t: type | tuple[type, ...]) -> str:
-    if isinstance(t, tuple):
-        return " or ".join(x.__name__ for x in t)
-    return t.__name__

@@ -1,0 +1,27 @@
+"""A toolchain as the engine sees it: an executable, its version, and an identity for keys."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Report = Callable[[str], None]  # where progress lines go (the CLI prints them)
+
+
+@dataclass
+class Toolchain:
+    name: str
+    version: str  # "" when not found
+    source: str  # where it came from, for humans
+    argv: list[str]  # absolute argv prefix; `{tool:NAME}` as a whole command word expands to it
+    env: dict[str, str]  # extra environment the tool needs
+    identity: str  # digest of (name, version, artifact/binary digest): no paths, no timestamps
+    usable: bool
+    note: str = ""  # when not usable: what to do about it
+
+
+def identity(*parts: str) -> str:
+    """A toolchain's identity: a digest of what makes it this tool (never a path or a time)."""
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()

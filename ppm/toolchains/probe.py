@@ -1,0 +1,229 @@
+"""Toolchains found on the machine (cargo, cc, javac, native-image): looked up, asked for their
+version once, and remembered. Running `X --version` on every build would cost a process per
+tool, so probe results are cached in probes.json, keyed by the stat of every file the answer
+depends on."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ppm.core.fsutil import sha256_file
+from ppm.toolchains.base import Toolchain, identity
+
+_PROBES_VERSION = 1
+
+# How to find the tools ppm does not provision, and what to tell a user who lacks one.
+_INSTALL_HINTS = {
+    "cargo": "install Rust with rustup (https://rustup.rs) or put cargo on PATH",
+    "cc": "install a C compiler (e.g. `apt-get install gcc` or clang) or set CC",
+    "javac": "install a JDK (e.g. `apt-get install default-jdk-headless`) or set JAVA_HOME",
+    "native-image": "install GraalVM and set GRAALVM_HOME, or put native-image on PATH",
+}
+
+
+@dataclass
+class _Probe:
+    """What `X --version` said, and the files whose stat must not change for that to hold."""
+
+    version: str
+    lines: list[str]  # the version lines, part of the identity
+    sha256: str  # of the tool's main binary
+    witnesses: list[list] = field(default_factory=list)  # [path, size, mtime_ns], or [path, None, None] if absent
+
+
+class ProbeCache:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.changed = False
+        try:
+            data = json.loads(path.read_text())
+            self.entries: dict[str, dict] = data["probes"] if data.get("version") == _PROBES_VERSION else {}
+        except (OSError, ValueError, KeyError, TypeError):
+            self.entries = {}
+
+    def get(self, key: str) -> _Probe | None:
+        e = self.entries.get(key)
+        try:
+            if e is None or any(_stat(w[0]) != w for w in e["witnesses"]):
+                return None
+            return _Probe(**e)
+        except (TypeError, KeyError, IndexError):
+            return None
+
+    def put(self, key: str, probe: _Probe) -> None:
+        self.entries[key] = probe.__dict__
+        self.changed = True
+
+    def save(self) -> None:
+        if not self.changed:
+            return
+        try:  # merge with what other processes wrote meanwhile; last writer wins per key
+            current = json.loads(self.path.read_text()).get("probes", {})
+        except (OSError, ValueError, AttributeError):
+            current = {}
+        current.update(self.entries)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".probes-{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"version": _PROBES_VERSION, "probes": current}, indent=1, sort_keys=True))
+        os.replace(tmp, self.path)
+        self.changed = False
+
+
+def _stat(path: str) -> list:
+    try:
+        st = os.stat(path)
+        return [path, st.st_size, st.st_mtime_ns]
+    except OSError:
+        return [path, None, None]
+
+
+def _run_version(argv: list[str]) -> list[str]:
+    """The non-empty lines `argv` prints (stdout, then stderr: javac 8 writes there)."""
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise _ProbeFailed(f"`{' '.join(argv)}` failed: {e}") from None
+    if r.returncode != 0:
+        raise _ProbeFailed(f"`{' '.join(argv)}` exited {r.returncode}: {(r.stderr or r.stdout).strip()[:200]}")
+    lines = [ln.strip() for ln in (r.stdout + "\n" + r.stderr).splitlines() if ln.strip()]
+    if not lines:
+        raise _ProbeFailed(f"`{' '.join(argv)}` printed nothing")
+    return lines
+
+
+class _ProbeFailed(Exception):
+    pass
+
+
+def _version_of(line: str) -> str:
+    m = re.search(r"\b(\d+\.\d+(?:\.\d+)?)", line)
+    return m.group(1) if m else line
+
+
+def _missing(name: str, why: str = "") -> Toolchain:
+    note = f"{why}; {_INSTALL_HINTS[name]}" if why else f"not found: {_INSTALL_HINTS[name]}"
+    return Toolchain(name, "", "", [], {}, "", False, note)
+
+
+def _found(name: str, argv: list[str], where: str, probe: _Probe) -> Toolchain:
+    return Toolchain(name, probe.version, f"found {where}: {argv[0]} ({probe.lines[0]})", argv, {},
+                     identity(name, *probe.lines, probe.sha256), True)
+
+
+def _probe(cache: ProbeCache, name: str, argv: list[str], measure: Callable[[], _Probe], extra: str = "") -> _Probe:
+    """A cached probe of the tool `argv` (as found, not resolved: rustup proxies dispatch on
+    argv[0]). The key holds the resolved path too, so retargeting a symlink reprobes."""
+    key = "|".join([name, *argv, os.path.realpath(argv[0]), extra])
+    probe = cache.get(key)
+    if probe is None:
+        probe = measure()
+        cache.put(key, probe)
+    return probe
+
+
+def _simple_probe(name: str, argv: list[str], version_args: list[str], extra: Iterable[str] = ()) -> Callable[[], _Probe]:
+    def measure() -> _Probe:
+        real = os.path.realpath(argv[0])
+        before = _stat(real)
+        lines = _run_version([*argv, *version_args])
+        return _Probe(_version_of(lines[0]), lines[:1], sha256_file(real), [before, *(_stat(p) for p in extra)])
+    return measure
+
+
+def _which(cmd: str, path: str | None = None) -> str | None:
+    found = shutil.which(cmd, path=path)
+    return os.path.abspath(found) if found else None
+
+
+def _find_cargo(cache: ProbeCache) -> Toolchain:
+    cargo = _which("cargo")
+    where = "on PATH"
+    if cargo is None:  # rustup's default location, for shells that never sourced ~/.cargo/env
+        home = os.environ.get("CARGO_HOME") or os.path.expanduser("~/.cargo")
+        cargo, where = _which("cargo", os.path.join(home, "bin")), f"in {os.path.join(home, 'bin')}"
+        if cargo is None:
+            return _missing("cargo")
+    rustc = _which("rustc", os.path.dirname(cargo)) or _which("rustc")
+    if rustc is None:
+        return _missing("cargo", f"found {cargo} but no rustc beside it or on PATH")
+
+    def measure() -> _Probe:
+        real_rustc = os.path.realpath(rustc)
+        witnesses = [_stat(os.path.realpath(cargo)), _stat(real_rustc)]
+        if os.path.basename(real_rustc).startswith("rustup"):
+            # A rustup proxy: the real compiler depends on rustup's settings, so those are witnesses too.
+            rustup_home = os.environ.get("RUSTUP_HOME") or os.path.expanduser("~/.rustup")
+            real_rustc = _run_version([real_rustc, "which", "rustc"])[0]
+            witnesses += [_stat(os.path.join(rustup_home, "settings.toml")), _stat(real_rustc)]
+        witnesses = [w for i, w in enumerate(witnesses) if w not in witnesses[:i]]
+        lines = _run_version([cargo, "--version"])[:1] + _run_version([rustc, "--version"])[:1]
+        return _Probe(_version_of(lines[0]), lines, sha256_file(real_rustc), witnesses)
+
+    # RUSTUP_TOOLCHAIN picks another toolchain without touching any file: key on it.
+    extra = f"{rustc}|RUSTUP_TOOLCHAIN={os.environ.get('RUSTUP_TOOLCHAIN', '')}"
+    try:
+        probe = _probe(cache, "cargo", [cargo], measure, extra)
+    except _ProbeFailed as e:
+        return _missing("cargo", f"found {cargo} but {e}")
+    return _found("cargo", [cargo], where, probe)
+
+
+def _find_cc(cache: ProbeCache) -> Toolchain:
+    cc_env = os.environ.get("CC", "").strip()
+    if cc_env:
+        words = shlex.split(cc_env)
+        exe = words[0] if os.path.isabs(words[0]) and os.access(words[0], os.X_OK) else _which(words[0])
+        if exe is None:
+            return _missing("cc", f"CC={cc_env!r} names no executable")
+        argv, where = [exe, *words[1:]], "via $CC"
+    else:
+        exe = next((p for p in map(_which, ("cc", "gcc", "clang")) if p), None)
+        if exe is None:
+            return _missing("cc")
+        argv, where = [exe], "on PATH"
+    try:
+        probe = _probe(cache, "cc", argv, _simple_probe("cc", argv, ["--version"]))
+    except _ProbeFailed as e:
+        return _missing("cc", f"found {argv[0]} but {e}")
+    return _found("cc", argv, where, probe)
+
+
+def _find_in_homes(cmd: str, homes: list[str]) -> tuple[str, str] | None:
+    for var in homes:
+        home = os.environ.get(var)
+        if home:
+            p = _which(cmd, os.path.join(home, "bin"))
+            if p:
+                return p, f"via ${var}"
+    p = _which(cmd)
+    return (p, "on PATH") if p else None
+
+
+def _home_finder(name: str, homes: list[str], version_flag: str) -> Callable[["ProbeCache"], Toolchain]:
+    """A finder for a JDK tool: looked for under each $HOME/bin in `homes`, then on PATH."""
+
+    def find(cache: ProbeCache) -> Toolchain:
+        hit = _find_in_homes(name, homes)
+        if hit is None:
+            return _missing(name)
+        exe, where = hit
+        try:
+            probe = _probe(cache, name, [exe], _simple_probe(name, [exe], [version_flag]))
+        except _ProbeFailed as e:
+            return _missing(name, f"found {exe} but {e}")
+        return _found(name, [exe], where, probe)
+
+    return find
+
+
+FINDERS: dict[str, Callable[[ProbeCache], Toolchain]] = {
+    "cargo": _find_cargo, "cc": _find_cc, "javac": _home_finder("javac", ["JAVA_HOME"], "-version"),
+    "native-image": _home_finder("native-image", ["GRAALVM_HOME", "JAVA_HOME"], "--version")}

@@ -41,7 +41,8 @@ class EsbuildBuilder(Builder):
         s = component.settings
         entry = s.get("entry", "src/main.ts")
         patterns = strs(component, "sources", s.get("sources", []))
-        inputs, scanned = ctx.glob(component, patterns + [entry])
+        # Test files are the test action's inputs, not the bundle's: editing one reruns only the tests.
+        inputs, scanned = ctx.glob(component, patterns + [entry], exclude=strs(component, "tests", s.get("tests", [])))
         if join(component.path, entry) not in inputs:
             raise ManifestError(f"component {component.name!r}: entry point {join(component.path, entry)} does not exist",
                                 hint="set `entry = \"src/index.ts\"` in its [components] table")

@@ -47,7 +47,9 @@ class PyinstallerBuilder(Builder):
         require_host("PyInstaller", ctx)
         s = component.settings
         script = s.get("script", "main.py")
-        inputs, scanned = ctx.glob(component, strs(component, "sources", s.get("sources", [])) + [script])
+        # Test files are the test action's inputs, not the bundle's: editing one reruns only the tests.
+        inputs, scanned = ctx.glob(component, strs(component, "sources", s.get("sources", [])) + [script],
+                                   exclude=strs(component, "tests", s.get("tests", [])))
         if join(component.path, script) not in inputs:
             raise ManifestError(f"component {component.name!r}: entry script {join(component.path, script)} does not exist",
                                 hint="set `script = \"path/to/main.py\"` in its [components] table")

@@ -7,12 +7,14 @@ from typing import Annotated
 
 import typer
 
+from ppm.cli.complete import components
+
 
 def register(app: typer.Typer) -> None:
     @app.command(epilog="Examples: ppm run · ppm run -- --self-check · ppm run tool -- input.txt",
                  context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
     def run(
-        words: Annotated[list[str] | None, typer.Argument(help="[COMPONENT] [-- ARGS…]", show_default=False)] = None,
+        words: Annotated[list[str] | None, typer.Argument(help="[COMPONENT] [-- ARGS…]", show_default=False, autocompletion=components)] = None,
     ) -> None:
         """Build what is needed, then run the app's bundle (or COMPONENT's executable) with ARGS.
         The program's exit code is ppm's."""

@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 
+from ppm.cli.complete import components
+
 
 def register(app: typer.Typer) -> None:
     @app.command(epilog="Example: ppm test core ui --junit report.xml")
     def test(
-        components: Annotated[list[str] | None, typer.Argument(help="Components to test (default: all).")] = None,
+        components: Annotated[list[str] | None, typer.Argument(help="Components to test (default: all).", autocompletion=components)] = None,
         junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here: one suite per component.")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print ran, cached, passed and failed as JSON.")] = False,
         jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Actions at once (default: cores).")] = None,

@@ -24,6 +24,33 @@ def configure(*, verbose: bool = False, quiet: bool = False, color: str = "auto"
     global _verbosity, _color
     _verbosity = -1 if quiet else 1 if verbose else 0
     _color = color
+    _install_transfer_bars()
+
+
+def _install_transfer_bars() -> None:
+    """Downloads get a rich bar (size, rate, time left) on a terminal; nothing otherwise."""
+    from ppm.core import progress
+
+    progress.install(TransferBar if is_interactive() else None)
+
+
+class TransferBar:
+    """One download's bar: bytes done of total, rate, time left; removed when done."""
+
+    def __init__(self, description: str, total: int | None) -> None:
+        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                                   TransferSpeedColumn)
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                 TransferSpeedColumn(), TimeRemainingColumn(), console=console(), transient=True)
+        self.progress.start()
+        self.task = self.progress.add_task(description, total=total)
+
+    def advance(self, nbytes: int) -> None:
+        self.progress.advance(self.task, nbytes)
+
+    def close(self) -> None:
+        self.progress.stop()
 
 
 def quiet() -> bool:
@@ -60,10 +87,9 @@ def console(*, stderr: bool = True):  # type: ignore[no-untyped-def]
 
 def error(message: str) -> None:
     if use_color():
-        from rich.console import Console
         from rich.text import Text
 
-        Console(stderr=True, highlight=False).print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
+        console().print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
     else:
         print(f"error: {message}", file=sys.stderr)
 

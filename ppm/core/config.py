@@ -90,10 +90,24 @@ def registries_table(path: Path | str, table: dict[str, Any]) -> dict[str, str]:
             raise ConfigError(f"{path}: registries.{eco}: {url!r} is not an http(s) URL")
         if u.username or u.password:
             raise ConfigError(f"{path}: registries.{eco}: the URL holds credentials",
-                              hint="remove them; put them in ~/.netrc or PPM_REGISTRY_TOKEN_"
-                                   f"{eco.upper()} instead")
+                              hint=f"remove them; put them in ~/.netrc, or in the PPM_REGISTRY_{eco.upper()} "
+                                   "environment variable's URL")
         out[eco] = url.rstrip("/")
     return out
+
+
+def project_registries(root: Path) -> dict[str, str]:
+    """`[registries]` of the project's ppm.toml ({} when it has none or cannot be read: the
+    manifest's own loader reports a malformed file)."""
+    from ppm.core.manifest import MANIFEST
+
+    path = root / MANIFEST
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+    table = data.get("registries", {})
+    return registries_table(path, table) if isinstance(table, dict) else {}
 
 
 def _table(path: Path, data: dict[str, Any], name: str) -> dict[str, Any]:

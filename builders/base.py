@@ -123,12 +123,28 @@ class Builder:
     # or "exit" (one case per action, passed when the command exits 0).
     test_format: ClassVar[str] = "exit"
 
+    def dev_run(self, component: "Component", ctx: PlanContext) -> DevRun | None:
+        """For a host that can run from its sources (`ppm dev` then skips its bundle step).
+        Default None: the dev loop builds the component and runs its executable output."""
+        return None
+
     def plan_tests(self, component: "Component", ctx: PlanContext) -> list[Action]:
         """The component's test actions (for the host target; default: none). Each may need
         the component's own actions ("NAME:ACTION") and the components it needs; build the
         command that runs the tests with `test_action`, so the engine caches a passing run
         and `ppm test` finds the runner's output of a failing one."""
         return []
+
+
+@dataclass(frozen=True)
+class DevRun:
+    """How `ppm dev` runs a host from its sources instead of its bundle. Words may hold {src},
+    {project}, {stage} (a directory the loop fills with `stage`'s @write/@copy commands before
+    each start), {dep:NAME} (a needed component's fresh outputs) and {tool:NAME}."""
+
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+    stage: tuple[tuple[str, ...], ...] = ()
 
 
 # The test runner's output goes to {state}/tests/<action>.log, which outlives a failure (a

@@ -16,7 +16,7 @@ from ppm.builders.base import Setting
 from ppm.builders.base import join
 from ppm.builders.base import require_host
 from ppm.builders.base import strs
-from ppm.builders.base import TEST_LOG, test_command
+from ppm.builders.base import TEST_LOG, DevRun, test_command
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 from ppm.core.manifest import Component
@@ -142,6 +142,20 @@ class PyinstallerBuilder(Builder):
                  "PYTHONPATH": ":".join(["{src}", *(f"{{project}}/{p}" for p in ctx.synced.python_paths)])},
             tools=list(self.tools), settings=dict(s), description=f"pytest {component.name}",
         )]
+
+
+    def dev_run(self, component: Component, ctx: PlanContext) -> DevRun:
+        """The script on the Python PyInstaller runs on, the needed outputs laid out under
+        {stage} as the bundle holds them: an edit restarts the host in well under a second."""
+        embedded, listing = _listing(component, ctx)
+        tc = ctx.toolchains.get("pyinstaller")
+        python = tc.argv[0] if tc is not None and tc.argv else "python3"
+        script = component.settings.get("script", "main.py")
+        path = ":".join(["{src}", *(f"{{project}}/{p}" for p in ctx.synced.python_paths)])
+        return DevRun(argv=(python, f"{{src}}/{script}"),
+                      env=(("PPM_BUNDLE_DIR", "{stage}"), ("PYTHONPATH", path), ("PYTHONDONTWRITEBYTECODE", "1"),
+                           ("PYTHONUNBUFFERED", "1")),
+                      stage=tuple(tuple(c) for c in stage_commands("{stage}", embedded, listing)))
 
 
 def _listing(component: "Component", ctx: PlanContext) -> tuple[dict[str, list[str]], dict]:

@@ -36,6 +36,7 @@ class BuildSummary:
     seconds: float = 0.0
     # (target, component) -> paths of its materialized outputs (for `ppm run COMPONENT`, `ppm dev`)
     finals: dict[tuple[str, str], list[Path]] = field(default_factory=dict)
+    plan: Any = None  # the Plan that was run (`ppm dev` reads its toolchains and outputs)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +98,7 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
             summary.executed, summary.cached = counts["ran"], counts["cached"]
             summary.up_to_date, summary.failed = counts["up-to-date"], counts["failed"]
             summary.seconds = time.time() - t0
+        summary.plan = plan
         for (tname, comp), pa in plan.finals.items():
             r = engine.results[pa.id]
             summary.finals[(tname, comp)] = [Path(r.out_dir) / rel for rel in pa.action.outputs]

@@ -162,7 +162,7 @@ def test_prune_while_a_build_runs(tmp_path: Path, env: dict[str, str]) -> None:
     while proc.poll() is None:
         prune.prune(max_size=0, now_ns=time.time_ns() + LATER)
         rounds += 1
-    out, err = proc.communicate()
+    _out, err = proc.communicate()
     assert proc.returncode == 0, err
     assert rounds > 3
     assert subprocess.run([str(root / "dist/linux-x86_64/app")], capture_output=True, text=True).stdout == "busy\n"

@@ -11,6 +11,7 @@ running meanwhile.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -216,10 +217,8 @@ def _terminate(p: subprocess.Popen[bytes]) -> None:
     except ProcessLookupError:
         pass
     except subprocess.TimeoutExpired:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         p.wait()
 
 

@@ -143,3 +143,47 @@ class Builder:
         """The component's actions for ctx.target. The last action's outputs are the
         component's outputs, which components that need it receive."""
         raise NotImplementedError
+
+    # How ppm.build.testing reads the runner's output: "cargo", "zig", "tap", "pytest", "go",
+    # or "exit" (one case per action, passed when the command exits 0).
+    test_format: ClassVar[str] = "exit"
+
+    def dev_run(self, component: "Component", ctx: PlanContext) -> DevRun | None:
+        """For a host that can run from its sources (`ppm dev` then skips its bundle step).
+        Default None: the dev loop builds the component and runs its executable output."""
+        return None
+
+    def plan_tests(self, component: "Component", ctx: PlanContext) -> list[Action]:
+        """The component's test actions (for the host target; default: none). Each may need
+        the component's own actions ("NAME:ACTION") and the components it needs; build the
+        command that runs the tests with `test_action`, so the engine caches a passing run
+        and `ppm test` finds the runner's output of a failing one."""
+        return []
+
+
+@dataclass(frozen=True)
+class DevRun:
+    """How `ppm dev` runs a host from its sources instead of its bundle. Words may hold {src},
+    {project}, {stage} (a directory the loop fills with `stage`'s @write/@copy commands before
+    each start), {dep:NAME} (a needed component's fresh outputs) and {tool:NAME}."""
+
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+    stage: tuple[tuple[str, ...], ...] = ()
+
+
+# The test runner's output goes to {state}/tests/<action>.log, which outlives a failure (a
+# failing action's {out} is discarded), and is copied to the cached output test.log.
+_TEST_WRAPPER = ('log=$1; out=$2; shift 2; mkdir -p "${log%/*}"; "$@" >"$log" 2>&1; rc=$?; '
+                 'cp "$log" "$out"; exit $rc')
+TEST_LOG = "test.log"
+
+
+def test_log_path(name: str) -> str:
+    """Where the runner's output of test action `name` stays, relative to {state}."""
+    return f"tests/{name.replace('/', '_')}.log"
+
+
+def test_command(name: str, argv: list[str]) -> list[str]:
+    """`argv` (the test runner) wrapped so its output is kept whether it passes or fails."""
+    return ["sh", "-c", _TEST_WRAPPER, "ppm-test", f"{{state}}/{test_log_path(name)}", f"{{out}}/{TEST_LOG}", *argv]

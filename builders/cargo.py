@@ -12,6 +12,7 @@ from ppm.builders.base import PlanContext
 from ppm.builders.base import Setting
 from ppm.builders.base import join
 from ppm.builders.base import strs
+from ppm.builders.base import TEST_LOG, test_command
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 from ppm.core.manifest import Component
@@ -80,6 +81,34 @@ class CargoBuilder(Builder):
                 description=f"cargo build {component.name} ({triple})",
             )
         ]
+
+
+    test_format = "cargo"
+
+    def plan_tests(self, component: Component, ctx: PlanContext) -> list[Action]:
+        """`cargo test` on the crate: its unit tests, tests/ and doc tests, in cargo's own target
+        directory (debug profile, so it does not disturb the release build's incremental state)."""
+        s = component.settings
+        manifest = _read_cargo_toml(ctx, component)
+        patterns = strs(component, "sources", s.get("sources", []))
+        inputs, scanned = ctx.glob(component, [*patterns, "tests/*", "tests/**/*.rs"])
+        argv = ["{tool:cargo}", "test", "--locked", "--color", "never"]
+        offline = s.get("offline")
+        if offline is None:
+            offline = not _has_dependencies(manifest) and not component.dependencies.get("cargo")
+        if ctx.synced.cargo_args:
+            argv += list(ctx.synced.cargo_args)
+        elif offline:
+            argv.append("--offline")
+        features = strs(component, "features", s.get("features", []))
+        if features:
+            argv += ["--features", ",".join(features)]
+        argv += ["--manifest-path", "{src}/Cargo.toml", "--target-dir", "{state}/target"]
+        return [Action(
+            component=component.name, name="test", commands=[test_command("test", argv)], outputs=[TEST_LOG],
+            inputs=inputs, scanned_dirs=scanned, env={"CARGO_TERM_COLOR": "never", "CARGO_TERM_PROGRESS_WHEN": "never"},
+            tools=list(self.tools), settings=dict(s), description=f"cargo test {component.name}",
+        )]
 
 
 def _read_cargo_toml(ctx: PlanContext, component: Component) -> dict:

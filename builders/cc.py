@@ -10,6 +10,7 @@ from ppm.builders.base import Builder
 from ppm.builders.base import PlanContext
 from ppm.builders.base import Setting
 from ppm.builders.base import output_name
+from ppm.builders.base import TEST_LOG, test_command
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 from ppm.core.manifest import Component
@@ -30,6 +31,7 @@ class CcBuilder(Builder):
         "lib": Setting(str, None, "output name (default: the component's name)"),
         "cflags": Setting(list, ["-O2"], "flags for every compile"),
         "ldflags": Setting(list, [], "flags for the link"),
+        "tests": Setting(list, ["tests/*.c"], "test programs (each with its own main), linked against the component's objects"),
     }
 
     @classmethod
@@ -82,6 +84,39 @@ class CcBuilder(Builder):
             settings={"kind": kind, "lib": stem, "ldflags": s["ldflags"]},
             description=f"link {component.name} ({kind})",
         ))
+        return actions
+
+    def plan_tests(self, component: "Component", ctx: PlanContext) -> list[Action]:
+        """Each declared test source compiled, linked with the component's objects and run: it
+        passes when it exits 0 (one test case per program)."""
+        s = component.settings
+        tests, dirs = ctx.glob(component, list(s.get("tests", [])))
+        if not tests:
+            return []
+        sources, _ = ctx.glob(component, list(s["sources"]))
+        headers, _ = ctx.glob(component, ["*.h", "**/*.h"])
+        incs = [f"-I{{src}}/{d}" for d in s["include"]] + [f"-I{{dep:{d}}}" for d in component.needs]
+        prefix = component.path.rstrip("/") + "/"
+        compiles = []
+        for src in sources:
+            rel = src[len(prefix):] if src.startswith(prefix) else src
+            obj = rel.replace("/", "_").rsplit(".", 1)[0] + ".o"
+            compiles.append((f"compile-{rel}", obj))
+        objects = [f"{{dep:{component.name}:{name}}}/{obj}" for name, obj in compiles]
+        actions = []
+        for test in tests:
+            rel = test[len(prefix):] if test.startswith(prefix) else test
+            name = f"test-{rel}"
+            exe = "{work}/test"
+            actions.append(Action(
+                component=component.name, name=name,
+                commands=[["{tool:cc}", *s["cflags"], *incs, f"{{src}}/{rel}", *objects, "-o", exe, *s["ldflags"]],
+                          test_command(name, [exe])],
+                outputs=[TEST_LOG], inputs=sorted([test, *headers]), tools=["cc"], scanned_dirs=dirs,
+                needs=[f"{component.name}:{n}" for n, _ in compiles],
+                settings={"cflags": s["cflags"], "include": s["include"], "ldflags": s["ldflags"]},
+                description=f"cc test {component.name}/{rel}",
+            ))
         return actions
 
 

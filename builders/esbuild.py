@@ -11,6 +11,7 @@ from ppm.builders.base import Setting
 from ppm.builders.base import output_name
 from ppm.builders.base import join
 from ppm.builders.base import strs
+from ppm.builders.base import TEST_LOG, test_command
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 from ppm.core.manifest import Component
@@ -33,13 +34,16 @@ class EsbuildBuilder(Builder):
         "es_target": Setting(str, "es2020", "the JavaScript language level to emit (esbuild --target)"),
         "minify": Setting(bool, True, "minify the bundle"),
         "external": Setting(list, [], "module names to leave out of the bundle"),
+        "tests": Setting(list, ["src/*.test.ts", "test/*.ts", "tests/*.ts"],
+                         "test files (node:test), each bundled by esbuild for node and run with `node --test`"),
     }
 
     def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
         s = component.settings
         entry = s.get("entry", "src/main.ts")
         patterns = strs(component, "sources", s.get("sources", []))
-        inputs, scanned = ctx.glob(component, patterns + [entry])
+        # Test files are the test action's inputs, not the bundle's: editing one reruns only the tests.
+        inputs, scanned = ctx.glob(component, patterns + [entry], exclude=strs(component, "tests", s.get("tests", [])))
         if join(component.path, entry) not in inputs:
             raise ManifestError(f"component {component.name!r}: entry point {join(component.path, entry)} does not exist",
                                 hint="set `entry = \"src/index.ts\"` in its [components] table")
@@ -83,6 +87,33 @@ class EsbuildBuilder(Builder):
                 description=f"esbuild {component.name} ({platform})",
             )
         ]
+
+    test_format = "tap"
+
+    def plan_tests(self, component: Component, ctx: PlanContext) -> list[Action]:
+        """Each test file bundled by esbuild for node (so TypeScript and imports resolve the way
+        the bundle's do), then all of them run by `node --test` with its TAP reporter."""
+        s = component.settings
+        tests, scanned = ctx.glob(component, strs(component, "tests", s.get("tests", [])))
+        if not tests:
+            return []
+        sources, _ = ctx.glob(component, strs(component, "sources", s.get("sources", [])))
+        prefix = component.path.rstrip("/") + "/"
+        commands: list[list[str]] = []
+        bundles: list[str] = []
+        for t in tests:
+            rel = t[len(prefix):] if t.startswith(prefix) else t
+            out = "{work}/" + rel.replace("/", "_").rsplit(".", 1)[0] + ".mjs"
+            commands.append(["{tool:esbuild}", f"{{src}}/{rel}", "--bundle", "--platform=node", "--format=esm",
+                             f"--outfile={out}", "--log-level=warning", "--sourcemap=inline"])
+            bundles.append(out)
+        # node is taken from PATH: it is not one of ppm's pinned toolchains (yet).
+        commands.append(test_command("test", ["node", "--test", "--test-reporter=tap", *bundles]))
+        return [Action(
+            component=component.name, name="test", commands=commands, outputs=[TEST_LOG],
+            inputs=sorted({*tests, *sources}), scanned_dirs=scanned, env={"NO_COLOR": "1"},
+            tools=list(self.tools), settings=dict(s), description=f"node --test {component.name}",
+        )]
 
 
 BUILDER = EsbuildBuilder

@@ -17,6 +17,7 @@ from ppm.builders.base import output_name
 from ppm.builders.base import join
 from ppm.builders.base import require_host
 from ppm.builders.base import strs
+from ppm.builders.base import TEST_LOG, DevRun, test_command
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 from ppm.core.manifest import Component
@@ -40,24 +41,23 @@ class PyinstallerBuilder(Builder):
         "hidden_imports": Setting(list, [], "modules PyInstaller cannot see being imported"),
         "excludes": Setting(list, [], "modules to leave out of the bundle"),
         "windowed": Setting(bool, False, "no console window (Windows, macOS)"),
+        "tests": Setting(list, ["tests/test_*.py", "tests/*_test.py"], "pytest files, relative to the component"),
     }
 
     def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
         require_host("PyInstaller", ctx)
         s = component.settings
         script = s.get("script", "main.py")
-        inputs, scanned = ctx.glob(component, strs(component, "sources", s.get("sources", [])) + [script])
+        # Test files are the test action's inputs, not the bundle's: editing one reruns only the tests.
+        inputs, scanned = ctx.glob(component, strs(component, "sources", s.get("sources", [])) + [script],
+                                   exclude=strs(component, "tests", s.get("tests", [])))
         if join(component.path, script) not in inputs:
             raise ManifestError(f"component {component.name!r}: entry script {join(component.path, script)} does not exist",
                                 hint="set `script = \"path/to/main.py\"` in its [components] table")
         exe = output_name(component, "exe", s.get("exe"))
         target = ctx.target
 
-        embedded = {name: sorted(ctx.deps[name]) for name in sorted(ctx.deps)}
-        # An optional component whose toolchain was missing is not in ctx.deps: say so in the
-        # bundle, so the app can tell "skipped at build time" from "broken".
-        skipped = sorted(set(component.needs) - set(ctx.deps))
-        listing = {"app": component.name, "embedded": embedded, "skipped": skipped, "target": target.name}
+        embedded, listing = _listing(component, ctx)
 
         argv = [
             "{tool:pyinstaller}",
@@ -114,6 +114,69 @@ class PyinstallerBuilder(Builder):
                 description=f"pyinstaller {exe} ({target.name})",
             )
         ]
+
+    test_format = "pytest"
+
+    def plan_tests(self, component: "Component", ctx: PlanContext) -> list[Action]:
+        """pytest on the host's sources, with the needed components' fresh outputs laid out as
+        the bundle lays them out (PPM_BUNDLE_DIR), on the Python PyInstaller would freeze."""
+        s = component.settings
+        tests, scanned = ctx.glob(component, strs(component, "tests", s.get("tests", [])))
+        if not tests:
+            return []
+        inputs, _ = ctx.glob(component, strs(component, "sources", s.get("sources", [])))
+        embedded, listing = _listing(component, ctx)
+        commands = stage_commands("{work}/bundle", embedded, listing)
+        tc = ctx.toolchains.get("pyinstaller")
+        # The interpreter PyInstaller runs on (its path feeds the key: a cache entry is only
+        # shared between machines with the same interpreter path).
+        python = tc.argv[0] if tc is not None and tc.argv else "python3"
+        prefix = component.path.rstrip("/") + "/"
+        rels = [t[len(prefix):] if t.startswith(prefix) else t for t in tests]
+        commands.append(test_command("test", [python, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider",
+                                              "--color=no", *rels]))
+        return [Action(
+            component=component.name, name="test", commands=commands, outputs=[TEST_LOG],
+            inputs=sorted({*inputs, *tests}), scanned_dirs=scanned,
+            # The host's sources first, then the PyPI packages `ppm sync` installed from ppm.lock.
+            env={"PPM_BUNDLE_DIR": "{work}/bundle", "PYTHONDONTWRITEBYTECODE": "1",
+                 "PYTHONPATH": ":".join(["{src}", *(f"{{project}}/{p}" for p in ctx.synced.python_paths)])},
+            tools=list(self.tools), settings=dict(s), description=f"pytest {component.name}",
+        )]
+
+
+    def dev_run(self, component: Component, ctx: PlanContext) -> DevRun:
+        """The script on the Python PyInstaller runs on, the needed outputs laid out under
+        {stage} as the bundle holds them: an edit restarts the host in well under a second."""
+        embedded, listing = _listing(component, ctx)
+        tc = ctx.toolchains.get("pyinstaller")
+        python = tc.argv[0] if tc is not None and tc.argv else "python3"
+        script = component.settings.get("script", "main.py")
+        path = ":".join(["{src}", *(f"{{project}}/{p}" for p in ctx.synced.python_paths)])
+        return DevRun(argv=(python, f"{{src}}/{script}"),
+                      env=(("PPM_BUNDLE_DIR", "{stage}"), ("PYTHONPATH", path), ("PYTHONDONTWRITEBYTECODE", "1"),
+                           ("PYTHONUNBUFFERED", "1")),
+                      stage=tuple(tuple(c) for c in stage_commands("{stage}", embedded, listing)))
+
+
+def _listing(component: "Component", ctx: PlanContext) -> tuple[dict[str, list[str]], dict]:
+    """What the bundle embeds (component -> its files) and ppm_components.json's content."""
+    embedded = {name: sorted(ctx.deps[name]) for name in sorted(ctx.deps)}
+    # An optional component whose toolchain was missing is not in ctx.deps: say so in the
+    # bundle, so the app can tell "skipped at build time" from "broken".
+    skipped = sorted(set(component.needs) - set(ctx.deps))
+    listing = {"app": component.name, "embedded": embedded, "skipped": skipped, "target": ctx.target.name}
+    return embedded, listing
+
+
+def stage_commands(dest: str, embedded: dict[str, list[str]], listing: dict) -> list[list[str]]:
+    """Engine commands that lay the needed outputs out under `dest` as the bundle holds them,
+    so the host runs from its sources (tests, `ppm dev`) as it runs frozen."""
+    cmds = [["@write", f"{dest}/{COMPONENTS_FILE}", json.dumps(listing, indent=2, sort_keys=True) + "\n"]]
+    for name, files in embedded.items():
+        for f in files:
+            cmds.append(["@copy", f"{{dep:{name}}}/{f}", f"{dest}/{DEPS_DIR}/{name}/{f}"])
+    return cmds
 
 
 def _is_binary(path: str, target: Target) -> bool:

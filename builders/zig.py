@@ -10,6 +10,7 @@ from ppm.builders.base import PlanContext
 from ppm.builders.base import Setting
 from ppm.builders.base import output_name
 from ppm.builders.base import join
+from ppm.builders.base import TEST_LOG, test_command
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 from ppm.core.manifest import Component
@@ -79,6 +80,25 @@ class ZigBuilder(Builder):
                 description=f"zig build-lib {component.name} ({target.zig_triple})",
             )
         ]
+
+
+    test_format = "zig"
+
+    def plan_tests(self, component: Component, ctx: PlanContext) -> list[Action]:
+        """`zig test` on the root source file: every `test` block it reaches, built for this machine."""
+        s = component.settings
+        root = s.get("root", "src/main.zig")
+        inputs, scanned = ctx.glob(component, [*s.get("sources", []), root])
+        argv = ["{tool:zig}", "test", f"{{src}}/{root}", "--cache-dir", "{state}/local-cache",
+                "--global-cache-dir", "{state}/global-cache"]
+        if s.get("link_libc"):
+            argv.append("-lc")
+        return [Action(
+            component=component.name, name="test", commands=[test_command("test", argv)], outputs=[TEST_LOG],
+            inputs=inputs, scanned_dirs=scanned,
+            env={"ZIG_GLOBAL_CACHE_DIR": "{state}/global-cache", "ZIG_LOCAL_CACHE_DIR": "{state}/local-cache"},
+            tools=list(self.tools), settings=dict(s), description=f"zig test {component.name}",
+        )]
 
 
 BUILDER = ZigBuilder

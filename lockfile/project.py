@@ -60,7 +60,7 @@ def is_fresh(root: Path) -> bool:
         return False
     try:
         data = tomllib.loads((root / MANIFEST).read_text(encoding="utf-8"))
-        if request.digest_from_toml(data, registry_urls()) != digest:
+        if request.digest_from_toml(data, registry_urls(root=root)) != digest:
             return False
     except Exception:
         return False  # let the full path report what is wrong

@@ -81,7 +81,7 @@ def lock_project(root: Path, *, http: HttpClient, old: Lock | None = None, upgra
 
 
     m = manifest_mod.load(root)
-    urls = registry_urls(registries)
+    urls = registry_urls(registries, root=root)
     comp_deps = {n: c.dependencies for n, c in m.components.items()}
     targets = request.concrete_targets(m.targets)
     roots = request.roots(m.dependencies, comp_deps)

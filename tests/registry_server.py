@@ -38,6 +38,7 @@ class RegistryServer:
         self.tamper: set[str] = set()  # paths whose body is altered
         self.fail: dict[str, int] = {}  # path prefix -> HTTP status to answer
         self.log: list[tuple[str, int]] = []
+        self.auth: list[tuple[str, str | None]] = []  # path, Authorization header (credential tests)
         self._httpd: ThreadingHTTPServer | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -126,6 +127,7 @@ class RegistryServer:
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         path = h.path.split("?", 1)[0]
+        self.auth.append((path, h.headers.get("Authorization")))
         for prefix, secs in self.slow.items():
             if path.startswith(prefix):
                 time.sleep(secs)

@@ -80,6 +80,7 @@ class HttpClient:
                     timeout=httpx.Timeout(self.timeout), follow_redirects=True, http2=False,
                     headers={"User-Agent": "ppm (+https://github.com/ppm)"},
                     limits=httpx.Limits(max_connections=self.max_workers, max_keepalive_connections=self.max_workers),
+                    auth=_netrc_auth(),
                 )
             return self._client
 
@@ -248,3 +249,19 @@ def verify(content: bytes, expected: str, *, url: str) -> None:
     if got != expected:
         raise HashMismatch(f"hash mismatch for {url}: expected {expected}, got {got}",
                            hint="the registry or a proxy served different bytes than were locked; do not trust this file")
+
+
+def _netrc_auth() -> httpx.Auth | None:
+    """Registry credentials from $NETRC or ~/.netrc, sent only to the host each entry names;
+    config files never hold credentials."""
+    import os
+
+    path = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
+    if not os.path.isfile(path):
+        return None
+    try:
+        return httpx.NetRCAuth(path)
+    except Exception as e:  # netrc.NetrcParseError and OSError: say which file, do not guess
+        from ppm.core.errors import PpmError
+
+        raise PpmError(f"{path}: cannot read registry credentials: {e}") from None

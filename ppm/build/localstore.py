@@ -16,6 +16,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,12 @@ class LocalStore:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("CREATE TABLE IF NOT EXISTS ac (key TEXT PRIMARY KEY, outputs TEXT NOT NULL)")
+        # When each entry was last put or hit, for `ppm cache prune` (least recently used first).
+        if "used" not in {row[1] for row in db.execute("PRAGMA table_info(ac)")}:
+            try:
+                db.execute("ALTER TABLE ac ADD COLUMN used INTEGER NOT NULL DEFAULT 0")
+            except sqlite3.OperationalError:  # another process added it first
+                pass
         return db
 
     def _reset(self) -> None:
@@ -124,12 +131,13 @@ class LocalStore:
         if not all(self.has_blob(d) for d in digests):
             self.drop_action_result(key)
             return None
+        self._query("UPDATE ac SET used = ? WHERE key = ?", (time.time_ns(), key))
         return result
 
     def put_action_result(self, key: str, result: ActionResult) -> None:
         """Record `key`'s result; call only once every blob it names is in the CAS."""
         value = json.dumps(result.to_json(), separators=(",", ":"))
-        self._query("INSERT OR REPLACE INTO ac (key, outputs) VALUES (?, ?)", (key, value))
+        self._query("INSERT OR REPLACE INTO ac (key, outputs, used) VALUES (?, ?, ?)", (key, value, time.time_ns()))
 
     def drop_action_result(self, key: str) -> None:
         self._query("DELETE FROM ac WHERE key = ?", (key,))

@@ -44,6 +44,7 @@ class Plan:
     finals: dict[tuple[str, str], PlannedAction]  # (target, component) -> its last action
     skipped: dict[str, str]  # component -> why it is not built
     toolchains: dict[str, Toolchain]
+    tests: list[PlannedAction] = field(default_factory=list)  # test actions, when asked for
 
     @property
     def root(self) -> Path:
@@ -51,17 +52,23 @@ class Plan:
 
 
 def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, provision: bool = True,
-              report: Any = None) -> Plan:
+              report: Any = None, components: list[str] | None = None,
+              tests: list[str] | None = None) -> Plan:
+    """`components` limits the plan to those components and what they need (default: all);
+    `tests` adds the test actions of those components (host target only: a test runs here)."""
     check_manifest(manifest)
     order = topo_order(manifest.components)
+    if components is not None or tests:
+        wanted = _closure(manifest, [*(components or []), *(tests or [])])
+        order = [n for n in order if n in wanted]
     names = target_names or manifest.targets
     try:
         tlist = list({t.name: t for t in (targets_mod.get(n) for n in names)}.values())
     except LookupError as e:
         raise ManifestError(str(e)) from None
 
-    needed = {c.name: sorted({x for t in tlist for x in REGISTRY[c.builder].tools_for(c, t)})
-              for c in manifest.components.values()}
+    needed = {name: sorted({x for t in tlist for x in REGISTRY[manifest.components[name].builder].tools_for(
+        manifest.components[name], t)}) for name in order}
     tcs = toolchains.resolve(sorted({x for v in needed.values() for x in v}), provision=provision, report=report,
                              pins=locked_pins(manifest.root))
 
@@ -80,6 +87,7 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
 
     synced = {name: synced_for(manifest.root, name) for name in order if name not in skipped}
     actions: list[PlannedAction] = []
+    test_actions: list[PlannedAction] = []
     finals: dict[tuple[str, str], PlannedAction] = {}
     multi = len(tlist) > 1
     for t in tlist:
@@ -95,35 +103,63 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
                 raise GraphError(f"builder {c.builder!r} planned no action for component {name!r}")
             by_name: dict[str, PlannedAction] = {}
             for a in planned:
-                if a.name in by_name:
-                    raise GraphError(f"builder {c.builder!r} planned two actions named {a.name!r} for {name!r}")
-                if not a.settings:
-                    a = replace(a, settings=c.settings)
-                aid = f"{t.name}/{a.id}" if multi else a.id
-                pa = PlannedAction(a, t, aid, c, bcls)
-                for n in c.needs:
-                    if n in skipped:
-                        continue
-                    f = finals[(t.name, n)]
-                    pa.deps[n] = f
-                    pa.env_deps[manifest.components[n].env_name] = f
-                for ref in a.needs:
-                    if ":" in ref:
-                        cn, an = ref.split(":", 1)
-                        src = by_name.get(an) if cn == name else None
-                        if src is None and cn != name and (t.name, cn) in finals and finals[(t.name, cn)].action.name == an:
-                            src = finals[(t.name, cn)]
-                    else:
-                        src = pa.deps.get(ref)
-                    if src is None:
-                        raise GraphError(f"action {a.id} needs {ref!r}, which is not an earlier action of {name!r} "
-                                         f"nor a component it needs")
-                    pa.deps[ref] = src
-                pa.needs = list({id(d): d for d in pa.deps.values()}.values())
-                by_name[a.name] = pa
-                actions.append(pa)
+                actions.append(_planned(a, t, multi, c, bcls, manifest, skipped, finals, by_name))
             finals[(t.name, name)] = by_name[planned[-1].name]
-    return Plan(manifest, order, tlist, actions, finals, skipped, tcs)
+            if tests and name in tests and t == targets_mod.host():
+                for a in bcls().plan_tests(c, ctx):
+                    test_actions.append(_planned(a, t, multi, c, bcls, manifest, skipped, finals, by_name))
+                    actions.append(test_actions[-1])
+    return Plan(manifest, order, tlist, actions, finals, skipped, tcs, test_actions)
+
+
+def _planned(a: Action, t: Target, multi: bool, c: Component, bcls: type[Builder], manifest: Manifest,
+             skipped: dict[str, str], finals: dict[tuple[str, str], PlannedAction],
+             by_name: dict[str, PlannedAction]) -> PlannedAction:
+    """One action placed in the graph: its {dep:...} references resolved to earlier actions."""
+    name = c.name
+    if a.name in by_name:
+        raise GraphError(f"builder {c.builder!r} planned two actions named {a.name!r} for {name!r}")
+    if not a.settings:
+        a = replace(a, settings=c.settings)
+    aid = f"{t.name}/{a.id}" if multi else a.id
+    pa = PlannedAction(a, t, aid, c, bcls)
+    for n in c.needs:
+        if n in skipped:
+            continue
+        f = finals[(t.name, n)]
+        pa.deps[n] = f
+        pa.env_deps[manifest.components[n].env_name] = f
+    for ref in a.needs:
+        if ":" in ref:
+            cn, an = ref.split(":", 1)
+            src = by_name.get(an) if cn == name else None
+            if src is None and cn != name and (t.name, cn) in finals and finals[(t.name, cn)].action.name == an:
+                src = finals[(t.name, cn)]
+        else:
+            src = pa.deps.get(ref)
+        if src is None:
+            raise GraphError(f"action {a.id} needs {ref!r}, which is not an earlier action of {name!r} "
+                             f"nor a component it needs")
+        pa.deps[ref] = src
+    pa.needs = list({id(d): d for d in pa.deps.values()}.values())
+    by_name[a.name] = pa
+    return pa
+
+
+def _closure(manifest: Manifest, names: list[str]) -> set[str]:
+    """The named components and everything they need, transitively."""
+    unknown = [n for n in names if n not in manifest.components]
+    if unknown:
+        raise ManifestError(f"{manifest.path}: no component named {', '.join(map(repr, unknown))}",
+                            hint=f"the components are: {', '.join(sorted(manifest.components))}")
+    seen: set[str] = set()
+    stack = list(names)
+    while stack:
+        n = stack.pop()
+        if n not in seen:
+            seen.add(n)
+            stack.extend(manifest.components[n].needs)
+    return seen
 
 
 def synced_for(root: Path, component: str) -> Synced:

@@ -34,6 +34,9 @@ class BuildSummary:
     actions: list[dict[str, Any]] = field(default_factory=list)
     bundles: dict[str, dict[str, Any]] = field(default_factory=dict)  # target -> {path, sha256, size}
     seconds: float = 0.0
+    # (target, component) -> paths of its materialized outputs (for `ppm run COMPONENT`, `ppm dev`)
+    finals: dict[tuple[str, str], list[Path]] = field(default_factory=dict)
+    plan: Any = None  # the Plan that was run (`ppm dev` reads its toolchains and outputs)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -45,7 +48,10 @@ class BuildSummary:
 
 
 def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = None, keep_going: bool = False,
-          progress: Any = None, report: Any = None) -> BuildSummary:
+          progress: Any = None, report: Any = None, components: list[str] | None = None) -> BuildSummary:
+    """Build the project (or only `components` and what they need: then the entry's bundle is
+    placed only when it is among them, and no no-op record is written, since it would answer
+    for the whole project)."""
     t0 = time.time()
     state = state_dir(root)
     state.mkdir(parents=True, exist_ok=True)
@@ -58,9 +64,12 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
         lock.acquire()
     try:
         fastpath.forget(root)
+        from ppm.core import config
+
+        user = config.load()  # read first: a malformed file is named before any work is done
         m = manifest.load(root)
         ensure_synced(root, m, report=report)  # cheap when the lock has not changed
-        plan = make_plan(m, targets, report=report)
+        plan = make_plan(m, targets, report=report, components=components or None)
         for name, why in plan.skipped.items():
             if report:
                 report(f"note: skipping optional component {name!r}: {why}")
@@ -89,9 +98,17 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
             summary.executed, summary.cached = counts["ran"], counts["cached"]
             summary.up_to_date, summary.failed = counts["up-to-date"], counts["failed"]
             summary.seconds = time.time() - t0
+        summary.plan = plan
+        for (tname, comp), pa in plan.finals.items():
+            r = engine.results[pa.id]
+            summary.finals[(tname, comp)] = [Path(r.out_dir) / rel for rel in pa.action.outputs]
         bundle_files = place_bundles(plan, engine, summary)
         summary.seconds = time.time() - t0
-        fastpath.record(root, plan, engine, results, bundle_files, summary)
+        if not components:
+            fastpath.record(root, plan, engine, results, bundle_files, summary)
+        from ppm.build.prune import auto_prune
+
+        auto_prune(user, report=report)
         return summary
     finally:
         lock.release()
@@ -101,7 +118,7 @@ def place_bundles(plan: Plan, engine: Engine, summary: BuildSummary) -> list[Pat
     """Copy each target's entry executable to dist/<target>/ (atomically, only when it changed)."""
     m = plan.manifest
     placed: list[Path] = []
-    if not m.entry or m.entry in plan.skipped:
+    if not m.entry or m.entry in plan.skipped or m.entry not in plan.order:
         return placed
     for t in plan.targets:
         final = plan.finals[(t.name, m.entry)]

@@ -6,10 +6,14 @@ from typing import Optional
 
 import typer
 
+from ppm.cli.complete import components
+
 
 def register(app: typer.Typer) -> None:
-    @app.command()
+    @app.command(epilog="Examples: ppm build · ppm build core ui · ppm build --target linux-aarch64 --json")
     def build(
+        components: Optional[list[str]] = typer.Argument(None, help="Build only these components and what they need (default: all).",
+                                                  autocompletion=components),
         target: Optional[list[str]] = typer.Option(None, "--target", "-t", help="Target to build (repeatable); default: the project's targets."),
         jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Actions to run at once (default: number of cores)."),
         keep_going: bool = typer.Option(False, "--keep-going", "-k", help="Go on with independent actions after a failure."),
@@ -26,10 +30,12 @@ def register(app: typer.Typer) -> None:
         from ppm.core.errors import PpmError
 
         root = project_root()
+        quiet = quiet or ui.quiet()
         report = None if quiet else ui.info
         with ui.BuildProgress(quiet=quiet or json_out) as progress:
             try:
-                summary = run_build(root, targets=target, jobs=jobs, keep_going=keep_going, progress=progress, report=report)
+                summary = run_build(root, targets=target, jobs=jobs, keep_going=keep_going, progress=progress, report=report,
+                                      components=components)
             except PpmError as e:
                 if json_out and e.summary is not None:
                     print(json.dumps(e.summary.to_json(), indent=2))

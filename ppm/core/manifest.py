@@ -119,11 +119,21 @@ def load(root: Path) -> Manifest:
     def err(key_path: list[str], message: str) -> ManifestError:
         return ManifestError(f"{path}{_line_col(text, key_path)}: {message}")
 
-    known_top = {"project", "components", "dependencies", "targets", "release"}  # [release]: ppm.release.config
+    known_top = {"project", "components", "dependencies", "targets", "release", "registries"}  # [release]: ppm.release.config
     for k in data:
         if k not in known_top:
             return_err = err([k], f"unknown table or key {k!r}; expected one of {', '.join(sorted(known_top))}")
             raise return_err
+    if "registries" in data:
+        from ppm.core.config import ConfigError, registries_table
+
+        if not isinstance(data["registries"], dict):
+            raise err(["registries"], "registries must be a table: [registries] pypi = \"https://…\"")
+        try:
+            registries_table(path, data["registries"])
+        except ConfigError as e:
+            raise ManifestError(str(e).replace(f"{path}:", f"{path}{_line_col(text, ['registries'])}:", 1),
+                                hint=e.hint) from None
     proj = data.get("project")
     if not isinstance(proj, dict):
         raise err([], "missing [project] table (with at least `name`)")

@@ -173,10 +173,13 @@ def _download(client: httpx.Client, pin: Pin, art: Artifact, dest_dir: Path) -> 
                 if r.status_code != 200:
                     raise ToolchainError(f"could not download {what}: HTTP {r.status_code} for {url}",
                                          hint=_network_hint(pin))
-                with open(dest, "wb") as f:
+                from ppm.core import progress
+
+                with open(dest, "wb") as f, progress.transfer(f"{pin.name} {art.filename}", art.size) as bar:
                     for chunk in r.iter_bytes(1 << 20):
                         h.update(chunk)
                         f.write(chunk)
+                        bar.advance(len(chunk))
             break
         except httpx.TransportError as e:  # timeouts, refused connections, truncated bodies
             problem = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__

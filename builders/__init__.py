@@ -12,6 +12,7 @@ _MODULES = {
     "zig": "ppm.builders.zig",
     "esbuild": "ppm.builders.esbuild",
     "graalvm": "ppm.builders.graalvm",
+    "go": "ppm.builders.go",
     "pyinstaller": "ppm.builders.pyinstaller",
 }
 

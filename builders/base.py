@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
+from ppm.core.errors import ToolchainError
 
 if TYPE_CHECKING:
     from ppm.core.manifest import Component
@@ -71,16 +72,22 @@ def join(base: str, rel: str) -> str:
     return rel if base in ("", ".") else f"{base}/{rel}"
 
 
-def require_host(builder: str, ctx: PlanContext) -> None:
-    """For toolchains that build only for the machine they run on (PyInstaller, native-image)."""
-    from ppm import targets
+class NativeOnly(ToolchainError):
+    """A builder that builds only for the machine it runs on was asked for another target.
+    A multi-target build names it in one line and builds everything else."""
 
-    from ppm.core.errors import ToolchainError
+
+def require_host(builder: str, ctx: PlanContext, component: str = "") -> None:
+    """For toolchains that build only for the machine they run on (PyInstaller, Nuitka, native-image)."""
+    from ppm import targets
 
     host = targets.host()
     if ctx.target != host:
-        raise ToolchainError(f"{builder} builds only for the machine it runs on ({host.name}), not for {ctx.target.name}",
-                             hint=f"build the {ctx.target.name} bundle on a {ctx.target.name} machine")
+        who = f"component {component!r} ({builder})" if component else builder
+        raise NativeOnly(f"{who} cannot be built for {ctx.target.name} from this {host.name} machine: "
+                         f"{builder} builds only for the machine it runs on; a {ctx.target.name} machine "
+                         f"(or a remote worker of that platform, once ppm has them) would build it",
+                         hint=f"build the {ctx.target.name} bundle on a {ctx.target.name} machine")
 
 
 def _rel(root: Path, p: str) -> str:

@@ -1,7 +1,12 @@
-"""Rust: a cdylib crate built by cargo for the target's Rust triple.
+"""Rust: a cdylib or staticlib crate built by cargo for the target's Rust triple.
 
 Cargo's target directory lives in {state}: it persists between local runs (so a rebuild
-after a one-line change is incremental) but never feeds the action key."""
+after a one-line change is incremental) but never feeds the action key.
+
+For another target, cargo uses that target's std when the toolchain has it (`rustup target
+add`); otherwise the `cargo-build-std` toolchain builds std from Rust's sources
+(`-Zbuild-std`), linking with zig cc (Linux, glibc floor) or mingw-w64 (Windows). Cargo
+keeps the std it built per target in {state}, so it is built once."""
 
 from __future__ import annotations
 
@@ -15,9 +20,14 @@ from ppm.builders.base import join
 from ppm.builders.base import strs
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
+from ppm.core.errors import ToolchainError
 
 if TYPE_CHECKING:
     from ppm.core.manifest import Component
+    from ppm.targets import Target
+    from ppm.toolchains import Toolchain
+
+_CRATE_TYPES = ("cdylib", "staticlib")
 
 # Tables of Cargo.toml that name third-party crates (the target-specific ones sit under
 # [target.'cfg(..)'.dependencies] and are checked separately).
@@ -34,7 +44,24 @@ class CargoBuilder(Builder):
         "profile": Setting(str, "release", "cargo profile to build with"),
         "features": Setting(list, [], "cargo features to enable"),
         "offline": Setting(bool, None, "pass --offline (default: only when the crate has no dependencies)"),
+        "crate_type": Setting(str, "cdylib", f"one of {', '.join(_CRATE_TYPES)}: the library kind to take from the crate "
+                                             "(a host that links it statically, e.g. through cgo, wants staticlib)"),
     }
+
+    @classmethod
+    def tools_for(cls, component: "Component", target: "Target") -> tuple[str, ...]:
+        from ppm import targets
+
+        return ("cargo",) if target == targets.host() else ("cargo", "zig")
+
+    @classmethod
+    def optional_tools_for(cls, component: "Component", target: "Target") -> tuple[str, ...]:
+        """Looked up, not required: which one a cross build uses is decided while planning."""
+        from ppm import targets
+
+        if target == targets.host():
+            return ()
+        return ("cargo-build-std", "mingw") if target.os == "windows" else ("cargo-build-std",)
 
     def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
         s = component.settings
@@ -48,13 +75,17 @@ class CargoBuilder(Builder):
                 hint=f"run `cargo generate-lockfile --manifest-path {join(component.path, 'Cargo.toml')}` and commit Cargo.lock (`ppm sync` writes it when ppm.toml declares the crate's dependencies)",
             )
         triple = ctx.target.rust_triple
+        crate_type = s.get("crate_type", "cdylib")
+        if crate_type not in _CRATE_TYPES:
+            raise ManifestError(f"components.{component.name}.crate_type: {crate_type!r} is not one of {', '.join(_CRATE_TYPES)}")
+        tool, std_argv, std_env, std_tools = _std_for(component, ctx)
         profile = s.get("profile", "release")
         offline = s.get("offline")
         if offline is None:
             # Nothing to download means the network can only hurt (an index refresh, a
             # hang behind a proxy); with dependencies, cargo fetches exactly what Cargo.lock pins.
             offline = not _has_dependencies(manifest) and not component.dependencies.get("cargo")
-        argv = ["{tool:cargo}", "build", "--profile", profile, "--locked"]
+        argv = [f"{{tool:{tool}}}", "build", "--profile", profile, "--locked", *std_argv]
         # Crates ppm synced from ppm.lock (lockfile/sync.py): offline, from the vendored copies.
         from ppm.lockfile.sync import cargo_args
 
@@ -67,24 +98,93 @@ class CargoBuilder(Builder):
         if features:
             argv += ["--features", ",".join(features)]
         argv += ["--target", triple, "--manifest-path", "{src}/Cargo.toml", "--target-dir", "{state}/target"]
-        lib_file = ctx.target.shared_lib(crate)
+        lib_file = ctx.target.static_lib(crate) if crate_type == "staticlib" else ctx.target.shared_lib(crate)
         # cargo names the profile's directory "debug" for the dev profile.
         built = f"{{state}}/target/{triple}/{'debug' if profile == 'dev' else profile}/{lib_file}"
         return [
             Action(
                 component=component.name,
                 name="build",
-                commands=[argv, ["@copy", built, f"{{out}}/{lib_file}"]],
+                commands=[*_linker_script(std_env), argv, ["@copy", built, f"{{out}}/{lib_file}"]],
                 outputs=[lib_file],
                 inputs=inputs,
                 scanned_dirs=scanned,
                 # Colour codes and a progress bar only clutter the engine's log.
-                env={"CARGO_TERM_COLOR": "never", "CARGO_TERM_PROGRESS_WHEN": "never"},
-                tools=list(self.tools),
+                env={"CARGO_TERM_COLOR": "never", "CARGO_TERM_PROGRESS_WHEN": "never", **std_env},
+                tools=[tool, *std_tools],
                 settings=dict(s),
                 description=f"cargo build {component.name} ({triple})",
             )
         ]
+
+
+def _has_std(tc: "Toolchain | None", triple: str) -> bool:
+    import os
+
+    sysroot = tc.info.get("sysroot") if tc is not None and tc.usable else None
+    return bool(sysroot) and os.path.isdir(os.path.join(sysroot, "lib", "rustlib", triple, "lib"))
+
+
+def _std_for(component: "Component", ctx: PlanContext) -> tuple[str, list[str], dict[str, str], list[str]]:
+    """(toolchain, extra cargo arguments, environment, other toolchains) that give cargo a std for
+    ctx.target: the installed one when there is one, else one built from Rust's sources."""
+    from ppm import targets
+
+    target = ctx.target
+    triple = target.rust_triple
+    cargo = ctx.toolchains.get("cargo")
+    if target == targets.host() or _has_std(cargo, triple) or not ctx.toolchains:
+        return "cargo", [], {}, []
+    build_std = ctx.toolchains.get("cargo-build-std")
+    if build_std is None or not build_std.usable:
+        why = build_std.note if build_std is not None else "not looked up"
+        raise ToolchainError(
+            f"component {component.name!r}: Rust has no std for {triple} here (the cargo in use has only "
+            f"{', '.join(_installed_stds(cargo)) or 'no'} std), and it cannot be built from source: {why}",
+            hint=f"either `rustup target add {triple}`, or install Rust's library sources so ppm builds std itself "
+                 f"(Debian: `apt-get install rustc-web cargo-web rust-web-src`)",
+        )
+    var = "CARGO_TARGET_" + triple.upper().replace("-", "_")
+    if target.os == "windows":
+        mingw = ctx.toolchains.get("mingw")
+        if mingw is None or not mingw.usable:
+            raise ToolchainError(f"component {component.name!r}: building Rust for {triple} needs mingw-w64 as the linker: "
+                                 f"{mingw.note if mingw else 'not looked up'}",
+                                 hint="`apt-get install gcc-mingw-w64-x86-64`, or `rustup target add` on a machine with rustup")
+        return "cargo-build-std", ["-Zbuild-std=std,panic_abort"], {f"{var}_LINKER": "{tool:mingw}"}, ["mingw"]
+    if target.os == "linux":
+        # rustc wants one program as its linker: a two-line script running zig cc for the
+        # target, written by the action itself (see the commands below), at the glibc floor.
+        return ("cargo-build-std", ["-Zbuild-std=std,panic_abort"],
+                {f"{var}_LINKER": "{state}/zig-cc-linker", "CC_" + triple.replace("-", "_"): "{state}/zig-cc-linker",
+                 "PPM_ZIG_CC_TARGET": target.zig_triple, "ZIG_GLOBAL_CACHE_DIR": "{state}/zig-cache",
+                 "ZIG_LOCAL_CACHE_DIR": "{state}/zig-cache"}, ["zig"])
+    raise ToolchainError(f"component {component.name!r}: ppm cannot build Rust's std for {triple} from source",
+                         hint=f"`rustup target add {triple}`")
+
+
+_ZIG_CC_LINKER = '#!/bin/sh\nexec {tool:zig} cc -target "$PPM_ZIG_CC_TARGET" "$@"\n'
+
+
+def _linker_script(env: dict[str, str]) -> list[list[str]]:
+    """The zig cc wrapper, when the environment names it (in {state}: cargo fingerprints the
+    linker's path, so a fresh path per run would rebuild std every time)."""
+    if "{state}/zig-cc-linker" not in env.values():
+        return []
+    return [["@write", "{state}/zig-cc-linker", _ZIG_CC_LINKER, "755"]]
+
+
+def _installed_stds(tc: "Toolchain | None") -> list[str]:
+    import os
+
+    sysroot = tc.info.get("sysroot") if tc is not None else None
+    if not sysroot:
+        return []
+    base = os.path.join(sysroot, "lib", "rustlib")
+    try:
+        return sorted(d for d in os.listdir(base) if os.path.isdir(os.path.join(base, d, "lib")))
+    except OSError:
+        return []
 
 
 def _read_cargo_toml(ctx: PlanContext, component: "Component") -> dict:

@@ -44,7 +44,7 @@ class PyinstallerBuilder(Builder):
     }
 
     def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
-        require_host("PyInstaller", ctx)
+        require_host("PyInstaller", ctx, component.name)
         s = component.settings
         script = s.get("script", "main.py")
         inputs, scanned = ctx.glob(component, strs(component, "sources", s.get("sources", [])) + [script])

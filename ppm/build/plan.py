@@ -44,6 +44,9 @@ class Plan:
     finals: dict[tuple[str, str], PlannedAction]  # (target, component) -> its last action
     skipped: dict[str, str]  # component -> why it is not built
     toolchains: dict[str, "Toolchain"]
+    # (target, component) -> why it cannot be built from this machine (a builder that only
+    # builds for its own platform, or a component that needs one); the rest still builds.
+    unbuildable: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -63,13 +66,18 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
         tlist = list({t.name: t for t in (targets_mod.get(n) for n in names)}.values())
     except LookupError as e:
         raise ManifestError(str(e)) from None
+    _refuse_unreachable(tlist)
 
     needed = {c.name: sorted({x for t in tlist for x in REGISTRY[c.builder].tools_for(c, t)})
               for c in manifest.components.values()}
     from ppm.lockfile.toolchains import locked_pins
 
-    tcs = toolchains.resolve(sorted({x for v in needed.values() for x in v}), provision=provision, report=report,
-                             pins=locked_pins(manifest.root))
+    # Toolchains a builder may use for some target but decides about while planning (cargo's
+    # build-std for a target without an installed std): looked up, never required here.
+    optional = {x for c in manifest.components.values() for t in tlist
+                for x in getattr(REGISTRY[c.builder], "optional_tools_for", lambda c, t: ())(c, t)}
+    tcs = toolchains.resolve(sorted({x for v in needed.values() for x in v} | optional), provision=provision,
+                             report=report, pins=locked_pins(manifest.root))
 
     skipped: dict[str, str] = {}
     for name in order:
@@ -84,8 +92,11 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
                                      hint="install the toolchain, or mark the component `optional = true` in ppm.toml")
             skipped[name] = why
 
+    from ppm.builders.base import NativeOnly
+
     actions: list[PlannedAction] = []
     finals: dict[tuple[str, str], PlannedAction] = {}
+    unbuildable: dict[tuple[str, str], str] = {}
     multi = len(tlist) > 1
     for t in tlist:
         for name in order:
@@ -93,9 +104,17 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
                 continue
             c = manifest.components[name]
             bcls = REGISTRY[c.builder]
+            blocked = [n for n in c.needs if (t.name, n) in unbuildable]
+            if blocked:
+                unbuildable[(t.name, name)] = f"needs {', '.join(blocked)}, which cannot be built here for {t.name}"
+                continue
             deps = {n: list(finals[(t.name, n)].action.outputs) for n in c.needs if n not in skipped}
             ctx = PlanContext(root=manifest.root, target=t, deps=deps, toolchains=tcs)
-            planned = bcls().plan(c, ctx)
+            try:
+                planned = bcls().plan(c, ctx)
+            except NativeOnly as e:
+                unbuildable[(t.name, name)] = e.message
+                continue
             if not planned:
                 raise GraphError(f"builder {c.builder!r} planned no action for component {name!r}")
             by_name: dict[str, PlannedAction] = {}
@@ -128,7 +147,20 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
                 by_name[a.name] = pa
                 actions.append(pa)
             finals[(t.name, name)] = by_name[planned[-1].name]
-    return Plan(manifest, order, tlist, actions, finals, skipped, tcs)
+    return Plan(manifest, order, tlist, actions, finals, skipped, tcs, unbuildable)
+
+
+def _refuse_unreachable(tlist: list["Target"]) -> None:
+    """Targets no toolchain can reach from this machine (macOS without Apple's SDK) are refused
+    before anything runs: there is nothing partial worth building for them."""
+    from ppm import targets as targets_mod
+
+    host = targets_mod.host()
+    for t in tlist:
+        if t.needs_native and t.os != host.os:
+            raise ToolchainError(f"target {t.name} cannot be built from this {host.name} machine: it needs {t.needs_native}",
+                                 hint=f"build {t.name} on a {t.name} machine (or a remote worker of that platform), "
+                                      f"and drop it from --target / project.targets here")
 
 
 def _provisionable(tc: "Toolchain") -> bool:

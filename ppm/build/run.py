@@ -23,6 +23,7 @@ class BuildSummary:
     up_to_date: int = 0
     failed: int = 0
     skipped_components: dict[str, str] = field(default_factory=dict)
+    unbuildable: dict[str, str] = field(default_factory=dict)  # "target/component" -> why not from this machine
     actions: list[dict[str, Any]] = field(default_factory=list)
     bundles: dict[str, dict[str, Any]] = field(default_factory=dict)  # target -> {path, sha256, size}
     seconds: float = 0.0
@@ -32,7 +33,7 @@ class BuildSummary:
             "project": self.project, "targets": self.targets, "seconds": round(self.seconds, 4),
             "actions_planned": self.planned, "actions_executed": self.executed, "actions_cached": self.cached,
             "actions_up_to_date": self.up_to_date, "actions_failed": self.failed,
-            "skipped_components": self.skipped_components, "actions": self.actions, "bundles": self.bundles,
+            "skipped_components": self.skipped_components, "unbuildable": self.unbuildable, "actions": self.actions, "bundles": self.bundles,
         }
 
 
@@ -66,11 +67,17 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
         for name, why in plan.skipped.items():
             if report:
                 report(f"note: skipping optional component {name!r}: {why}")
+        for (tname, name), why in plan.unbuildable.items():
+            # One line each for what only its own platform builds; components that merely
+            # need one of those are listed in --json, not repeated here.
+            if report and not why.startswith("needs "):
+                report(f"note: not built: {why}")
         if progress is not None:
             progress.total = len(plan.actions)
         engine = Engine(plan, jobs=jobs or os.cpu_count() or 1, keep_going=keep_going, progress=progress)
         summary = BuildSummary(m.name, [t.name for t in plan.targets], planned=len(plan.actions),
-                               skipped_components=dict(plan.skipped))
+                               skipped_components=dict(plan.skipped),
+                               unbuildable={f"{t}/{c}": why for (t, c), why in plan.unbuildable.items()})
         try:
             results = engine.run()
         except PpmError as e:
@@ -93,7 +100,10 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
             summary.seconds = time.time() - t0
         bundle_files = place_bundles(plan, engine, summary)
         summary.seconds = time.time() - t0
-        fastpath.record(root, plan, engine, results, bundle_files, summary)
+        if plan.unbuildable:
+            fastpath.forget(root)  # the no-op answer could not repeat the notes above: take the full path
+        else:
+            fastpath.record(root, plan, engine, results, bundle_files, summary)
         return summary
     finally:
         lock.release()
@@ -106,6 +116,8 @@ def place_bundles(plan: Any, engine: Any, summary: BuildSummary) -> list[Path]:
     if not m.entry or m.entry in plan.skipped:
         return placed
     for t in plan.targets:
+        if (t.name, m.entry) in plan.unbuildable:
+            continue
         final = plan.finals[(t.name, m.entry)]
         res = engine.results[final.id]
         rel = final.action.outputs[0]

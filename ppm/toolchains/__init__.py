@@ -27,11 +27,11 @@ from ppm.core.errors import ToolchainError
 
 Report = Callable[[str], None]
 
-KNOWN = ("cargo", "cc", "zig", "esbuild", "pyinstaller", "native-image", "javac")
+KNOWN = ("cargo", "cc", "zig", "esbuild", "pyinstaller", "native-image", "javac", "go", "cargo-build-std", "mingw")
 PROVISIONED = ("zig", "esbuild", "pyinstaller")
 
 _MARKER = ".ppm-toolchain.json"  # written last inside an install: its presence means complete
-_PROBES_VERSION = 1
+_PROBES_VERSION = 2  # 2: probes record the resolved binary (cargo's sysroot comes from it)
 _TRIES = 3
 _BACKOFF = 0.5  # seconds before the 2nd try; doubles after
 
@@ -46,6 +46,8 @@ class Toolchain:
     identity: str  # digest of (name, version, artifact/binary digest): no paths, no timestamps
     usable: bool
     note: str = ""  # when not usable: what to do about it
+    # Facts a builder plans with, e.g. cargo's "sysroot" (where each target's std would be).
+    info: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,11 @@ _INSTALL_HINTS = {
     "cc": "install a C compiler (e.g. `apt-get install gcc` or clang) or set CC",
     "javac": "install a JDK (e.g. `apt-get install default-jdk-headless`) or set JAVA_HOME",
     "native-image": "install GraalVM and set GRAALVM_HOME, or put native-image on PATH",
+    "go": "install Go (https://go.dev/dl, or `apt-get install golang`) and put `go` on PATH, or set GOROOT",
+    "cargo-build-std": ("install Rust's library sources with a rustc that can build them: Debian's "
+                        "`apt-get install rustc-web cargo-web rust-web-src`, or set PPM_RUST_BUILD_STD to a directory "
+                        "holding such cargo and rustc"),
+    "mingw": "install mingw-w64 (`apt-get install gcc-mingw-w64-x86-64`) or put x86_64-w64-mingw32-gcc on PATH",
 }
 
 
@@ -499,6 +506,7 @@ class _Probe:
     lines: list[str]  # the version lines, part of the identity
     sha256: str  # of the tool's main binary
     witnesses: list[list] = field(default_factory=list)  # [path, size, mtime_ns], or [path, None, None] if absent
+    path: str = ""  # the resolved binary the answer is about (rustup proxies resolve to a toolchain's rustc)
 
 
 class _ProbeCache:
@@ -639,7 +647,7 @@ def _find_cargo(cache: _ProbeCache) -> Toolchain:
             witnesses += [_stat(os.path.join(rustup_home, "settings.toml")), _stat(real_rustc)]
         witnesses = [w for i, w in enumerate(witnesses) if w not in witnesses[:i]]
         lines = _run_version([cargo, "--version"])[:1] + _run_version([rustc, "--version"])[:1]
-        return _Probe(_version_of(lines[0]), lines, _sha256_file(real_rustc), witnesses)
+        return _Probe(_version_of(lines[0]), lines, _sha256_file(real_rustc), witnesses, real_rustc)
 
     # RUSTUP_TOOLCHAIN picks another toolchain without touching any file: key on it.
     extra = f"{rustc}|RUSTUP_TOOLCHAIN={os.environ.get('RUSTUP_TOOLCHAIN', '')}"
@@ -647,7 +655,10 @@ def _find_cargo(cache: _ProbeCache) -> Toolchain:
         probe = _probe(cache, "cargo", [cargo], measure, extra)
     except _ProbeFailed as e:
         return _missing("cargo", f"found {cargo} but {e}")
-    return _found("cargo", [cargo], where, probe)
+    tc = _found("cargo", [cargo], where, probe)
+    if probe.path:  # <sysroot>/bin/rustc: targets whose std is installed have <sysroot>/lib/rustlib/<triple>/lib
+        tc.info["sysroot"] = os.path.dirname(os.path.dirname(probe.path))
+    return tc
 
 
 def _find_cc(cache: _ProbeCache) -> Toolchain:
@@ -703,3 +714,76 @@ def _home_finder(name: str, homes: list[str], version_flag: str) -> Callable[["_
 _FINDERS: dict[str, Callable[[_ProbeCache], Toolchain]] = {
     "cargo": _find_cargo, "cc": _find_cc, "javac": _home_finder("javac", ["JAVA_HOME"], "-version"),
     "native-image": _home_finder("native-image", ["GRAALVM_HOME", "JAVA_HOME"], "--version")}
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross-build toolchains (issue 10): Go, a Rust that can build std from source, mingw-w64.
+# Each is found on the machine, like cargo; kept in one block for the pins/provision/probe split.
+
+_RUST_SRC = os.path.join("lib", "rustlib", "src", "rust", "library", "std", "Cargo.toml")
+
+
+def _find_go(cache: _ProbeCache) -> Toolchain:
+    goroot = os.environ.get("GOROOT")
+    go = (_which("go", os.path.join(goroot, "bin")) if goroot else None) or _which("go") or _which("go", "/usr/local/go/bin")
+    if go is None:
+        return _missing("go")
+    try:
+        probe = _probe(cache, "go", [go], _simple_probe("go", [go], ["version"]))
+    except _ProbeFailed as e:
+        return _missing("go", f"found {go} but {e}")
+    tc = _found("go", [go], "on PATH" if _which("go") == go else f"in {os.path.dirname(go)}", probe)
+    # `go version` prints "go version go1.26.8 linux/amd64": the version is the third word.
+    words = probe.lines[0].split()
+    if len(words) >= 3 and words[2].startswith("go"):
+        tc.version = words[2][2:]
+    return tc
+
+
+def _find_cargo_build_std(cache: _ProbeCache) -> Toolchain:
+    """A cargo + rustc pair whose sysroot holds Rust's library sources, so `-Zbuild-std` can
+    build std for a target no installed std covers (rustup's dist server may be out of reach;
+    Debian's rustc-web/cargo-web/rust-web-src are such a pair in /usr/bin)."""
+    dirs = [os.environ["PPM_RUST_BUILD_STD"]] if os.environ.get("PPM_RUST_BUILD_STD") else ["/usr/bin", "/usr/local/bin"]
+    for d in dirs:
+        cargo, rustc = _which("cargo", d), _which("rustc", d)
+        if not cargo or not rustc:
+            continue
+        real_rustc = os.path.realpath(rustc)
+        if os.path.basename(real_rustc).startswith("rustup"):
+            continue  # a proxy: its sysroot moves with rustup's settings
+        sysroot = os.path.dirname(os.path.dirname(real_rustc))
+        src = os.path.join(sysroot, _RUST_SRC)
+        if not os.path.isfile(src):
+            continue
+
+        def measure(cargo: str = cargo, real_rustc: str = real_rustc, src: str = src) -> _Probe:
+            witnesses = [_stat(os.path.realpath(cargo)), _stat(real_rustc), _stat(src)]
+            lines = _run_version([cargo, "--version"])[:1] + _run_version([real_rustc, "--version"])[:1]
+            return _Probe(_version_of(lines[0]), lines, _sha256_file(real_rustc), witnesses, real_rustc)
+
+        try:
+            probe = _probe(cache, "cargo-build-std", [cargo], measure, real_rustc)
+        except _ProbeFailed:
+            continue
+        tc = _found("cargo-build-std", [cargo], f"in {d} with Rust's library sources", probe)
+        # This cargo must run this rustc (not the first one on PATH), and the sources it
+        # builds std from use unstable features: RUSTC_BOOTSTRAP lets a stable rustc do that.
+        tc.env = {"RUSTC": real_rustc, "RUSTC_BOOTSTRAP": "1"}
+        tc.info["sysroot"] = sysroot
+        return tc
+    return _missing("cargo-build-std")
+
+
+def _find_mingw(cache: _ProbeCache) -> Toolchain:
+    gcc = _which("x86_64-w64-mingw32-gcc")
+    if gcc is None:
+        return _missing("mingw")
+    try:
+        probe = _probe(cache, "mingw", [gcc], _simple_probe("mingw", [gcc], ["--version"]))
+    except _ProbeFailed as e:
+        return _missing("mingw", f"found {gcc} but {e}")
+    return _found("mingw", [gcc], "on PATH", probe)
+
+
+_FINDERS.update({"go": _find_go, "cargo-build-std": _find_cargo_build_std, "mingw": _find_mingw})

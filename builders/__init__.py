@@ -13,6 +13,7 @@ _MODULES = {
     "esbuild": "ppm.builders.esbuild",
     "graalvm": "ppm.builders.graalvm",
     "go": "ppm.builders.go",
+    "nuitka": "ppm.builders.nuitka",
     "pyinstaller": "ppm.builders.pyinstaller",
 }
 

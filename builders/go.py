@@ -98,7 +98,11 @@ class GoBuilder(Builder):
         }
         from ppm.lockfile.sync import go_env
 
-        env.update(go_env(ctx.root, component.name))  # the file:// module tree ppm synced from ppm.lock
+        locked = go_env(ctx.root, component.name)  # the file:// module tree ppm synced from ppm.lock
+        env.update(locked)
+        # Modules extracted into {state} on an earlier run are not checked against go.sum
+        # again by `go build`: `go mod verify` makes sure nobody changed them since.
+        verify = [["{tool:go}", "mod", "verify"]] if locked else []
         tools = ["go"]
         if cgo:
             # Go splits CC on spaces (quotes respected): one word per argument is fine.
@@ -109,7 +113,7 @@ class GoBuilder(Builder):
             Action(
                 component=component.name,
                 name="build",
-                commands=[["@mkdir", "{work}/mod"], *copies, argv],
+                commands=[["@mkdir", "{work}/mod"], *copies, *verify, argv],
                 outputs=outputs,
                 inputs=inputs,
                 scanned_dirs=scanned,

@@ -55,7 +55,7 @@ def desktop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
 
 def _lines(stdout: str, goos: str, goarch: str) -> None:
     lines = stdout.splitlines()
-    assert any(line.startswith(f"go: go1.") and line.endswith(f" {goos}/{goarch}") for line in lines), stdout
+    assert any(line.startswith("go: go1.") and line.endswith(f" {goos}/{goarch}") for line in lines), stdout
     for want in LINES:
         assert want in lines, stdout
     assert any(line.startswith("typescript: ui bundle ") and "(index.html, ui.js, ui.css)" in line for line in lines), stdout

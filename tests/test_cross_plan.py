@@ -4,7 +4,6 @@ tests that say so (macOS through a real `ppm` process; a small multi-target buil
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 

@@ -114,7 +114,7 @@ def main() -> None:
     main_go.write_text(main_go.read_text().replace("four languages", "four languages!"))
     warm_ppm = _timed(ppm, root, env)
     warm_sh = _timed(["bash", str(go_only)], root, env)
-    rows.append(("warm rebuild after one Go edit, 3 targets", warm_ppm, "3 × go build", warm_sh))
+    rows.append(("warm rebuild after one Go edit, 3 targets", warm_ppm, "3 x go build", warm_sh))
     main_go.write_text(main_go.read_text().replace("four languages!", "four languages?"))
     warm_host = _timed([*ppm[:4], "--target", "host"], root, env)
     main_go.write_text(main_go.read_text().replace("four languages?", "four languages."))
@@ -124,7 +124,7 @@ def main() -> None:
     out = ["# Cross-build benchmarks", "",
            f"`python tests/benchmarks/bench_cross.py` on {os.cpu_count()} cores (shared), {time.strftime('%Y-%m-%d')}.", "",
            "| what | ppm | peer | peer time | ratio |", "| --- | --- | --- | --- | --- |"]
-    out += [f"| {w} | {a:.1f} s | {pn} | {b:.1f} s | {a / b:.2f}× |" for w, a, pn, b in rows]
+    out += [f"| {w} | {a:.1f} s | {pn} | {b:.1f} s | {a / b:.2f}x |" for w, a, pn, b in rows]
     text = "\n".join(out) + "\n"
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "cross.md").write_text(text)

@@ -134,15 +134,18 @@ def _has_std(tc: "Toolchain | None", triple: str) -> bool:
 
 
 def _std_for(component: "Component", ctx: PlanContext) -> tuple[str, list[str], dict[str, str], list[str]]:
-    """(toolchain, extra cargo arguments, environment, other toolchains) that give cargo a std for
-    ctx.target: the installed one when there is one, else one built from Rust's sources."""
+    """(toolchain, extra cargo arguments, environment, other toolchains) that give cargo a std and
+    a linker for ctx.target: the installed std when there is one, else one built from Rust's sources."""
     from ppm import targets
 
     target = ctx.target
     triple = target.rust_triple
     cargo = ctx.toolchains.get("cargo")
-    if target == targets.host() or _has_std(cargo, triple) or not ctx.toolchains:
+    if target == targets.host() or not ctx.toolchains:
         return "cargo", [], {}, []
+    if _has_std(cargo, triple):  # rustup's std: only the linker is ours to give
+        env, tools = _linker(component, ctx)
+        return "cargo", [], env, tools
     build_std = ctx.toolchains.get("cargo-build-std")
     if build_std is None or not build_std.usable:
         why = build_std.note if build_std is not None else "not looked up"
@@ -152,23 +155,33 @@ def _std_for(component: "Component", ctx: PlanContext) -> tuple[str, list[str], 
             hint=f"either `rustup target add {triple}`, or install Rust's library sources so ppm builds std itself "
                  f"(Debian: `apt-get install rustc-web cargo-web rust-web-src`)",
         )
+    if target.os not in ("linux", "windows"):
+        raise ToolchainError(f"component {component.name!r}: ppm cannot build Rust's std for {triple} from source "
+                             f"(no linker setup for {target.os} yet)", hint=f"`rustup target add {triple}`")
+    env, tools = _linker(component, ctx)
+    return "cargo-build-std", ["-Zbuild-std=std,panic_abort"], env, tools
+
+
+def _linker(component: "Component", ctx: PlanContext) -> tuple[dict[str, str], list[str]]:
+    """The linker for another target: mingw-w64 for Windows (zig cc would need cargo-zigbuild's
+    rewriting of rustc's arguments), zig cc at the glibc floor for Linux."""
+    target = ctx.target
+    triple = target.rust_triple
     var = "CARGO_TARGET_" + triple.upper().replace("-", "_")
     if target.os == "windows":
         mingw = ctx.toolchains.get("mingw")
         if mingw is None or not mingw.usable:
             raise ToolchainError(f"component {component.name!r}: building Rust for {triple} needs mingw-w64 as the linker: "
                                  f"{mingw.note if mingw else 'not looked up'}",
-                                 hint="`apt-get install gcc-mingw-w64-x86-64`, or `rustup target add` on a machine with rustup")
-        return "cargo-build-std", ["-Zbuild-std=std,panic_abort"], {f"{var}_LINKER": "{tool:mingw}"}, ["mingw"]
+                                 hint="`apt-get install gcc-mingw-w64-x86-64`")
+        return {f"{var}_LINKER": "{tool:mingw}"}, ["mingw"]
     if target.os == "linux":
         # rustc wants one program as its linker: a two-line script running zig cc for the
         # target, written by the action itself (see the commands below), at the glibc floor.
-        return ("cargo-build-std", ["-Zbuild-std=std,panic_abort"],
-                {f"{var}_LINKER": "{state}/zig-cc-linker", "CC_" + triple.replace("-", "_"): "{state}/zig-cc-linker",
+        return ({f"{var}_LINKER": "{state}/zig-cc-linker", "CC_" + triple.replace("-", "_"): "{state}/zig-cc-linker",
                  "PPM_ZIG_CC_TARGET": target.zig_triple, "ZIG_GLOBAL_CACHE_DIR": "{state}/zig-cache",
                  "ZIG_LOCAL_CACHE_DIR": "{state}/zig-cache"}, ["zig"])
-    raise ToolchainError(f"component {component.name!r}: ppm cannot build Rust's std for {triple} from source",
-                         hint=f"`rustup target add {triple}`")
+    return {}, []
 
 
 _ZIG_CC_LINKER = '#!/bin/sh\nexec {tool:zig} cc -target "$PPM_ZIG_CC_TARGET" "$@"\n'

@@ -118,8 +118,12 @@ def test_cargo_uses_the_installed_std_when_there_is_one(desktop: Manifest, tmp_p
     (tmp_path / "lib/rustlib/aarch64-unknown-linux-gnu/lib").mkdir(parents=True)  # rustup's layout
     tcs = {"cargo": _tc("cargo", sysroot=str(tmp_path)), "cargo-build-std": _tc("cargo-build-std")}
     (a,) = plan(desktop, "core", AARCH64, toolchains=tcs)
-    assert a.commands[0][0] == "{tool:cargo}" and "-Zbuild-std=std,panic_abort" not in a.commands[0]
-    assert a.outputs == ["libcore_rs.a"] and a.tools == ["cargo"]
+    write, build, _ = a.commands
+    assert build[0] == "{tool:cargo}" and "-Zbuild-std=std,panic_abort" not in build
+    assert a.outputs == ["libcore_rs.a"] and a.tools == ["cargo", "zig"]
+    # rustup's std still needs a linker for the target: zig cc at the glibc floor.
+    assert write[:2] == ["@write", "{state}/zig-cc-linker"]
+    assert a.env["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER"] == "{state}/zig-cc-linker"
 
 
 def test_cargo_builds_std_from_source_otherwise(desktop: Manifest, tmp_path: Path) -> None:

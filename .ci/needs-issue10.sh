@@ -4,11 +4,12 @@
 #   wine64                                 run windows-x86_64 bundles (Wine 8)
 #   gcc-mingw-w64-x86-64                   Rust's linker for x86_64-pc-windows-gnu; the tests' ProcessPrng stand-in
 #   rustc-web cargo-web rust-web-src       a Rust that builds std from source (-Zbuild-std) for targets rustup lacks
+#   lld wasi-libc                          wasm-ld and the C library Rust's wasm32-wasip1 std links against
 # Go is already on the machine (/usr/local/go); zig and esbuild are provisioned by ppm itself.
 # Idempotent and quiet: only what is missing is installed.
 set -euo pipefail
 
-pkgs=(qemu-user-static libc6-arm64-cross wine64 gcc-mingw-w64-x86-64 rustc-web cargo-web rust-web-src)
+pkgs=(qemu-user-static libc6-arm64-cross wine64 gcc-mingw-w64-x86-64 rustc-web cargo-web rust-web-src lld wasi-libc)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

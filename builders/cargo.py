@@ -62,7 +62,7 @@ class CargoBuilder(Builder):
 
         if target == targets.host():
             return ()
-        return ("cargo-build-std", "mingw") if target.os == "windows" else ("cargo-build-std",)
+        return ("cargo-build-std", {"windows": "mingw", "wasi": "wasm-ld"}.get(target.os, "zig"))
 
     def plan(self, component: "Component", ctx: PlanContext) -> list[Action]:
         s = component.settings
@@ -143,8 +143,8 @@ def _std_for(component: "Component", ctx: PlanContext) -> tuple[str, list[str], 
     cargo = ctx.toolchains.get("cargo")
     if target == targets.host() or not ctx.toolchains:
         return "cargo", [], {}, []
-    if _has_std(cargo, triple):  # rustup's std: only the linker is ours to give
-        env, tools = _linker(component, ctx)
+    if _has_std(cargo, triple):  # rustup's std: only the linker is ours to give (rustup ships rust-lld for wasm)
+        env, tools = _linker(component, ctx) if target.os != "wasi" else ({}, [])
         return "cargo", [], env, tools
     build_std = ctx.toolchains.get("cargo-build-std")
     if build_std is None or not build_std.usable:
@@ -155,7 +155,7 @@ def _std_for(component: "Component", ctx: PlanContext) -> tuple[str, list[str], 
             hint=f"either `rustup target add {triple}`, or install Rust's library sources so ppm builds std itself "
                  f"(Debian: `apt-get install rustc-web cargo-web rust-web-src`)",
         )
-    if target.os not in ("linux", "windows"):
+    if target.os not in ("linux", "windows", "wasi"):
         raise ToolchainError(f"component {component.name!r}: ppm cannot build Rust's std for {triple} from source "
                              f"(no linker setup for {target.os} yet)", hint=f"`rustup target add {triple}`")
     env, tools = _linker(component, ctx)
@@ -175,6 +175,15 @@ def _linker(component: "Component", ctx: PlanContext) -> tuple[dict[str, str], l
                                  f"{mingw.note if mingw else 'not looked up'}",
                                  hint="`apt-get install gcc-mingw-w64-x86-64`")
         return {f"{var}_LINKER": "{tool:mingw}"}, ["mingw"]
+    if target.os == "wasi":
+        # zig cc rejects rustc's --stack-first; LLVM's wasm-ld links against wasi-libc (its
+        # library path comes with the toolchain's environment).
+        wasm_ld = ctx.toolchains.get("wasm-ld")
+        if wasm_ld is None or not wasm_ld.usable:
+            raise ToolchainError(f"component {component.name!r}: building Rust for {triple} needs wasm-ld and wasi-libc: "
+                                 f"{wasm_ld.note if wasm_ld else 'not looked up'}",
+                                 hint="`apt-get install lld wasi-libc`, or `rustup target add wasm32-wasip1`")
+        return {f"{var}_LINKER": "{tool:wasm-ld}"}, ["wasm-ld"]
     if target.os == "linux":
         # rustc wants one program as its linker: a two-line script running zig cc for the
         # target, written by the action itself (see the commands below), at the glibc floor.

@@ -1,4 +1,4 @@
-"""wasm32-wasi: Zig, C and Go components built for WebAssembly by the real toolchains, then run
+"""wasm32-wasi: Zig, C, Go and Rust components built for WebAssembly by the real toolchains, then run
 under wasmtime (its Python API, from PyPI): a reactor module's export is called, and the C and
 Go programs' `_start` prints what they computed."""
 
@@ -85,3 +85,32 @@ def test_zig_c_and_go_run_under_wasmtime(tmp_path: Path, ppm_cache: Path) -> Non
 
     assert _run_start(outs["cprog.wasm"], tmp_path) == "c: 42\n"
     assert _run_start(outs["goprog.wasm"], tmp_path) == "go: wasip1/wasm\n"
+
+
+def test_rust_runs_under_wasmtime(tmp_path: Path, ppm_cache: Path) -> None:
+    """Rust for wasm32-wasip1 with std built from Rust's sources and linked by wasm-ld against
+    wasi-libc (rustup's std for the target is the other way; it is not installable here)."""
+    from ppm import toolchains
+    from ppm.templates import create
+
+    tcs = toolchains.resolve(["cargo", "cargo-build-std", "wasm-ld"], provision=False)
+    missing = [f"{n}: {tc.note}" for n, tc in tcs.items() if not tc.usable]
+    if missing:
+        pytest.skip("; ".join(missing))
+    demo = create(tmp_path / "demo")
+    root = tmp_path / "rw"
+    (root / "core").mkdir(parents=True)
+    for f in ("Cargo.toml", "Cargo.lock", "src/lib.rs"):
+        (root / "core" / f).parent.mkdir(parents=True, exist_ok=True)
+        (root / "core" / f).write_text((demo / "core" / f).read_text())
+    (root / "ppm.toml").write_text('[project]\nname = "rw"\ntargets = ["wasm32-wasi"]\n\n[components.core]\nbuilder = "cargo"\n')
+    s = json.loads(run_ppm("build", "--json", cwd=root, timeout=1800).stdout)
+    (action,) = s["actions"]
+    module = Path(action["outputs"]["core_rs.wasm"]["path"])
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    store.set_wasi(wasmtime.WasiConfig())
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    core = linker.instantiate(store, wasmtime.Module.from_file(engine, str(module)))
+    assert core.exports(store)["core_fibonacci"](store, 20) == 6765

@@ -27,7 +27,7 @@ from ppm.core.errors import ToolchainError
 
 Report = Callable[[str], None]
 
-KNOWN = ("cargo", "cc", "zig", "esbuild", "pyinstaller", "native-image", "javac", "go", "cargo-build-std", "mingw", "nuitka")
+KNOWN = ("cargo", "cc", "zig", "esbuild", "pyinstaller", "native-image", "javac", "go", "cargo-build-std", "mingw", "nuitka", "wasm-ld")
 PROVISIONED = ("zig", "esbuild", "pyinstaller", "nuitka")
 
 _MARKER = ".ppm-toolchain.json"  # written last inside an install: its presence means complete
@@ -183,6 +183,8 @@ _INSTALL_HINTS = {
                         "`apt-get install rustc-web cargo-web rust-web-src`, or set PPM_RUST_BUILD_STD to a directory "
                         "holding such cargo and rustc"),
     "mingw": "install mingw-w64 (`apt-get install gcc-mingw-w64-x86-64`) or put x86_64-w64-mingw32-gcc on PATH",
+    "wasm-ld": ("install LLVM's wasm-ld and wasi-libc (Debian: `apt-get install lld wasi-libc`), or set WASI_SYSROOT "
+                "to a wasi-sdk sysroot"),
 }
 
 
@@ -812,7 +814,15 @@ def _find_cargo_build_std(cache: _ProbeCache) -> Toolchain:
             probe = _probe(cache, "cargo-build-std", [cargo], measure, real_rustc)
         except _ProbeFailed:
             continue
-        tc = _found("cargo-build-std", [cargo], f"in {d} with Rust's library sources", probe)
+        argv = [cargo]
+        vendor = os.path.join(sysroot, "lib", "rustlib", "src", "rust", "library", "vendor")
+        if os.path.isdir(vendor):
+            # std's own dependencies (libc, hashbrown, wasi, ...) from the copies shipped with the
+            # sources, so an offline build-std needs nothing from crates.io. In argv (machine-
+            # specific, like the tool's path), not in the action's command: keys stay path-free.
+            argv += ["--config", 'source.crates-io.replace-with="ppm-rust-src"',
+                     "--config", f'source.ppm-rust-src.directory="{vendor}"']
+        tc = _found("cargo-build-std", argv, f"in {d} with Rust's library sources", probe)
         # This cargo must run this rustc (not the first one on PATH), and the sources it
         # builds std from use unstable features: RUSTC_BOOTSTRAP lets a stable rustc do that.
         tc.env = {"RUSTC": real_rustc, "RUSTC_BOOTSTRAP": "1"}
@@ -832,4 +842,28 @@ def _find_mingw(cache: _ProbeCache) -> Toolchain:
     return _found("mingw", [gcc], "on PATH", probe)
 
 
-_FINDERS.update({"go": _find_go, "cargo-build-std": _find_cargo_build_std, "mingw": _find_mingw})
+def _find_wasm_ld(cache: _ProbeCache) -> Toolchain:
+    """LLVM's wasm-ld with wasi-libc beside it: what rustc links a wasm32-wasip1 std with when
+    no rust-lld ships with it (Debian's rustc-web has none)."""
+    ld = _which("wasm-ld")
+    if ld is None:
+        return _missing("wasm-ld")
+    roots = [os.environ["WASI_SYSROOT"]] if os.environ.get("WASI_SYSROOT") else ["/usr"]
+    libdir = next((os.path.join(r, "lib", "wasm32-wasi") for r in roots
+                   if os.path.isfile(os.path.join(r, "lib", "wasm32-wasi", "libc.a"))), None)
+    if libdir is None:
+        return _missing("wasm-ld", f"found {ld} but no wasi-libc (lib/wasm32-wasi/libc.a) in {', '.join(roots)}")
+    try:
+        probe = _probe(cache, "wasm-ld", [ld], _simple_probe("wasm-ld", [ld], ["--version"], [os.path.join(libdir, "libc.a")]),
+                       libdir)
+    except _ProbeFailed as e:
+        return _missing("wasm-ld", f"found {ld} but {e}")
+    tc = _found("wasm-ld", [ld], "on PATH", probe)
+    # The library path is machine-specific: it travels in the tool's environment, never in a key.
+    tc.env = {"CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS": f"-C linker-flavor=wasm-ld -L {libdir}"}
+    tc.info["libdir"] = libdir
+    return tc
+
+
+_FINDERS.update({"go": _find_go, "cargo-build-std": _find_cargo_build_std, "mingw": _find_mingw,
+                 "wasm-ld": _find_wasm_ld})

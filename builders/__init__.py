@@ -15,6 +15,8 @@ _MODULES = {
     "zig": "ppm.builders.zig",
     "esbuild": "ppm.builders.esbuild",
     "graalvm": "ppm.builders.graalvm",
+    "go": "ppm.builders.go",
+    "nuitka": "ppm.builders.nuitka",
     "pyinstaller": "ppm.builders.pyinstaller",
 }
 

@@ -37,6 +37,7 @@ class Synced:
 
     cargo_args: tuple[str, ...] = ()  # extra `cargo build` arguments: offline, from the vendored crates
     python_paths: tuple[str, ...] = ()  # {project}-relative site directories of locked PyPI packages
+    go_env: tuple[tuple[str, str], ...] = ()  # GOPROXY/GOFLAGS/... for the file:// module tree synced from ppm.lock
 
 
 @dataclass
@@ -106,12 +107,20 @@ def join(base: str, rel: str) -> str:
     return rel if base in ("", ".") else f"{base}/{rel}"
 
 
-def require_host(builder: str, ctx: PlanContext) -> None:
-    """For toolchains that build only for the machine they run on (PyInstaller, native-image)."""
+class NativeOnly(ToolchainError):
+    """A builder that builds only for the machine it runs on was asked for another target.
+    A multi-target build names it in one line and builds everything else."""
+
+
+def require_host(builder: str, ctx: PlanContext, component: str = "") -> None:
+    """For toolchains that build only for the machine they run on (PyInstaller, Nuitka, native-image)."""
     host = targets.host()
     if ctx.target != host:
-        raise ToolchainError(f"{builder} builds only for the machine it runs on ({host.name}), not for {ctx.target.name}",
-                             hint=f"build the {ctx.target.name} bundle on a {ctx.target.name} machine")
+        who = f"component {component!r} ({builder})" if component else builder
+        raise NativeOnly(f"{who} cannot be built for {ctx.target.name} from this {host.name} machine: "
+                         f"{builder} builds only for the machine it runs on; a {ctx.target.name} machine "
+                         f"(or a remote worker of that platform, once ppm has them) would build it",
+                         hint=f"build the {ctx.target.name} bundle on a {ctx.target.name} machine")
 
 
 def _rel(root: Path, p: str) -> str:
@@ -138,6 +147,12 @@ class Builder:
     def tools_for(cls, component: Component, target: Target) -> tuple[str, ...]:
         """The toolchains this component needs for `target` (default: all of `tools`)."""
         return cls.tools
+
+    @classmethod
+    def optional_tools_for(cls, component: Component, target: Target) -> tuple[str, ...]:
+        """Toolchains looked up for `target` but not required: which one is used is decided
+        while planning (cargo's build-std for a target without an installed std)."""
+        return ()
 
     def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
         """The component's actions for ctx.target. The last action's outputs are the

@@ -1,7 +1,9 @@
 """C with gcc or clang: one compile action per source file, one link action.
 
 Cross-compiling (target other than the host) goes through `zig cc -target <zig triple>`, which
-carries the libc headers and linkers for every target."""
+carries the libc headers and linkers for every target (and the glibc floor for Linux);
+`compiler = "zig"` uses it for the host too. A needed component's static libraries are linked
+in, and its outputs are on the include and (with zig's clang) the `#embed` path."""
 
 from __future__ import annotations
 
@@ -32,11 +34,13 @@ class CcBuilder(Builder):
         "cflags": Setting(list, ["-O2"], "flags for every compile"),
         "ldflags": Setting(list, [], "flags for the link"),
         "tests": Setting(list, ["tests/*.c"], "test programs (each with its own main), linked against the component's objects"),
+        "compiler": Setting(str, "auto", "auto (the machine's cc for the host, zig cc for other targets) or zig "
+                                         "(zig cc for every target: same glibc floor everywhere, C23 #embed)"),
     }
 
     @classmethod
     def tools_for(cls, component: Component, target: Target) -> tuple[str, ...]:
-        return ("cc",) if target == targets.host() else ("zig",)
+        return ("cc",) if target == targets.host() and component.settings.get("compiler", "auto") != "zig" else ("zig",)
 
     def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
         s = component.settings
@@ -47,13 +51,19 @@ class CcBuilder(Builder):
         if not sources:
             raise ManifestError(f"component {component.name!r}: no C source matches {s['sources']} under {component.path}/")
         headers, _ = ctx.glob(component, ["*.h", "**/*.h"])
-        if ctx.target == targets.host():
+        compiler = s.get("compiler", "auto")
+        if compiler not in ("auto", "zig"):
+            raise ManifestError(f"components.{component.name}.compiler: {compiler!r} is not one of auto, zig")
+        if ctx.target == targets.host() and compiler == "auto":
             cc, tool = ["{tool:cc}"], "cc"
         else:
             cc, tool = ["{tool:zig}", "cc", "-target", ctx.target.zig_triple], "zig"
         incs = [f"-I{{src}}/{d}" for d in s["include"]]
         for dep in component.needs:
             incs.append(f"-I{{dep:{dep}}}")
+            if tool == "zig":
+                incs.append(f"--embed-dir={{dep:{dep}}}")  # `#embed <ui.js>` finds a needed output
+        archives = [f"{{dep:{d}}}/{f}" for d in sorted(ctx.deps) for f in sorted(ctx.deps[d]) if f.endswith(".a")]
         pic = ["-fPIC"] if kind != "executable" else []
         prefix = component.path.rstrip("/") + "/"
         actions: list[Action] = []
@@ -66,15 +76,15 @@ class CcBuilder(Builder):
                 component=component.name, name=name,
                 commands=[[*cc, "-c", *pic, *s["cflags"], *incs, f"{{src}}/{rel}", "-o", f"{{out}}/{obj}"]],
                 outputs=[obj], inputs=sorted([src, *headers]), tools=[tool],
-                settings={"cflags": s["cflags"], "include": s["include"]},
+                settings={"cflags": s["cflags"], "include": s["include"], "compiler": compiler},
                 description=f"cc {component.name}/{rel}",
             ))
             objects.append(f"{{dep:{component.name}:{name}}}/{obj}")
         stem = output_name(component, "lib", s.get("lib"))
         if kind == "shared":
-            out, link = ctx.target.shared_lib(stem), [*cc, "-shared", "-o", f"{{out}}/{ctx.target.shared_lib(stem)}", *objects, *s["ldflags"]]
+            out, link = ctx.target.shared_lib(stem), [*cc, "-shared", "-o", f"{{out}}/{ctx.target.shared_lib(stem)}", *objects, *archives, *s["ldflags"]]
         elif kind == "executable":
-            out, link = ctx.target.executable(stem), [*cc, "-o", f"{{out}}/{ctx.target.executable(stem)}", *objects, *s["ldflags"]]
+            out, link = ctx.target.executable(stem), [*cc, "-o", f"{{out}}/{ctx.target.executable(stem)}", *objects, *archives, *s["ldflags"]]
         else:
             out = f"lib{stem}.a"
             link = ["{tool:zig}", "ar", "rcs", f"{{out}}/{out}", *objects] if tool == "zig" else ["ar", "rcs", f"{{out}}/{out}", *objects]

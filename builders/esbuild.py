@@ -1,9 +1,15 @@
-"""TypeScript/JavaScript: one entry point bundled by esbuild into one minified file.
+"""TypeScript/JavaScript: one entry point bundled by esbuild into one minified file, plus what
+esbuild writes beside it (the CSS the code imports, files a `file` loader copies) and the
+component's static files (index.html, images) copied as they are: every one a declared output,
+so the host embeds all of them.
 
 esbuild's output depends only on its inputs and flags (no timestamps, no absolute paths
 when run from the component's directory), so the bundle is byte-for-byte reproducible."""
 
 from __future__ import annotations
+
+import posixpath
+import re
 
 from ppm.builders.base import Builder
 from ppm.builders.base import PlanContext
@@ -19,6 +25,10 @@ from ppm.core.manifest import Component
 
 _FORMATS = ("iife", "cjs", "esm")
 _PLATFORMS = ("browser", "node", "neutral")
+_LOADERS = ("base64", "binary", "copy", "css", "dataurl", "empty", "file", "js", "json", "jsx", "text", "ts", "tsx")
+# Loaders whose files esbuild writes out as files of their own (named by --asset-names).
+_FILE_LOADERS = ("file", "copy")
+_EXT = re.compile(r"^\.[A-Za-z0-9]+$")
 
 
 class EsbuildBuilder(Builder):
@@ -36,6 +46,9 @@ class EsbuildBuilder(Builder):
         "external": Setting(list, [], "module names to leave out of the bundle"),
         "tests": Setting(list, ["src/*.test.ts", "test/*.ts", "tests/*.ts"],
                          "test files (node:test), each bundled by esbuild for node and run with `node --test`"),
+        "loader": Setting(dict, {}, "file extension -> esbuild loader, e.g. { \".png\" = \"file\", \".svg\" = \"text\" }"),
+        "static": Setting(str, "public", "a directory (relative to the component) whose files are copied next to the "
+                                         "bundle as they are: index.html, images, fonts"),
     }
 
     def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
@@ -54,6 +67,9 @@ class EsbuildBuilder(Builder):
         if platform not in _PLATFORMS:
             raise ManifestError(f"components.{component.name}.platform: {platform!r} is not one of {', '.join(_PLATFORMS)}")
         outfile = output_name(component, "outfile", s.get("outfile") or f"{component.name}.js")
+        if not re.fullmatch(r".+\.(js|mjs|cjs)", outfile):
+            raise ManifestError(f"components.{component.name}.outfile: {outfile!r} must be a plain file name ending in .js")
+        loaders = _loaders(component, s.get("loader", {}))
         argv = [
             "{tool:esbuild}",
             f"{{src}}/{entry}",
@@ -73,12 +89,38 @@ class EsbuildBuilder(Builder):
         if s.get("minify", True):
             argv.append("--minify")
         argv += [f"--external:{m}" for m in strs(component, "external", s.get("external", []))]
+        argv += [f"--loader:{ext}={loader}" for ext, loader in sorted(loaders.items())]
+        outputs = [outfile]
+        # CSS imported anywhere in the bundle comes out as <outfile stem>.css beside it.
+        if any(f.endswith(".css") for f in inputs) or loaders.get(".css") == "css":
+            outputs.append(outfile.rsplit(".", 1)[0] + ".css")
+        assets = sorted({posixpath.basename(f) for f in inputs
+                         if loaders.get(posixpath.splitext(f)[1]) in _FILE_LOADERS})
+        if assets:
+            argv.append("--asset-names=assets/[name]")  # no content hash: the names are declared outputs
+            outputs += [f"assets/{a}" for a in assets]
+        commands = [argv]
+        static = s.get("static", "public")
+        if static:
+            if static.startswith("/") or ".." in static.split("/"):
+                raise ManifestError(f"components.{component.name}.static: {static!r} must be a directory inside the component")
+            if (ctx.root / component.path / static).is_dir():
+                files, dirs = ctx.glob(component, [f"{static.rstrip('/')}/*"])
+                base = join(component.path, static.rstrip("/")) + "/"
+                for f in files:
+                    rel = f[len(base):]
+                    if rel in outputs:
+                        raise ManifestError(f"component {component.name!r}: static file {f} has the name of a bundle output")
+                    commands.append(["@copy", f"{{project}}/{f}", f"{{out}}/{rel}"])
+                    outputs.append(rel)
+                inputs = sorted(set(inputs) | set(files))
+                scanned = sorted(set(scanned) | set(dirs))
         return [
             Action(
                 component=component.name,
                 name="bundle",
-                commands=[argv],
-                outputs=[outfile],
+                commands=commands,
+                outputs=outputs,
                 inputs=inputs,
                 scanned_dirs=scanned,
                 env={"NO_COLOR": "1"},
@@ -114,6 +156,17 @@ class EsbuildBuilder(Builder):
             inputs=sorted({*tests, *sources}), scanned_dirs=scanned, env={"NO_COLOR": "1"},
             tools=list(self.tools), settings=dict(s), description=f"node --test {component.name}",
         )]
+
+
+def _loaders(component: "Component", value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ManifestError(f"components.{component.name}.loader: expected a table of \".ext\" = \"loader\"")
+    for ext, loader in value.items():
+        if not _EXT.match(ext):
+            raise ManifestError(f"components.{component.name}.loader: {ext!r} is not a file extension like \".png\"")
+        if loader not in _LOADERS:
+            raise ManifestError(f"components.{component.name}.loader.{ext}: {loader!r} is not one of {', '.join(_LOADERS)}")
+    return dict(value)
 
 
 BUILDER = EsbuildBuilder

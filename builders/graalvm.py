@@ -30,7 +30,7 @@ class GraalvmBuilder(Builder):
     }
 
     def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
-        require_host("GraalVM native-image", ctx)
+        require_host("GraalVM native-image", ctx, component.name)
         s = component.settings
         sources, scanned = ctx.glob(component, strs(component, "sources", s.get("sources", [])))
         java = [f for f in sources if f.endswith(".java")]

@@ -42,10 +42,12 @@ class PyinstallerBuilder(Builder):
         "excludes": Setting(list, [], "modules to leave out of the bundle"),
         "windowed": Setting(bool, False, "no console window (Windows, macOS)"),
         "tests": Setting(list, ["tests/test_*.py", "tests/*_test.py"], "pytest files, relative to the component"),
+        "datas": Setting(list, [], "globs (relative to the component) of files embedded as they are, at the same "
+                                   "relative path under the bundle's directory (sys._MEIPASS): templates, static files"),
     }
 
     def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
-        require_host("PyInstaller", ctx)
+        require_host("PyInstaller", ctx, component.name)
         s = component.settings
         script = s.get("script", "main.py")
         # Test files are the test action's inputs, not the bundle's: editing one reruns only the tests.
@@ -84,6 +86,13 @@ class PyinstallerBuilder(Builder):
                 dest = posixpath.join(DEPS_DIR, name, posixpath.dirname(f)).rstrip("/")
                 kind = "--add-binary" if _is_binary(f, target) else "--add-data"
                 argv += [kind, f"{{dep:{name}}}/{f}:{dest}"]
+        datas, data_dirs = _datas(component, ctx, strs(component, "datas", s.get("datas", [])))
+        prefix = component.path.rstrip("/") + "/" if component.path not in ("", ".") else ""
+        for f in datas:
+            rel = f[len(prefix):]
+            argv += ["--add-data", f"{{src}}/{rel}:{posixpath.dirname(rel) or '.'}"]
+        inputs = sorted(set(inputs) | set(datas))
+        scanned = sorted(set(scanned) | set(data_dirs))
         for m in strs(component, "hidden_imports", s.get("hidden_imports", [])):
             argv += ["--hidden-import", m]
         for m in strs(component, "excludes", s.get("excludes", [])):
@@ -179,7 +188,28 @@ def stage_commands(dest: str, embedded: dict[str, list[str]], listing: dict) -> 
     return cmds
 
 
-def _is_binary(path: str, target: Target) -> bool:
+def _datas(component: "Component", ctx: PlanContext, patterns: list[str]) -> tuple[list[str], list[str]]:
+    """The files the `datas` globs name; a glob that names nothing is a mistake worth a message."""
+    for p in patterns:
+        if p.startswith("/") or ".." in p.split("/") or ":" in p:
+            raise ManifestError(f"components.{component.name}.datas: {p!r} must be a glob inside the component (no '..', no ':')")
+    if not patterns:
+        return [], []
+    files, dirs = ctx.glob(component, patterns)
+    for p in patterns:
+        if not any(_fnmatch_rel(f, component.path, p) for f in files):
+            raise ManifestError(f"components.{component.name}.datas: {p!r} matches no file under {component.path}/")
+    return files, dirs
+
+
+def _fnmatch_rel(f: str, base: str, pattern: str) -> bool:
+    import fnmatch
+
+    rel = f[len(base.rstrip("/")) + 1:] if base not in ("", ".") else f
+    return fnmatch.fnmatchcase(rel, pattern) or (pattern.startswith("**/") and fnmatch.fnmatchcase(rel, pattern[3:]))
+
+
+def _is_binary(path: str, target: "Target") -> bool:
     """Shared libraries and executables go in with --add-binary (PyInstaller keeps them
     executable and collects what they link against); everything else is data."""
     name = posixpath.basename(path)

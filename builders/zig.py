@@ -28,6 +28,7 @@ class ZigBuilder(Builder):
         "lib": Setting(str, None, "the library's name (default: the component's name): lib<lib>.so on Linux"),
         "optimize": Setting(str, "ReleaseSmall", f"one of {', '.join(_OPTIMIZE)}"),
         "link_libc": Setting(bool, False, "link the target's C library (-lc)"),
+        "kind": Setting(str, "shared", "shared or static (lib<lib>.a, for a host that links it in)"),
     }
 
     def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
@@ -45,8 +46,13 @@ class ZigBuilder(Builder):
             raise ManifestError(f"components.{component.name}.optimize: {optimize!r} is not one of {', '.join(_OPTIMIZE)}")
         lib = output_name(component, "lib", s.get("lib"))
         target = ctx.target
-        out_file = target.shared_lib(lib)
-        if target.os == "wasi":
+        kind = s.get("kind", "shared")
+        if kind not in ("shared", "static"):
+            raise ManifestError(f"components.{component.name}.kind: {kind!r} is not one of shared, static")
+        out_file = target.shared_lib(lib) if kind == "shared" else target.static_lib(lib)
+        if kind == "static":
+            argv = ["{tool:zig}", "build-lib"]
+        elif target.os == "wasi":
             # WebAssembly has no dynamic libraries: a reactor module that exports its functions.
             argv = ["{tool:zig}", "build-exe", "-fno-entry", "-rdynamic"]
         else:
@@ -56,7 +62,7 @@ class ZigBuilder(Builder):
             argv.append("-fstrip")  # no debug info: smaller, and no build paths in the file
         if s.get("link_libc"):
             argv.append("-lc")
-        if target.os == "windows":
+        if target.os == "windows" and kind == "shared":
             argv.append("-fno-emit-implib")  # the import .lib would be an undeclared output
         argv += [
             f"-femit-bin={{out}}/{out_file}",

@@ -20,6 +20,9 @@ class Target:
     goos: str
     goarch: str
     esbuild_platform: str  # node, browser, neutral
+    # What no toolchain on a machine of another platform can supply; "" when cross builds
+    # work from any machine (macOS needs Apple's SDK, which cannot be downloaded freely).
+    needs_native: str = ""
     exe_suffix: str = ""
     shared_lib_prefix: str = "lib"
     shared_lib_suffix: str = ".so"
@@ -31,16 +34,30 @@ class Target:
     def executable(self, stem: str) -> str:
         return f"{stem}{self.exe_suffix}"
 
+    def static_lib(self, stem: str) -> str:
+        """A static library's file name: lib<stem>.a everywhere but wasm (the GNU spelling,
+        which rustc, zig and mingw all use for windows-gnu too)."""
+        return f"lib{stem}.a"
+
+
+# The oldest glibc a Linux bundle may need: zig links against this version's symbols, so
+# bundles run on distributions as old as CentOS 7 / Debian 8. Raise it only with a reason.
+GLIBC_FLOOR = "2.17"
+
 
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
-        Target("linux-x86_64", "linux", "x86_64", "x86_64-unknown-linux-gnu", "x86_64-linux-gnu", "linux", "amd64", "node"),
-        Target("linux-aarch64", "linux", "aarch64", "aarch64-unknown-linux-gnu", "aarch64-linux-gnu", "linux", "arm64", "node"),
-        Target("windows-x86_64", "windows", "x86_64", "x86_64-pc-windows-msvc", "x86_64-windows-gnu", "windows", "amd64", "node",
-               exe_suffix=".exe", shared_lib_prefix="", shared_lib_suffix=".dll"),
-        Target("macos-arm64", "macos", "aarch64", "aarch64-apple-darwin", "aarch64-macos", "darwin", "arm64", "node",
-               shared_lib_suffix=".dylib"),
+        Target("linux-x86_64", "linux", "x86_64", "x86_64-unknown-linux-gnu", f"x86_64-linux-gnu.{GLIBC_FLOOR}",
+               "linux", "amd64", "browser"),
+        Target("linux-aarch64", "linux", "aarch64", "aarch64-unknown-linux-gnu", f"aarch64-linux-gnu.{GLIBC_FLOOR}",
+               "linux", "arm64", "browser"),
+        # The GNU ABI (mingw-w64): the MSVC one needs Microsoft's SDK, which no Linux machine has.
+        Target("windows-x86_64", "windows", "x86_64", "x86_64-pc-windows-gnu", "x86_64-windows-gnu", "windows", "amd64",
+               "browser", exe_suffix=".exe", shared_lib_prefix="", shared_lib_suffix=".dll"),
+        Target("macos-arm64", "macos", "aarch64", "aarch64-apple-darwin", "aarch64-macos", "darwin", "arm64", "browser",
+               shared_lib_suffix=".dylib",
+               needs_native="Apple's macOS SDK (Xcode or its Command Line Tools), which only a Mac can provide"),
         Target("wasm32-wasi", "wasi", "wasm32", "wasm32-wasip1", "wasm32-wasi", "wasip1", "wasm", "neutral",
                exe_suffix=".wasm", shared_lib_prefix="", shared_lib_suffix=".wasm"),
     )

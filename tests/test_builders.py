@@ -12,10 +12,10 @@ import pytest
 
 from ppm import targets
 from ppm.builders import REGISTRY
+from ppm.builders.base import NativeOnly
 from ppm.builders.base import PlanContext
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
-from ppm.core.errors import ToolchainError
 from ppm.core.manifest import Manifest
 from ppm.builders import check_manifest
 from ppm.core import manifest as manifest_mod
@@ -53,7 +53,7 @@ def cases(names: list[str]) -> list[tuple[str, targets.Target]]:
 @pytest.mark.parametrize("target", OTHER, ids=lambda t: t.name)
 @pytest.mark.parametrize("name", HOST_ONLY)
 def test_host_only_builders_refuse_other_targets(project: Manifest, name: str, target: targets.Target) -> None:
-    with pytest.raises(ToolchainError, match=f"builds only for the machine it runs on .* not for {target.name}"):
+    with pytest.raises(NativeOnly, match=f"cannot be built for {target.name} from this .* builds only for the machine it runs on"):
         plan(project, name, target, app_deps(target) if name == "app" else {})
 
 

@@ -150,10 +150,13 @@ def _internal(aid: str, argv: list[str], cwd: str) -> None:
             shutil.copy2(src, dst)
         elif op == "@mkdir" and len(argv) == 2:
             (Path(cwd) / argv[1]).mkdir(parents=True, exist_ok=True)
-        elif op == "@write" and len(argv) == 3:
+        elif op == "@write" and len(argv) in (3, 4):
+            # ["@write", PATH, TEXT] or with an octal MODE: a wrapper script a tool runs.
             p = Path(cwd) / argv[1]
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(argv[2], encoding="utf-8")
+            if len(argv) == 4:
+                p.chmod(int(argv[3], 8))
         else:
             raise ActionFailed(f"{aid}: unknown engine command {shlex.join(argv)}")
     except OSError as e:

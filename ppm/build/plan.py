@@ -10,7 +10,7 @@ from ppm import targets as targets_mod
 from ppm import toolchains
 from ppm.build.graph import topo_order
 from ppm.builders import REGISTRY, check_manifest
-from ppm.builders.base import Builder, PlanContext, Synced
+from ppm.builders.base import Builder, NativeOnly, PlanContext, Synced
 from ppm.core.action import Action
 from ppm.core.errors import GraphError, ManifestError, ToolchainError
 from ppm.core.manifest import Component, Manifest
@@ -45,6 +45,9 @@ class Plan:
     skipped: dict[str, str]  # component -> why it is not built
     toolchains: dict[str, Toolchain]
     tests: list[PlannedAction] = field(default_factory=list)  # test actions, when asked for
+    # (target, component) -> why it cannot be built from this machine (a builder that only
+    # builds for its own platform, or a component that needs one); the rest still builds.
+    unbuildable: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -66,11 +69,16 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
         tlist = list({t.name: t for t in (targets_mod.get(n) for n in names)}.values())
     except LookupError as e:
         raise ManifestError(str(e)) from None
+    _refuse_unreachable(tlist)
 
     needed = {name: sorted({x for t in tlist for x in REGISTRY[manifest.components[name].builder].tools_for(
         manifest.components[name], t)}) for name in order}
-    tcs = toolchains.resolve(sorted({x for v in needed.values() for x in v}), provision=provision, report=report,
-                             pins=locked_pins(manifest.root))
+    # Toolchains a builder may use for some target but decides about while planning (cargo's
+    # build-std for a target without an installed std): looked up, never required here.
+    optional = {x for name in order for t in tlist
+                for x in REGISTRY[manifest.components[name].builder].optional_tools_for(manifest.components[name], t)}
+    tcs = toolchains.resolve(sorted({x for v in needed.values() for x in v} | optional), provision=provision,
+                             report=report, pins=locked_pins(manifest.root))
 
     skipped: dict[str, str] = {}
     for name in order:
@@ -89,6 +97,7 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
     actions: list[PlannedAction] = []
     test_actions: list[PlannedAction] = []
     finals: dict[tuple[str, str], PlannedAction] = {}
+    unbuildable: dict[tuple[str, str], str] = {}
     multi = len(tlist) > 1
     for t in tlist:
         for name in order:
@@ -96,9 +105,17 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
                 continue
             c = manifest.components[name]
             bcls = REGISTRY[c.builder]
+            blocked = [n for n in c.needs if (t.name, n) in unbuildable]
+            if blocked:
+                unbuildable[(t.name, name)] = f"needs {', '.join(blocked)}, which cannot be built here for {t.name}"
+                continue
             deps = {n: list(finals[(t.name, n)].action.outputs) for n in c.needs if n not in skipped}
             ctx = PlanContext(root=manifest.root, target=t, deps=deps, toolchains=tcs, synced=synced[name])
-            planned = bcls().plan(c, ctx)
+            try:
+                planned = bcls().plan(c, ctx)
+            except NativeOnly as e:
+                unbuildable[(t.name, name)] = e.message
+                continue
             if not planned:
                 raise GraphError(f"builder {c.builder!r} planned no action for component {name!r}")
             by_name: dict[str, PlannedAction] = {}
@@ -109,7 +126,18 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
                 for a in bcls().plan_tests(c, ctx):
                     test_actions.append(_planned(a, t, multi, c, bcls, manifest, skipped, finals, by_name))
                     actions.append(test_actions[-1])
-    return Plan(manifest, order, tlist, actions, finals, skipped, tcs, test_actions)
+    return Plan(manifest, order, tlist, actions, finals, skipped, tcs, tests=test_actions, unbuildable=unbuildable)
+
+
+def _refuse_unreachable(tlist: list[Target]) -> None:
+    """Targets no toolchain can reach from this machine (macOS without Apple's SDK) are refused
+    before anything runs: there is nothing partial worth building for them."""
+    host = targets_mod.host()
+    for t in tlist:
+        if t.needs_native and t.os != host.os:
+            raise ToolchainError(f"target {t.name} cannot be built from this {host.name} machine: it needs {t.needs_native}",
+                                 hint=f"build {t.name} on a {t.name} machine (or a remote worker of that platform), "
+                                      f"and drop it from --target / project.targets here")
 
 
 def _planned(a: Action, t: Target, multi: bool, c: Component, bcls: type[Builder], manifest: Manifest,
@@ -165,7 +193,8 @@ def _closure(manifest: Manifest, names: list[str]) -> set[str]:
 def synced_for(root: Path, component: str) -> Synced:
     """What `ppm sync` installed for a component, as its builder sees it."""
     return Synced(cargo_args=tuple(sync.cargo_args(root, component)),
-                  python_paths=tuple(sync.python_paths(root, component)))
+                  python_paths=tuple(sync.python_paths(root, component)),
+                  go_env=tuple(sorted(sync.go_env(root, component).items())))
 
 
 def _provisionable(tc: Toolchain) -> bool:

@@ -31,6 +31,7 @@ class BuildSummary:
     up_to_date: int = 0
     failed: int = 0
     skipped_components: dict[str, str] = field(default_factory=dict)
+    unbuildable: dict[str, str] = field(default_factory=dict)  # "target/component" -> why not from this machine
     actions: list[dict[str, Any]] = field(default_factory=list)
     bundles: dict[str, dict[str, Any]] = field(default_factory=dict)  # target -> {path, sha256, size}
     seconds: float = 0.0
@@ -43,7 +44,7 @@ class BuildSummary:
             "project": self.project, "targets": self.targets, "seconds": round(self.seconds, 4),
             "actions_planned": self.planned, "actions_executed": self.executed, "actions_cached": self.cached,
             "actions_up_to_date": self.up_to_date, "actions_failed": self.failed,
-            "skipped_components": self.skipped_components, "actions": self.actions, "bundles": self.bundles,
+            "skipped_components": self.skipped_components, "unbuildable": self.unbuildable, "actions": self.actions, "bundles": self.bundles,
         }
 
 
@@ -73,11 +74,17 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
         for name, why in plan.skipped.items():
             if report:
                 report(f"note: skipping optional component {name!r}: {why}")
+        for (tname, name), why in plan.unbuildable.items():
+            # One line each for what only its own platform builds; components that merely
+            # need one of those are listed in --json, not repeated here.
+            if report and not why.startswith("needs "):
+                report(f"note: not built: {why}")
         if progress is not None:
             progress.total = len(plan.actions)
         engine = Engine(plan, jobs=jobs or os.cpu_count() or 1, keep_going=keep_going, progress=progress)
         summary = BuildSummary(m.name, [t.name for t in plan.targets], planned=len(plan.actions),
-                               skipped_components=dict(plan.skipped))
+                               skipped_components=dict(plan.skipped),
+                               unbuildable={f"{t}/{c}": why for (t, c), why in plan.unbuildable.items()})
         try:
             results = engine.run()
         except PpmError as e:
@@ -104,7 +111,9 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
             summary.finals[(tname, comp)] = [Path(r.out_dir) / rel for rel in pa.action.outputs]
         bundle_files = place_bundles(plan, engine, summary)
         summary.seconds = time.time() - t0
-        if not components:
+        if plan.unbuildable:
+            fastpath.forget(root)  # the no-op answer could not repeat the notes above: take the full path
+        elif not components:
             fastpath.record(root, plan, engine, results, bundle_files, summary)
         from ppm.build.prune import auto_prune
 
@@ -121,6 +130,8 @@ def place_bundles(plan: Plan, engine: Engine, summary: BuildSummary) -> list[Pat
     if not m.entry or m.entry in plan.skipped or m.entry not in plan.order:
         return placed
     for t in plan.targets:
+        if (t.name, m.entry) in plan.unbuildable:
+            continue
         final = plan.finals[(t.name, m.entry)]
         res = engine.results[final.id]
         rel = final.action.outputs[0]

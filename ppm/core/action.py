@@ -15,7 +15,8 @@ action, so that keys never contain absolute paths:
 A command whose first word starts with "@" is run by the executor itself, not as a process:
   ["@copy", SRC, DST]   copy a file (DST's parent directories are created)
   ["@mkdir", DIR]
-  ["@write", FILE, TEXT]
+  ["@write", FILE, TEXT]        write TEXT (placeholders expanded) to FILE
+  ["@write", FILE, TEXT, MODE]  ... and chmod it to octal MODE (a wrapper script a tool runs)
 """
 
 from __future__ import annotations

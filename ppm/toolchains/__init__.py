@@ -21,7 +21,8 @@ from ppm.toolchains.pins import PINS, PROVISIONED, Artifact, Pin, pin_for
 from ppm.toolchains.probe import FINDERS, ProbeCache
 from ppm.toolchains.provisioning import install_dir, installed, offline, provision, provisioned
 
-KNOWN = ("cargo", "cc", "zig", "esbuild", "pyinstaller", "native-image", "javac")
+KNOWN = ("cargo", "cc", "zig", "esbuild", "pyinstaller", "native-image", "javac", "go", "cargo-build-std", "mingw", "nuitka",
+         "wasm-ld")
 
 __all__ = [
     "KNOWN", "PINS", "PROVISIONED", "Artifact", "Pin", "Report", "Toolchain", "cache_dir", "host_platform",

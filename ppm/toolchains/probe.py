@@ -19,7 +19,7 @@ from typing import Any
 from ppm.core.fsutil import sha256_file
 from ppm.toolchains.base import Toolchain, identity
 
-_PROBES_VERSION = 1
+_PROBES_VERSION = 2  # 2: probes record the resolved binary (cargo's sysroot comes from it)
 
 # How to find the tools ppm does not provision, and what to tell a user who lacks one.
 _INSTALL_HINTS = {
@@ -27,6 +27,13 @@ _INSTALL_HINTS = {
     "cc": "install a C compiler (e.g. `apt-get install gcc` or clang) or set CC",
     "javac": "install a JDK (e.g. `apt-get install default-jdk-headless`) or set JAVA_HOME",
     "native-image": "install GraalVM and set GRAALVM_HOME, or put native-image on PATH",
+    "go": "install Go (https://go.dev/dl, or `apt-get install golang`) and put `go` on PATH, or set GOROOT",
+    "cargo-build-std": ("install Rust's library sources with a rustc that can build them: Debian's "
+                        "`apt-get install rustc-web cargo-web rust-web-src`, or set PPM_RUST_BUILD_STD to a directory "
+                        "holding such cargo and rustc"),
+    "mingw": "install mingw-w64 (`apt-get install gcc-mingw-w64-x86-64`) or put x86_64-w64-mingw32-gcc on PATH",
+    "wasm-ld": ("install LLVM's wasm-ld and wasi-libc (Debian: `apt-get install lld wasi-libc`), or set WASI_SYSROOT "
+                "to a wasi-sdk sysroot"),
 }
 
 
@@ -38,6 +45,7 @@ class _Probe:
     lines: list[str]  # the version lines, part of the identity
     sha256: str  # of the tool's main binary
     witnesses: list[list[Any]] = field(default_factory=list)  # [path, size, mtime_ns], or [path, None, None] if absent
+    path: str = ""  # the resolved binary the answer is about (rustup proxies resolve to a toolchain's rustc)
 
 
 class ProbeCache:
@@ -166,7 +174,7 @@ def _find_cargo(cache: ProbeCache) -> Toolchain:
             witnesses += [_stat(os.path.join(rustup_home, "settings.toml")), _stat(real_rustc)]
         witnesses = [w for i, w in enumerate(witnesses) if w not in witnesses[:i]]
         lines = _run_version([cargo, "--version"])[:1] + _run_version([rustc, "--version"])[:1]
-        return _Probe(_version_of(lines[0]), lines, sha256_file(real_rustc), witnesses)
+        return _Probe(_version_of(lines[0]), lines, sha256_file(real_rustc), witnesses, real_rustc)
 
     # RUSTUP_TOOLCHAIN picks another toolchain without touching any file: key on it.
     extra = f"{rustc}|RUSTUP_TOOLCHAIN={os.environ.get('RUSTUP_TOOLCHAIN', '')}"
@@ -174,7 +182,10 @@ def _find_cargo(cache: ProbeCache) -> Toolchain:
         probe = _probe(cache, "cargo", [cargo], measure, extra)
     except _ProbeFailed as e:
         return _missing("cargo", f"found {cargo} but {e}")
-    return _found("cargo", [cargo], where, probe)
+    tc = _found("cargo", [cargo], where, probe)
+    if probe.path:  # <sysroot>/bin/rustc: targets whose std is installed have <sysroot>/lib/rustlib/<triple>/lib
+        tc.info["sysroot"] = os.path.dirname(os.path.dirname(probe.path))
+    return tc
 
 
 def _find_cc(cache: ProbeCache) -> Toolchain:
@@ -228,3 +239,108 @@ def _home_finder(name: str, homes: list[str], version_flag: str) -> Callable[["P
 FINDERS: dict[str, Callable[[ProbeCache], Toolchain]] = {
     "cargo": _find_cargo, "cc": _find_cc, "javac": _home_finder("javac", ["JAVA_HOME"], "-version"),
     "native-image": _home_finder("native-image", ["GRAALVM_HOME", "JAVA_HOME"], "--version")}
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross-build toolchains: Go, a Rust that can build std from source, mingw-w64, wasm-ld.
+# Each is found on the machine, like cargo.
+
+_RUST_SRC = os.path.join("lib", "rustlib", "src", "rust", "library", "std", "Cargo.toml")
+
+
+def _find_go(cache: ProbeCache) -> Toolchain:
+    goroot = os.environ.get("GOROOT")
+    go = (_which("go", os.path.join(goroot, "bin")) if goroot else None) or _which("go") or _which("go", "/usr/local/go/bin")
+    if go is None:
+        return _missing("go")
+    try:
+        probe = _probe(cache, "go", [go], _simple_probe("go", [go], ["version"]))
+    except _ProbeFailed as e:
+        return _missing("go", f"found {go} but {e}")
+    tc = _found("go", [go], "on PATH" if _which("go") == go else f"in {os.path.dirname(go)}", probe)
+    # `go version` prints "go version go1.26.8 linux/amd64": the version is the third word.
+    words = probe.lines[0].split()
+    if len(words) >= 3 and words[2].startswith("go"):
+        tc.version = words[2][2:]
+    return tc
+
+
+def _find_cargo_build_std(cache: ProbeCache) -> Toolchain:
+    """A cargo + rustc pair whose sysroot holds Rust's library sources, so `-Zbuild-std` can
+    build std for a target no installed std covers (rustup's dist server may be out of reach;
+    Debian's rustc-web/cargo-web/rust-web-src are such a pair in /usr/bin)."""
+    dirs = [os.environ["PPM_RUST_BUILD_STD"]] if os.environ.get("PPM_RUST_BUILD_STD") else ["/usr/bin", "/usr/local/bin"]
+    for d in dirs:
+        cargo, rustc = _which("cargo", d), _which("rustc", d)
+        if not cargo or not rustc:
+            continue
+        real_rustc = os.path.realpath(rustc)
+        if os.path.basename(real_rustc).startswith("rustup"):
+            continue  # a proxy: its sysroot moves with rustup's settings
+        sysroot = os.path.dirname(os.path.dirname(real_rustc))
+        src = os.path.join(sysroot, _RUST_SRC)
+        if not os.path.isfile(src):
+            continue
+
+        def measure(cargo: str = cargo, real_rustc: str = real_rustc, src: str = src) -> _Probe:
+            witnesses = [_stat(os.path.realpath(cargo)), _stat(real_rustc), _stat(src)]
+            lines = _run_version([cargo, "--version"])[:1] + _run_version([real_rustc, "--version"])[:1]
+            return _Probe(_version_of(lines[0]), lines, sha256_file(real_rustc), witnesses, real_rustc)
+
+        try:
+            probe = _probe(cache, "cargo-build-std", [cargo], measure, real_rustc)
+        except _ProbeFailed:
+            continue
+        argv = [cargo]
+        vendor = os.path.join(sysroot, "lib", "rustlib", "src", "rust", "library", "vendor")
+        if os.path.isdir(vendor):
+            # std's own dependencies (libc, hashbrown, wasi, ...) from the copies shipped with the
+            # sources, so an offline build-std needs nothing from crates.io. In argv (machine-
+            # specific, like the tool's path), not in the action's command: keys stay path-free.
+            argv += ["--config", 'source.crates-io.replace-with="ppm-rust-src"',
+                     "--config", f'source.ppm-rust-src.directory="{vendor}"']
+        tc = _found("cargo-build-std", argv, f"in {d} with Rust's library sources", probe)
+        # This cargo must run this rustc (not the first one on PATH), and the sources it
+        # builds std from use unstable features: RUSTC_BOOTSTRAP lets a stable rustc do that.
+        tc.env = {"RUSTC": real_rustc, "RUSTC_BOOTSTRAP": "1"}
+        tc.info["sysroot"] = sysroot
+        return tc
+    return _missing("cargo-build-std")
+
+
+def _find_mingw(cache: ProbeCache) -> Toolchain:
+    gcc = _which("x86_64-w64-mingw32-gcc")
+    if gcc is None:
+        return _missing("mingw")
+    try:
+        probe = _probe(cache, "mingw", [gcc], _simple_probe("mingw", [gcc], ["--version"]))
+    except _ProbeFailed as e:
+        return _missing("mingw", f"found {gcc} but {e}")
+    return _found("mingw", [gcc], "on PATH", probe)
+
+
+def _find_wasm_ld(cache: ProbeCache) -> Toolchain:
+    """LLVM's wasm-ld with wasi-libc beside it: what rustc links a wasm32-wasip1 std with when
+    no rust-lld ships with it (Debian's rustc-web has none)."""
+    ld = _which("wasm-ld")
+    if ld is None:
+        return _missing("wasm-ld")
+    roots = [os.environ["WASI_SYSROOT"]] if os.environ.get("WASI_SYSROOT") else ["/usr"]
+    libdir = next((os.path.join(r, "lib", "wasm32-wasi") for r in roots
+                   if os.path.isfile(os.path.join(r, "lib", "wasm32-wasi", "libc.a"))), None)
+    if libdir is None:
+        return _missing("wasm-ld", f"found {ld} but no wasi-libc (lib/wasm32-wasi/libc.a) in {', '.join(roots)}")
+    try:
+        probe = _probe(cache, "wasm-ld", [ld], _simple_probe("wasm-ld", [ld], ["--version"], [os.path.join(libdir, "libc.a")]),
+                       libdir)
+    except _ProbeFailed as e:
+        return _missing("wasm-ld", f"found {ld} but {e}")
+    tc = _found("wasm-ld", [ld], "on PATH", probe)
+    # The library path is machine-specific: it travels in the tool's environment, never in a key.
+    tc.env = {"CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS": f"-C linker-flavor=wasm-ld -L {libdir}"}
+    tc.info["libdir"] = libdir
+    return tc
+
+
+FINDERS.update({"go": _find_go, "cargo-build-std": _find_cargo_build_std, "mingw": _find_mingw,
+                 "wasm-ld": _find_wasm_ld})

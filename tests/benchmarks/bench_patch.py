@@ -34,11 +34,24 @@ CACHE = Path(os.environ.get("PPM_BENCH_CACHE", Path.home() / ".cache" / "ppm-ben
 RESULTS = Path(__file__).parent / "results" / "patch.md"
 REPO = Path(__file__).resolve().parents[2]
 
-# name: (ecosystem, package, old version, new version)
-PAIRS: dict[str, tuple[str, str, str, str]] = {
-    "esbuild-near": ("npm", "@esbuild/linux-x64", "0.28.1", "0.28.2"),
-    "esbuild-far": ("npm", "@esbuild/linux-x64", "0.27.7", "0.28.2"),
-    "uv-near": ("pypi", "uv", "0.13.8", "0.13.9"),
+# name: (ecosystem, package, old version, new version, file): the file is a regex over the npm
+# tarball's member names, or for PyPI the wheel platform tag's architecture (the binary is the
+# wheel's .data/scripts/<package>).
+PAIRS: dict[str, tuple[str, str, str, str, str]] = {
+    # x86-64 ELF: Go (esbuild) and Rust (uv)
+    "esbuild-near": ("npm", "@esbuild/linux-x64", "0.28.1", "0.28.2", r"package/bin/esbuild"),
+    "esbuild-far": ("npm", "@esbuild/linux-x64", "0.27.7", "0.28.2", r"package/bin/esbuild"),
+    "uv-near": ("pypi", "uv", "0.13.8", "0.13.9", "x86_64"),
+    # arm64 ELF: Go (esbuild) and Rust (uv, rollup's native module)
+    "esbuild-arm64-near": ("npm", "@esbuild/linux-arm64", "0.28.1", "0.28.2", r"package/bin/esbuild"),
+    "esbuild-arm64-far": ("npm", "@esbuild/linux-arm64", "0.27.7", "0.28.2", r"package/bin/esbuild"),
+    "uv-arm64-near": ("pypi", "uv", "0.13.8", "0.13.9", "aarch64"),
+    "rollup-arm64-near": ("npm", "@rollup/rollup-linux-arm64-gnu", "4.68.7", "4.68.8", r"package/.*\.node"),
+    "rollup-arm64-far": ("npm", "@rollup/rollup-linux-arm64-gnu", "4.68.0", "4.68.8", r"package/.*\.node"),
+    # x86-64 PE: Go (esbuild.exe) and Rust (rollup's native module, a DLL)
+    "esbuild-win64-near": ("npm", "@esbuild/win32-x64", "0.28.1", "0.28.2", r"package/esbuild\.exe"),
+    "esbuild-win64-far": ("npm", "@esbuild/win32-x64", "0.27.7", "0.28.2", r"package/esbuild\.exe"),
+    "rollup-win64-near": ("npm", "@rollup/rollup-win32-x64-msvc", "4.68.7", "4.68.8", r"package/.*\.node"),
 }
 
 
@@ -59,9 +72,9 @@ def _get_json(url: str) -> dict:
     return json.loads(_get(url))
 
 
-def fetch_npm_binary(package: str, version: str) -> Path:
-    """The executable inside an npm package's tarball (esbuild's platform packages ship bin/esbuild)."""
-    dest = CACHE / "npm" / package.replace("/", "__") / version / "bin"
+def fetch_npm_binary(package: str, version: str, member: str) -> Path:
+    """The executable inside an npm package's tarball: the one file whose name matches ``member``."""
+    dest = CACHE / "npm" / package.replace("/", "__") / version / re.sub(r"\W", "_", member)
     if dest.is_file():
         return dest
     meta = _get_json(f"https://registry.npmjs.org/{package}/{version}")
@@ -70,16 +83,18 @@ def fetch_npm_binary(package: str, version: str) -> Path:
     if hashlib.new(algo, data).digest() != base64.b64decode(b64):
         raise SystemExit(f"{package}@{version}: tarball does not match the registry's integrity")
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        member = next(m for m in tar.getmembers() if m.isfile() and m.name.startswith("package/bin/"))
-        blob = tar.extractfile(member).read()  # type: ignore[union-attr]
+        found = [m for m in tar.getmembers() if m.isfile() and re.fullmatch(member, m.name)]
+        if len(found) != 1:
+            raise SystemExit(f"{package}@{version}: {len(found)} members match {member!r}")
+        blob = tar.extractfile(found[0]).read()  # type: ignore[union-attr]
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_bytes(blob)
     return dest
 
 
-def fetch_pypi_binary(package: str, version: str) -> Path:
-    """The executable inside a manylinux x86_64 wheel's .data/scripts/ (how uv ships its binary)."""
-    dest = CACHE / "pypi" / package / version / "bin"
+def fetch_pypi_binary(package: str, version: str, arch: str) -> Path:
+    """The executable inside a manylinux ``arch`` wheel's .data/scripts/ (how uv ships its binary)."""
+    dest = CACHE / "pypi" / package / version / arch / "bin"
     if dest.is_file():
         return dest
     index = f"https://pypi.org/pypi/{package}/json"
@@ -88,10 +103,10 @@ def fetch_pypi_binary(package: str, version: str) -> Path:
         raise SystemExit(f"{package}=={version}: no such release on PyPI")
     wheels = [
         u for u in files
-        if u["filename"].endswith(".whl") and re.search(r"manylinux[^-]*x86_64", u["filename"]) and "musl" not in u["filename"]
+        if u["filename"].endswith(".whl") and re.search(rf"manylinux[^-]*{arch}", u["filename"]) and "musl" not in u["filename"]
     ]
     if not wheels:
-        raise SystemExit(f"{package}=={version}: no manylinux x86_64 wheel on PyPI")
+        raise SystemExit(f"{package}=={version}: no manylinux {arch} wheel on PyPI")
     wheel = wheels[0]
     data = _get(urljoin(index, wheel["url"]))  # a mirror may answer with relative URLs
     if hashlib.sha256(data).hexdigest() != wheel["digests"]["sha256"]:
@@ -105,9 +120,9 @@ def fetch_pypi_binary(package: str, version: str) -> Path:
 
 
 def fetch_pair(name: str) -> tuple[Path, Path]:
-    eco, package, old, new = PAIRS[name]
+    eco, package, old, new, member = PAIRS[name]
     fetch = fetch_npm_binary if eco == "npm" else fetch_pypi_binary
-    return fetch(package, old), fetch(package, new)
+    return fetch(package, old, member), fetch(package, new, member)
 
 
 def fetch_all() -> dict[str, tuple[Path, Path]]:
@@ -210,7 +225,7 @@ def render(results: dict[str, tuple[dict[str, Run], int, int]], repeat: int) -> 
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, (runs, new_size, full) in results.items():
-        _, package, old_v, new_v = PAIRS[name]
+        _, package, old_v, new_v, _ = PAIRS[name]
         label = f"{package} {old_v}→{new_v}"
         p = runs["ppm"]
         for tool, r in runs.items():

@@ -1,0 +1,613 @@
+"""Reversible reference transforms for executables, so that patches between releases stay small.
+
+When a release inserts or removes code, every relative branch that crosses the change gets a new
+displacement although its target did not change: a diff sees thousands of scattered small edits.
+Rewriting those displacements as absolute targets before diffing (what xz's BCJ filters do for
+compression) turns most of them back into unchanged bytes; the patch is made between the
+transformed files, and the inverse transform after applying restores the exact new file.
+
+This module finds the code (:func:`detect`: ELF, PE and Mach-O, 64-bit little-endian, x86-64 or
+arm64; every field read is bounds-checked, the input is untrusted, and anything unexpected means
+"not an executable we transform") and transforms it in place (:func:`apply_regions`):
+
+- x86-64: ``call rel32`` (E8) and ``jmp rel32`` (E9) whose displacement is within +-16 MiB (its top
+  byte 00 or FF) become absolute targets modulo 2^25, the top byte still 00 or FF. A left-to-right
+  scan converts a candidate unless it lies inside the operand of the previous conversion, or an
+  unconverted E8/E9 byte lies in the three bytes before it; both rules read only bytes the
+  inverse scan has already restored, or bytes no conversion changes, so the inverse makes the same
+  decisions (tests/test_delta_exe.py checks this on random bytes and real executables).
+- arm64: ``BL``/``B`` (imm26, in words) become absolute word addresses modulo 2^26 and ``ADRP``
+  (imm21, in pages) absolute page numbers modulo 2^21; each instruction word maps to itself
+  bijectively, so the inverse is exact. The arithmetic runs on whole chunks at once, as Python
+  integers holding one 32-bit lane per instruction word.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import accumulate
+
+ARCH_X86_64 = 1
+ARCH_ARM64 = 2
+ARCH_NAMES = {ARCH_X86_64: "x86-64", ARCH_ARM64: "arm64"}
+
+FORMAT_ELF = 1
+FORMAT_PE = 2
+FORMAT_MACHO = 3
+FORMAT_NAMES = {FORMAT_ELF: "ELF", FORMAT_PE: "PE", FORMAT_MACHO: "Mach-O"}
+
+MAX_REGIONS = 64
+_MIN_REGION = 64  # smaller code sections (PLT stubs and the like) are not worth a descriptor entry
+
+
+class TransformError(ValueError):
+    """A transform descriptor is malformed or does not fit the file it is applied to."""
+
+
+@dataclass(frozen=True)
+class Region:
+    """A run of code: ``size`` bytes at file ``offset``, loaded at virtual address ``vaddr``."""
+
+    offset: int
+    size: int
+    vaddr: int
+
+
+@dataclass(frozen=True)
+class ExeLayout:
+    format: int
+    arch: int
+    regions: tuple[Region, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{FORMAT_NAMES[self.format]} {ARCH_NAMES[self.arch]}"
+
+    @property
+    def code_size(self) -> int:
+        return sum(r.size for r in self.regions)
+
+
+# ------------------------------------------------------------------------------------- parsing
+
+
+class _Bad(Exception):
+    """Internal: the headers do not hold together; the file is treated as data."""
+
+
+def _u(data: bytes, fmt: str, off: int) -> tuple[int, ...]:
+    size = struct.calcsize(fmt)
+    if off < 0 or off + size > len(data):
+        raise _Bad
+    return struct.unpack_from(fmt, data, off)
+
+
+def _clean(regions: list[Region], length: int) -> tuple[Region, ...]:
+    """Regions inside the file, at least _MIN_REGION bytes, sorted, non-overlapping, at most MAX_REGIONS."""
+    out: list[Region] = []
+    end = 0
+    for r in sorted(regions, key=lambda r: r.offset):
+        if r.size < _MIN_REGION or r.offset < 0 or r.offset + r.size > length or r.offset < end:
+            continue
+        if not 0 <= r.vaddr < 1 << 64:
+            continue
+        out.append(r)
+        end = r.offset + r.size
+    if len(out) > MAX_REGIONS:
+        out = sorted(sorted(out, key=lambda r: -r.size)[:MAX_REGIONS], key=lambda r: r.offset)
+    return tuple(out)
+
+
+def _elf(data: bytes) -> ExeLayout | None:
+    if data[4] != 2 or data[5] != 1:  # 64-bit, little-endian
+        return None
+    (machine,) = _u(data, "<H", 18)
+    arch = {62: ARCH_X86_64, 183: ARCH_ARM64}.get(machine)
+    if arch is None:
+        return None
+    phoff, shoff = _u(data, "<QQ", 0x20)
+    phentsize, phnum, shentsize, shnum = _u(data, "<HHHH", 0x36)
+    regions: list[Region] = []
+    if shnum and shoff:
+        if shentsize < 64 or shnum > 0xFF00:
+            raise _Bad
+        for i in range(shnum):
+            base = shoff + i * shentsize
+            _, sh_type, flags, addr, offset, size = _u(data, "<IIQQQQ", base)
+            if sh_type == 1 and flags & 0x4:  # SHT_PROGBITS, SHF_EXECINSTR
+                regions.append(Region(offset, size, addr))
+    elif phnum and phoff:
+        if phentsize < 56:
+            raise _Bad
+        header_end = max(64, phoff + phnum * phentsize)
+        for i in range(phnum):
+            p_type, p_flags, offset, vaddr, _, filesz = _u(data, "<IIQQQQ", phoff + i * phentsize)
+            if p_type == 1 and p_flags & 1:  # PT_LOAD, PF_X
+                skip = max(0, header_end - offset) if offset < header_end else 0
+                regions.append(Region(offset + skip, filesz - skip, vaddr + skip))
+    return ExeLayout(FORMAT_ELF, arch, _clean(regions, len(data)))
+
+
+def _pe(data: bytes) -> ExeLayout | None:
+    (pe,) = _u(data, "<I", 0x3C)
+    if _u(data, "<4s", pe)[0] != b"PE\0\0":
+        return None
+    machine, nsections = _u(data, "<HH", pe + 4)
+    (opt_size,) = _u(data, "<H", pe + 20)
+    arch = {0x8664: ARCH_X86_64, 0xAA64: ARCH_ARM64}.get(machine)
+    if arch is None:
+        return None
+    opt = pe + 24
+    (magic,) = _u(data, "<H", opt)
+    if magic != 0x20B:  # PE32+
+        return None
+    (image_base,) = _u(data, "<Q", opt + 24)
+    table = opt + opt_size
+    regions: list[Region] = []
+    for i in range(nsections):
+        vsize, vaddr, raw_size, raw_ptr = _u(data, "<IIII", table + 40 * i + 8)
+        (chars,) = _u(data, "<I", table + 40 * i + 36)
+        if chars & 0x20 or chars & 0x20000000:  # IMAGE_SCN_CNT_CODE, IMAGE_SCN_MEM_EXECUTE
+            size = min(raw_size, vsize) if vsize else raw_size
+            regions.append(Region(raw_ptr, size, image_base + vaddr))
+    return ExeLayout(FORMAT_PE, arch, _clean(regions, len(data)))
+
+
+def _macho(data: bytes) -> ExeLayout | None:
+    (cputype,) = _u(data, "<I", 4)
+    arch = {0x01000007: ARCH_X86_64, 0x0100000C: ARCH_ARM64}.get(cputype)
+    if arch is None:
+        return None
+    ncmds, sizeofcmds = _u(data, "<II", 16)
+    if ncmds > 0x10000 or 32 + sizeofcmds > len(data):
+        raise _Bad
+    off, end = 32, 32 + sizeofcmds
+    regions: list[Region] = []
+    for _ in range(ncmds):
+        cmd, cmdsize = _u(data, "<II", off)
+        if cmdsize < 8 or off + cmdsize > end:
+            raise _Bad
+        if cmd == 0x19:  # LC_SEGMENT_64
+            (nsects,) = _u(data, "<I", off + 64)
+            if 72 + 80 * nsects > cmdsize:
+                raise _Bad
+            for s in range(nsects):
+                sect = off + 72 + 80 * s
+                addr, size, offset = _u(data, "<QQI", sect + 32)
+                (flags,) = _u(data, "<I", sect + 64)
+                sect_type = flags & 0xFF
+                if flags & 0x80000400 and sect_type not in (0x1, 0xC, 0x11, 0x12):  # code, not zerofill
+                    regions.append(Region(offset, size, addr))
+        off += cmdsize
+    return ExeLayout(FORMAT_MACHO, arch, _clean(regions, len(data)))
+
+
+def detect(data: bytes) -> ExeLayout | None:
+    """The format, architecture and code regions of an executable, or None for anything else.
+
+    Never raises on malformed input: headers that point outside the file or do not hold together
+    make the file plain data (patched without the transform).
+    """
+    try:
+        if data[:4] == b"\x7fELF" and len(data) >= 64:
+            layout = _elf(data)
+        elif data[:2] == b"MZ" and len(data) >= 64:
+            layout = _pe(data)
+        elif data[:4] == b"\xcf\xfa\xed\xfe" and len(data) >= 32:
+            layout = _macho(data)
+        else:
+            return None
+    except (_Bad, struct.error):
+        return None
+    if layout is None or not layout.regions:
+        return None
+    return layout
+
+
+# ------------------------------------------------------------------------------------- references
+#
+# A reference is an instruction field holding a displacement to code: x86-64 ``call/jmp rel32``
+# (in bytes, the field taken modulo 2^25) and arm64 ``B/BL`` (imm26, in 4-byte words, modulo 2^26).
+# The transform rewrites each displacement as the one the *old* release would have had for the
+# same site and target, using a bijective address map from new to old (:class:`AddressMap`): code
+# that merely moved then reads exactly as in the old file, whatever moved around it.
+
+
+def _positions(flags: bytes) -> list[int]:
+    """Indices of the 0x01 bytes in ``flags`` (all others 0x00), found without a Python-level loop."""
+    pieces = flags.split(b"\x01")
+    pieces.pop()
+    return list(accumulate(map(len, pieces), lambda acc, n: acc + n + 1, initial=-1))[1:]
+
+
+_X86_OPCODE = bytes(1 if b in (0xE8, 0xE9) else 0 for b in range(256))
+_X86_TEST = bytes(1 if b in (0x00, 0xFF) else 0 for b in range(256))
+_ARM_BRANCH = bytes(1 if (b & 0x7C) == 0x14 else 0 for b in range(256))  # top byte of B (0x14-0x17), BL (0x94-0x97)
+
+
+def _x86_refs(region: bytes) -> list[int]:
+    """Offsets j in ``region`` of the E8/E9 whose rel32 (at j+1..j+4) the transform rewrites.
+
+    A candidate is an E8/E9 byte whose rel32 top byte is 00 or FF. Scanning left to right, a
+    candidate is taken unless it lies inside the previous taken one's operand, or an E8/E9 byte
+    that was not taken lies in the three bytes before it. A taken operand's top byte stays 00 or
+    FF, and any other byte these rules read lies before the previous operand or outside every
+    operand, so the scan decides the same on the transformed bytes as on the original ones.
+    """
+    if len(region) < 5:
+        return []
+    opcode = region.translate(_X86_OPCODE)
+    n = len(region) - 4
+    both = int.from_bytes(opcode[:n], "little") & int.from_bytes(region[4:].translate(_X86_TEST), "little")
+    taken: list[int] = []
+    last = 0
+    find = opcode.find
+    for j in _positions(both.to_bytes(n, "little")):
+        if j < last:
+            continue
+        lo = j - 3 if j - 3 > last else last
+        if lo < j and find(b"\x01", lo, j) >= 0:
+            continue
+        taken.append(j)
+        last = j + 5
+    return taken
+
+
+def _arm_refs(region: bytes) -> list[int]:
+    """Offsets (multiples of 4) of the B/BL instruction words in ``region``."""
+    return [4 * w for w in _positions(region[3::4].translate(_ARM_BRANCH))]
+
+
+@dataclass(frozen=True)
+class _Arch:
+    unit: int  # bytes per address unit
+    bits: int  # width of the displacement field, in units
+    align: int  # instructions start at multiples of this
+
+    @property
+    def modulus(self) -> int:
+        return 1 << self.bits
+
+
+_ARCHES = {ARCH_X86_64: _Arch(unit=1, bits=25, align=1), ARCH_ARM64: _Arch(unit=4, bits=26, align=4)}
+
+
+def _refs(arch: int, region: bytes) -> list[int]:
+    return _x86_refs(region) if arch == ARCH_X86_64 else _arm_refs(region)
+
+
+# ------------------------------------------------------------------------------------- address map
+
+
+@dataclass(frozen=True)
+class AddressMap:
+    """A bijection of the displacement space (units modulo 2^bits), new release -> old release.
+
+    ``intervals`` are the matched runs ``(new start, old start, length)``, disjoint in both
+    spaces; everything outside them is paired in order (the n-th unmatched new unit with the
+    n-th unmatched old unit), which makes the map total and invertible.
+    """
+
+    modulus: int
+    intervals: tuple[tuple[int, int, int], ...]
+
+    def __post_init__(self) -> None:
+        m = self.modulus
+        spans = sorted(self.intervals)
+        for name, key in (("new", 0), ("old", 1)):
+            end = 0
+            for iv in sorted(spans, key=lambda iv: iv[key]):
+                start, length = iv[key], iv[2]
+                if length <= 0 or start < end or start + length > m:
+                    raise TransformError(f"address map intervals overlap or leave the {name} address space")
+                end = start + length
+        pieces = list(spans)
+        gaps_new, gaps_old = _gaps([(n, ln) for n, _, ln in spans], m), _gaps(sorted((o, ln) for _, o, ln in spans), m)
+        i = j = a = c = 0
+        while i < len(gaps_new) and j < len(gaps_old):
+            take = min(gaps_new[i][1] - a, gaps_old[j][1] - c)
+            pieces.append((gaps_new[i][0] + a, gaps_old[j][0] + c, take))
+            a += take
+            c += take
+            if a == gaps_new[i][1]:
+                i, a = i + 1, 0
+            if c == gaps_old[j][1]:
+                j, c = j + 1, 0
+        pieces.sort()
+        inverse = sorted(pieces, key=lambda p: p[1])
+        object.__setattr__(self, "_fwd", ([p[0] for p in pieces], [p[1] - p[0] for p in pieces]))
+        object.__setattr__(self, "_inv", ([p[1] for p in inverse], [p[0] - p[1] for p in inverse]))
+
+    def forward(self, x: int) -> int:
+        starts, shifts = self._fwd  # type: ignore[attr-defined]
+        return x + shifts[bisect_right(starts, x) - 1]
+
+    def inverse(self, y: int) -> int:
+        starts, shifts = self._inv  # type: ignore[attr-defined]
+        return y + shifts[bisect_right(starts, y) - 1]
+
+
+def _gaps(spans: list[tuple[int, int]], m: int) -> list[tuple[int, int]]:
+    out, pos = [], 0
+    for start, length in spans:
+        if start > pos:
+            out.append((pos, start - pos))
+        pos = start + length
+    if pos < m:
+        out.append((pos, m - pos))
+    return out
+
+
+_RIP_RELATIVE = re.compile(
+    rb"((?:[\x40-\x4f][\x8b\x8d\x89\x03\x2b\x3b\x39\x85\x33\x0b\x23\x63\xc7\x81\x83\x8a\x88\x0f]|[\x8b\x8d\x89\xc7\x80\x81\x83\x3b\x39])"
+    rb"[\x05\x0d\x15\x1d\x25\x2d\x35\x3d])[\x00-\xff]{4}"
+)
+_ANCHOR = 32  # bytes of masked code from a reference that must match (and be unique) on both sides
+_MAX_INTERVALS = 1 << 20
+
+
+def _masked(arch: int, region: bytes, refs: list[int]) -> bytes:
+    """``region`` with the fields that change when code or data moves zeroed, for matching only."""
+    if arch == ARCH_X86_64:
+        m = bytearray(_RIP_RELATIVE.sub(lambda mo: mo.group(1) + b"\0\0\0\0", region))
+        zero = bytes(4)
+        for j in refs:
+            m[j + 1 : j + 5] = zero
+        return bytes(m)
+    n = len(region) // 4
+    x = int.from_bytes(region[: 4 * n], "little")
+    top = region[3 : 4 * n : 4]
+    # B/BL imm26, ADRP immhi:immlo, ADD (immediate, 64-bit) and LDR/STR (unsigned offset, 64-bit) imm12
+    field = 0
+    for table, bits in (
+        (_ARM_BRANCH, 0x03FFFFFF),
+        (bytes(1 if (b & 0x9F) == 0x90 else 0 for b in range(256)), 0x60FFFFE0),
+        (bytes(1 if b in (0x91, 0xF9) else 0 for b in range(256)), 0x003FFC00),
+    ):
+        field |= _lane_mask(top.translate(table), bits, n)
+    return (x & ~field).to_bytes(4 * n, "little") + region[4 * n :]
+
+
+def _lane_mask(flags: bytes, value: int, n: int) -> int:
+    """An integer of n 32-bit lanes: ``value`` in the lanes whose flag byte is 1, 0 elsewhere."""
+    m = bytearray(4 * n)
+    for k in range(4):
+        byte = (value >> (8 * k)) & 0xFF
+        if byte:
+            m[k::4] = flags.translate(bytes((0, byte)) + bytes(254))
+    return int.from_bytes(m, "little")
+
+
+def _extend(a: bytes, i: int, b: bytes, j: int, back: int, fwd: int) -> tuple[int, int]:
+    """How far a[i:] and b[j:] keep matching backwards (at most ``back``) and forwards (``fwd``)."""
+
+    def longest(limit: int, same: Callable[[int], bool]) -> int:
+        lo, hi = 0, limit
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if same(mid):
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    b_len = longest(min(back, i, j), lambda k: a[i - k : i] == b[j - k : j])
+    f_len = longest(min(fwd, len(a) - i, len(b) - j), lambda k: a[i : i + k] == b[j : j + k])
+    return b_len, f_len
+
+
+def build_map(old: bytes, old_layout: ExeLayout, new: bytes, new_layout: ExeLayout) -> AddressMap:
+    """Match the largest code region of each release and turn the matches into an address map."""
+    arch = _ARCHES[new_layout.arch]
+    ro = max(old_layout.regions, key=lambda r: r.size)
+    rn = max(new_layout.regions, key=lambda r: r.size)
+    old_code, new_code = old[ro.offset : ro.offset + ro.size], new[rn.offset : rn.offset + rn.size]
+    old_refs, new_refs = _refs(old_layout.arch, old_code), _refs(new_layout.arch, new_code)
+    om, nm = _masked(old_layout.arch, old_code, old_refs), _masked(new_layout.arch, new_code, new_refs)
+
+    def anchors(masked: bytes, refs: list[int]) -> dict[bytes, int]:
+        seen: dict[bytes, int] = {}
+        for j in refs:
+            key = masked[j : j + _ANCHOR]
+            seen[key] = -1 if key in seen else j
+        return seen
+
+    in_old = anchors(om, old_refs)
+    pairs = sorted(
+        (j, in_old[k]) for k, j in anchors(nm, new_refs).items() if j >= 0 and len(k) == _ANCHOR and in_old.get(k, -1) >= 0
+    )
+    runs: list[tuple[int, int, int]] = []  # (new offset, old offset, length) within the regions
+    end = 0
+    for nj, oj in pairs:
+        if nj < end or (rn.vaddr + nj - ro.vaddr - oj) % arch.align:
+            continue
+        back, fwd = _extend(nm, nj, om, oj, nj - end, len(nm))
+        runs.append((nj - back, oj - back, back + fwd))
+        end = nj + fwd
+    # keep the runs disjoint in the old release too (the longer one wins)
+    kept: list[tuple[int, int, int]] = []
+    for run in sorted(runs, key=lambda r: r[1]):
+        if kept and run[1] < kept[-1][1] + kept[-1][2]:
+            if run[2] > kept[-1][2]:
+                kept[-1] = run
+            continue
+        kept.append(run)
+    m, u = arch.modulus, arch.unit
+    intervals = []
+    for n_off, o_off, length in kept:
+        n_start = -(-(rn.vaddr + n_off) // u)  # whole units inside the run
+        n_end = (rn.vaddr + n_off + length) // u
+        o_start = n_start - (rn.vaddr + n_off - ro.vaddr - o_off) // u
+        n_start, o_start, count = n_start % m, o_start % m, n_end - n_start
+        if count > 0 and n_start + count <= m and o_start + count <= m:
+            intervals.append((n_start, o_start, count))
+    return _disjoint(intervals[:_MAX_INTERVALS], m)
+
+
+def _disjoint(intervals: list[tuple[int, int, int]], m: int) -> AddressMap:
+    """Drop intervals that overlap an earlier one in either space (after reduction modulo m)."""
+    out: list[tuple[int, int, int]] = []
+    for iv in sorted(intervals):
+        if out and iv[0] < out[-1][0] + out[-1][2]:
+            continue
+        out.append(iv)
+    final: list[tuple[int, int, int]] = []
+    for iv in sorted(out, key=lambda iv: iv[1]):
+        if final and iv[1] < final[-1][1] + final[-1][2]:
+            continue
+        final.append(iv)
+    # neighbours in both spaces with the same shift become one interval (the gap between them
+    # moved with them): a smaller map, and targets in the gap follow their neighbours
+    old_rank = {iv: k for k, iv in enumerate(final)}
+    merged: list[tuple[int, int, int]] = []
+    for iv in sorted(final):
+        if merged:
+            n, o, length = merged[-1]
+            if iv[0] - n == iv[1] - o and old_rank[iv] == old_rank[merged[-1]] + 1:
+                merged[-1] = (n, o, iv[0] + iv[2] - n)
+                old_rank[merged[-1]] = old_rank[iv]
+                continue
+        merged.append(iv)
+    return AddressMap(m, tuple(merged))
+
+
+# ------------------------------------------------------------------------------------- transform
+
+
+def transform(buf: bytearray, layout: ExeLayout, amap: AddressMap, *, encode: bool) -> int:
+    """Rewrite (``encode``) or restore every reference in ``buf``'s code regions, in place.
+
+    Returns how many references were rewritten. Encoding maps a displacement ``d`` at site ``s``
+    to ``map(s + d) - map(s)``; decoding finds the same sites (see :func:`_x86_refs`) and maps
+    ``v`` back to ``map⁻¹(map(s) + v) - s``, all modulo 2^bits, so the result is exact.
+    """
+    arch = _ARCHES[layout.arch]
+    m, mask = arch.modulus, arch.modulus - 1
+    fwd, inv = amap.forward, amap.inverse
+    count = 0
+    for r in layout.regions:
+        if r.offset + r.size > len(buf):
+            raise TransformError("code region outside the file")
+        region = bytes(buf[r.offset : r.offset + r.size])
+        view = memoryview(buf)[r.offset : r.offset + r.size]
+        refs = _refs(layout.arch, region)
+        count += len(refs)
+        if layout.arch == ARCH_X86_64:
+            site0 = r.vaddr + 5
+            for j in refs:
+                d = region[j + 1] | region[j + 2] << 8 | region[j + 3] << 16 | (0x1000000 if region[j + 4] else 0)
+                s = (site0 + j) & mask
+                if encode:
+                    v = (fwd((s + d) & mask) - fwd(s)) & mask
+                else:
+                    v = (inv((fwd(s) + d) & mask) - s) & mask
+                view[j + 1 : j + 5] = (v & 0xFFFFFF | (0xFF000000 if v >> 24 else 0)).to_bytes(4, "little")
+        else:
+            if r.vaddr % 4:
+                raise TransformError("arm64 code region at an unaligned address")
+            site0 = r.vaddr >> 2
+            for j in refs:
+                word = int.from_bytes(region[j : j + 4], "little")
+                d = word & 0x3FFFFFF
+                s = (site0 + (j >> 2)) & mask
+                if encode:
+                    v = (fwd((s + d) & mask) - fwd(s)) & mask
+                else:
+                    v = (inv((fwd(s) + d) & mask) - s) & mask
+                view[j : j + 4] = (word & 0xFC000000 | v).to_bytes(4, "little")
+        view.release()
+    del m
+    return count
+
+
+# ------------------------------------------------------------------------------------- descriptor
+#
+# What a patch carries so that applying needs no executable parsing: the new release's code
+# regions and the address map's intervals, varint-coded (gap from the previous interval's end,
+# zigzag change of shift, length).
+
+_DESC_MAGIC = b"PXM1"
+_DESC_HEAD = struct.Struct("<4sBBB")  # magic, format, arch, region count
+_DESC_REGION = struct.Struct("<QQQ")
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def pack_descriptor(layout: ExeLayout, amap: AddressMap) -> bytes:
+    parts = [_DESC_HEAD.pack(_DESC_MAGIC, layout.format, layout.arch, len(layout.regions))]
+    parts += [_DESC_REGION.pack(r.offset, r.size, r.vaddr) for r in layout.regions]
+    parts.append(_varint(len(amap.intervals)))
+    prev_end = prev_shift = 0
+    for n, o, length in amap.intervals:
+        shift = o - n
+        change = shift - prev_shift
+        parts += [_varint(n - prev_end), _varint(change * 2 if change >= 0 else -change * 2 - 1), _varint(length)]
+        prev_end, prev_shift = n + length, shift
+    return b"".join(parts)
+
+
+def unpack_descriptor(desc: bytes, new_size: int) -> tuple[ExeLayout, AddressMap]:
+    """Parse and check a descriptor against the new file's size (TransformError if it is wrong)."""
+    if len(desc) < _DESC_HEAD.size:
+        raise TransformError("transform descriptor is truncated")
+    magic, fmt, arch, n_regions = _DESC_HEAD.unpack_from(desc)
+    if magic != _DESC_MAGIC:
+        raise TransformError("unknown transform descriptor")
+    if fmt not in FORMAT_NAMES or arch not in ARCH_NAMES:
+        raise TransformError(f"unknown executable format {fmt} or architecture {arch}")
+    if not 0 < n_regions <= MAX_REGIONS:
+        raise TransformError("bad code region count in the transform descriptor")
+    pos = _DESC_HEAD.size
+    if len(desc) < pos + _DESC_REGION.size * n_regions:
+        raise TransformError("transform descriptor is truncated")
+    regions, end = [], 0
+    for _ in range(n_regions):
+        r = Region(*_DESC_REGION.unpack_from(desc, pos))
+        pos += _DESC_REGION.size
+        if r.offset < end or r.size > new_size or r.offset > new_size - r.size:
+            raise TransformError("transform descriptor's code regions do not fit the file")
+        regions.append(r)
+        end = r.offset + r.size
+
+    def varint() -> int:
+        nonlocal pos
+        value = shift = 0
+        while True:
+            if pos >= len(desc) or shift > 63:
+                raise TransformError("transform descriptor is truncated or malformed")
+            byte = desc[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return value
+
+    m = _ARCHES[arch].modulus
+    count = varint()
+    if count > _MAX_INTERVALS or count > len(desc):
+        raise TransformError("too many address map intervals")
+    intervals = []
+    prev_end = prev_shift = 0
+    for _ in range(count):
+        n = prev_end + varint()
+        z = varint()
+        shift = prev_shift + (z >> 1 if not z & 1 else -(z >> 1) - 1)
+        length = varint()
+        if not (0 < length and n + length <= m and 0 <= n + shift and n + shift + length <= m):
+            raise TransformError("address map interval outside the address space")
+        intervals.append((n, n + shift, length))
+        prev_end, prev_shift = n + length, shift
+    if pos != len(desc):
+        raise TransformError("transform descriptor has trailing bytes")
+    return ExeLayout(fmt, arch, tuple(regions)), AddressMap(m, tuple(intervals))

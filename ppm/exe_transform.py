@@ -319,16 +319,17 @@ class AddressMap:
                 j, c = j + 1, 0
         pieces.sort()
         inverse = sorted(pieces, key=lambda p: p[1])
-        object.__setattr__(self, "_fwd", ([p[0] for p in pieces], [p[1] - p[0] for p in pieces]))
-        object.__setattr__(self, "_inv", ([p[1] for p in inverse], [p[0] - p[1] for p in inverse]))
+        # shift lists padded at the front: x's piece is shifts[bisect_right(starts, x)] (the first piece starts at 0)
+        object.__setattr__(self, "_fwd", ([p[0] for p in pieces], [0] + [p[1] - p[0] for p in pieces]))
+        object.__setattr__(self, "_inv", ([p[1] for p in inverse], [0] + [p[0] - p[1] for p in inverse]))
 
     def forward(self, x: int) -> int:
         starts, shifts = self._fwd  # type: ignore[attr-defined]
-        return x + shifts[bisect_right(starts, x) - 1]
+        return x + shifts[bisect_right(starts, x)]
 
     def inverse(self, y: int) -> int:
         starts, shifts = self._inv  # type: ignore[attr-defined]
-        return y + shifts[bisect_right(starts, y) - 1]
+        return y + shifts[bisect_right(starts, y)]
 
 
 def _gaps(spans: list[tuple[int, int]], m: int) -> list[tuple[int, int]]:
@@ -383,10 +384,21 @@ def _lane_mask(flags: bytes, value: int, n: int) -> int:
 
 
 def _extend(a: bytes, i: int, b: bytes, j: int, back: int, fwd: int) -> tuple[int, int]:
-    """How far a[i:] and b[j:] keep matching backwards (at most ``back``) and forwards (``fwd``)."""
+    """How far a[i:] and b[j:] keep matching backwards (at most ``back``) and forwards (``fwd``).
+
+    Galloping (64, 128, 256, ... bytes) then bisecting, so the cost follows the match's length.
+    """
 
     def longest(limit: int, same: Callable[[int], bool]) -> int:
-        lo, hi = 0, limit
+        lo, step = 0, 64
+        while lo < limit:
+            hi = min(limit, lo + step)
+            if not same(hi):
+                break
+            lo, step = hi, step * 2
+        else:
+            return lo
+        hi -= 1  # same(lo) holds, same(hi + 1) does not
         while lo < hi:
             mid = (lo + hi + 1) // 2
             if same(mid):
@@ -466,7 +478,7 @@ def _disjoint(intervals: list[tuple[int, int, int]], m: int) -> AddressMap:
     merged: list[tuple[int, int, int]] = []
     for iv in sorted(final):
         if merged:
-            n, o, length = merged[-1]
+            n, o, _ = merged[-1]
             if iv[0] - n == iv[1] - o and old_rank[iv] == old_rank[merged[-1]] + 1:
                 merged[-1] = (n, o, iv[0] + iv[2] - n)
                 old_rank[merged[-1]] = old_rank[iv]
@@ -486,41 +498,49 @@ def transform(buf: bytearray, layout: ExeLayout, amap: AddressMap, *, encode: bo
     ``v`` back to ``map⁻¹(map(s) + v) - s``, all modulo 2^bits, so the result is exact.
     """
     arch = _ARCHES[layout.arch]
-    m, mask = arch.modulus, arch.modulus - 1
-    fwd, inv = amap.forward, amap.inverse
+    mask = arch.modulus - 1
+    # the hot loop: bound methods and locals only (AddressMap.forward/inverse inlined)
+    fs, fsh = amap._fwd  # type: ignore[attr-defined]
+    is_, ish = amap._inv  # type: ignore[attr-defined]
+    br = bisect_right
+    word = struct.Struct("<I")
+    unpack_from, pack_into = word.unpack_from, word.pack_into
     count = 0
     for r in layout.regions:
         if r.offset + r.size > len(buf):
             raise TransformError("code region outside the file")
         region = bytes(buf[r.offset : r.offset + r.size])
-        view = memoryview(buf)[r.offset : r.offset + r.size]
         refs = _refs(layout.arch, region)
         count += len(refs)
         if layout.arch == ARCH_X86_64:
-            site0 = r.vaddr + 5
+            site0, at = r.vaddr + 5, r.offset + 1
             for j in refs:
-                d = region[j + 1] | region[j + 2] << 8 | region[j + 3] << 16 | (0x1000000 if region[j + 4] else 0)
+                d = unpack_from(region, j + 1)[0] & 0x1FFFFFF  # rel32's top byte is 00 or FF: bits 24-31 agree
                 s = (site0 + j) & mask
+                hs = s + fsh[br(fs, s)]
                 if encode:
-                    v = (fwd((s + d) & mask) - fwd(s)) & mask
+                    t = (s + d) & mask
+                    v = (t + fsh[br(fs, t)] - hs) & mask
                 else:
-                    v = (inv((fwd(s) + d) & mask) - s) & mask
-                view[j + 1 : j + 5] = (v & 0xFFFFFF | (0xFF000000 if v >> 24 else 0)).to_bytes(4, "little")
+                    t = (hs + d) & mask
+                    v = (t + ish[br(is_, t)] - s) & mask
+                pack_into(buf, at + j, v | 0xFE000000 if v & 0x1000000 else v)
         else:
             if r.vaddr % 4:
                 raise TransformError("arm64 code region at an unaligned address")
-            site0 = r.vaddr >> 2
+            site0, at = r.vaddr >> 2, r.offset
             for j in refs:
-                word = int.from_bytes(region[j : j + 4], "little")
-                d = word & 0x3FFFFFF
+                w = unpack_from(region, j)[0]
+                d = w & 0x3FFFFFF
                 s = (site0 + (j >> 2)) & mask
+                hs = s + fsh[br(fs, s)]
                 if encode:
-                    v = (fwd((s + d) & mask) - fwd(s)) & mask
+                    t = (s + d) & mask
+                    v = (t + fsh[br(fs, t)] - hs) & mask
                 else:
-                    v = (inv((fwd(s) + d) & mask) - s) & mask
-                view[j : j + 4] = (word & 0xFC000000 | v).to_bytes(4, "little")
-        view.release()
-    del m
+                    t = (hs + d) & mask
+                    v = (t + ish[br(is_, t)] - s) & mask
+                pack_into(buf, at + j, w & 0xFC000000 | v)
     return count
 
 
@@ -604,7 +624,7 @@ def unpack_descriptor(desc: bytes, new_size: int) -> tuple[ExeLayout, AddressMap
         z = varint()
         shift = prev_shift + (z >> 1 if not z & 1 else -(z >> 1) - 1)
         length = varint()
-        if not (0 < length and n + length <= m and 0 <= n + shift and n + shift + length <= m):
+        if not (length > 0 and n + length <= m and n + shift >= 0 and n + shift + length <= m):
             raise TransformError("address map interval outside the address space")
         intervals.append((n, n + shift, length))
         prev_end, prev_shift = n + length, shift

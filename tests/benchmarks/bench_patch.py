@@ -2,12 +2,15 @@
 
 Run by hand (it reaches npm and PyPI, and needs Debian's `zstd`, `xdelta3` and `time`):
 
-    python tests/benchmarks/bench_patch.py [--repeat 3] [--pairs esbuild-near,esbuild-far,uv-near]
+    python tests/benchmarks/bench_patch.py [--repeat 3] [--pairs esbuild-near,esbuild-arm64-near,...]
 
-Each tool runs in its own child process under /usr/bin/time -v, so the times are wall-clock seconds
-of the whole command (reading and writing files included) and the memory is the child's peak RSS.
+The pairs (PAIRS below) are x86-64 and arm64 ELF and x86-64 PE executables, Go (esbuild) and
+Rust (uv, rollup's native module), near and far versions. Each tool runs in its own child process
+under /usr/bin/time -v, so the times are wall-clock seconds of the whole command (reading and
+writing files included) and the memory is the child's peak RSS.
 The table is printed and saved to tests/benchmarks/results/patch.md. Downloads are cached under
-~/.cache/ppm-bench and checked against the registry's digest.
+$PPM_BENCH_CACHE (default ~/.cache/ppm-bench, outside the repository) and checked against the
+registry's digest.
 """
 
 from __future__ import annotations
@@ -139,6 +142,7 @@ class Run:
     create_rss: list[int] = field(default_factory=list)
     apply: list[float] = field(default_factory=list)
     apply_rss: list[int] = field(default_factory=list)
+    note: str = ""
 
 
 PY = sys.executable
@@ -194,6 +198,12 @@ def bench_pair(name: str, repeat: int) -> tuple[dict[str, Run], int, int]:
                 run.create.append(t)
                 run.create_rss.append(rss)
                 run.size = Path(tmp, "patch").stat().st_size
+                if tool == "ppm":
+                    sys.path.insert(0, str(REPO))
+                    from ppm.delta import patch_info
+
+                    info = patch_info(Path(tmp, "patch"))
+                    run.note = f"{info.transform} (format {info.format_version})"
                 t, rss = _timed(apply)
                 run.apply.append(t)
                 run.apply_rss.append(rss)
@@ -210,20 +220,25 @@ def _mb(n: float) -> str:
     return f"{n / 1e6:.3f}"
 
 
-def render(results: dict[str, tuple[dict[str, Run], int, int]], repeat: int) -> str:
+def render(results: dict[str, tuple[dict[str, Run], int, int]], repeat: int, argv: list[str]) -> str:
+    import math
+
     med = statistics.median
     lines = [
         "# Patch benchmark",
         "",
-        f"`python tests/benchmarks/bench_patch.py --repeat {repeat}` on {platform.node() or 'this machine'} "
+        f"`python tests/benchmarks/bench_patch.py {' '.join(argv)}` on {platform.node() or 'this machine'} "
         f"({os.cpu_count()} cores, Python {platform.python_version()}); medians of {repeat} runs, each tool a "
         "separate process under GNU time (wall seconds, peak RSS). Sizes in MB (10^6 bytes). "
         "ppm's times include its sha256 checks, its round-trip verification (make) and fsync (apply). "
-        "Ratios are ppm / peer: below 1 means ppm is smaller or faster.",
+        "Ratios are ppm / peer: below 1 means ppm is smaller or faster. "
+        "Goals against bsdiff4: size <= 0.85 on every pair and geometric mean <= 0.80, create and apply "
+        "time ratios <= 1; ppm's creation RSS against 2 x (old + new) in the summary.",
         "",
         "| pair | tool | patch MB | create s | create RSS MB | apply s | apply RSS MB | size ratio | create ratio | apply ratio |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    summary = []
     for name, (runs, new_size, full) in results.items():
         _, package, old_v, new_v, _ = PAIRS[name]
         label = f"{package} {old_v}→{new_v}"
@@ -237,6 +252,21 @@ def render(results: dict[str, tuple[dict[str, Run], int, int]], repeat: int) -> 
                 f"{med(r.apply):.2f} | {med(r.apply_rss) / 1e6:.0f} | " + " | ".join(ratios) + " |"
             )
         lines.append(f"| {label} | (new file; zstd -19 of it) | {_mb(new_size)}; {_mb(full)} | | | | | | | |")
+        b = runs["bsdiff4"]
+        old_size = fetch_pair(name)[0].stat().st_size
+        summary.append((name, label, p.size / b.size, med(p.create) / med(b.create), med(p.apply) / max(med(b.apply), 1e-3),
+                        med(p.create_rss) / (2 * (old_size + new_size)), med(p.create_rss) / med(b.create_rss), runs["ppm"].note))
+    lines += [
+        "",
+        "## ppm against bsdiff4",
+        "",
+        "| pair | ppm transform | size ratio | create time ratio | apply time ratio | create RSS / 2(old+new) | create RSS / bsdiff4's |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for _, label, size, create, apply_, rss2, rssb, note in summary:
+        lines.append(f"| {label} | {note} | {size:.3f} | {create:.2f} | {apply_:.2f} | {rss2:.2f} | {rssb:.2f} |")
+    geo = math.exp(sum(math.log(s[2]) for s in summary) / len(summary))
+    lines.append(f"| **geometric mean** | | **{geo:.3f}** | | | | |")
     return "\n".join(lines) + "\n"
 
 
@@ -253,7 +283,7 @@ def main() -> None:
     for name in args.pairs.split(","):
         print(f"{name}: fetching", file=sys.stderr, flush=True)
         results[name] = bench_pair(name, args.repeat)
-    table = render(results, args.repeat)
+    table = render(results, args.repeat, sys.argv[1:])
     print(table)
     if not args.no_save:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -66,7 +66,7 @@ from typing import TYPE_CHECKING
 from ppm.errors import PpmError
 
 if TYPE_CHECKING:
-    from ppm.exe_transform import AddressMap, ExeLayout
+    from ppm.exe_transform import ExeLayout, ExeMaps
 
 MAGIC = b"PPMPATCH"
 FORMAT_VERSION = 2  # the newest format this ppm writes (format 1 when no transform is used)
@@ -361,11 +361,12 @@ def _plan_transform(old: bytes, new: bytes, say: Progress) -> _Exe | None:
     old_layout, new_layout = xt.detect(old), xt.detect(new)
     if old_layout is None or new_layout is None or old_layout.arch != new_layout.arch or old_layout.format != new_layout.format:
         return None
-    amap = xt.build_map(old, old_layout, new, new_layout)
+    maps = xt.build_map(old, old_layout, new, new_layout)
     buf = bytearray(new)
-    refs = xt.transform(buf, new_layout, amap, encode=True)
-    body = xt.pack_descriptor(new_layout, amap)
-    say(f"{new_layout.name}: {refs} references rewritten through {len(amap.intervals)} matched runs of code")
+    refs = xt.transform(buf, new_layout, maps, encode=True)
+    body = xt.pack_descriptor(new_layout, maps)
+    say(f"{new_layout.name}: {refs} references rewritten through {len(maps.code.intervals)} matched runs of code"
+        f" and {len(maps.data.intervals)} of data")
     return _Exe(new_layout.name, body + struct.pack("<I", zlib.crc32(body)), bytes(buf))
 
 
@@ -386,7 +387,7 @@ def _encode(method: str, old: bytes, new: bytes, level: int) -> tuple[bytes, int
     return payload, len(raw), wlog
 
 
-def _read_descriptor(info: PatchInfo, desc: bytes) -> tuple[ExeLayout, AddressMap]:
+def _read_descriptor(info: PatchInfo, desc: bytes) -> tuple[ExeLayout, ExeMaps]:
     """The transform descriptor at the head of the payload, checked before anything is decoded."""
     from ppm import exe_transform as xt
 
@@ -396,15 +397,15 @@ def _read_descriptor(info: PatchInfo, desc: bytes) -> tuple[ExeLayout, AddressMa
     if zlib.crc32(body) != crc:
         raise PatchError("corrupt patch: transform descriptor checksum mismatch")
     try:
-        layout, amap = xt.unpack_descriptor(body, info.new_size)
+        layout, maps = xt.unpack_descriptor(body, info.new_size)
     except xt.TransformError as e:
         raise PatchError(f"corrupt patch: {e}") from e
     if layout.name != info.transform:
         raise PatchError(f"corrupt patch: the descriptor is for {layout.name}, the header says {info.transform}")
-    return layout, amap
+    return layout, maps
 
 
-def _unpack(info: PatchInfo, payload: bytes) -> tuple[bytes, tuple[ExeLayout, AddressMap] | None]:
+def _unpack(info: PatchInfo, payload: bytes) -> tuple[bytes, tuple[ExeLayout, ExeMaps] | None]:
     """What can be decoded without the old file: HDiffPatch's stream, and the transform descriptor."""
     if info.method == "zstd":
         return payload, None
@@ -418,7 +419,7 @@ def _unpack(info: PatchInfo, payload: bytes) -> tuple[bytes, tuple[ExeLayout, Ad
 
 
 def _rebuild(
-    info: PatchInfo, old: bytes, unpacked: bytes, ctx: tuple[ExeLayout, AddressMap] | None
+    info: PatchInfo, old: bytes, unpacked: bytes, ctx: tuple[ExeLayout, ExeMaps] | None
 ) -> bytes | bytearray:
     if info.method == "zstd":
         return _zstd_decompress(unpacked, info.window_log, info.new_size, prefix=old)
@@ -432,11 +433,11 @@ def _rebuild(
         return new
     from ppm import exe_transform as xt
 
-    layout, amap = ctx
+    layout, maps = ctx
     buf = bytearray(new)
     del new
     try:
-        xt.transform(buf, layout, amap, encode=False)
+        xt.transform(buf, layout, maps, encode=False)
     except xt.TransformError as e:
         raise PatchError(f"corrupt patch: {e}") from e
     return buf

@@ -229,37 +229,84 @@ _X86_TEST = bytes(1 if b in (0x00, 0xFF) else 0 for b in range(256))
 _ARM_BRANCH = bytes(1 if (b & 0x7C) == 0x14 else 0 for b in range(256))  # top byte of B (0x14-0x17), BL (0x94-0x97)
 
 
-def _x86_refs(region: bytes) -> list[int]:
-    """Offsets j in ``region`` of the E8/E9 whose rel32 (at j+1..j+4) the transform rewrites.
+_X86_REX = bytes(1 if 0x40 <= b <= 0x4F else 0 for b in range(256))
+# opcodes whose ModRM may name [rip + disp32] and which end right after the disp32 (no immediate)
+_X86_RIP_OPS = bytes(
+    1 if b in (0x8B, 0x8D, 0x89, 0x03, 0x2B, 0x3B, 0x39, 0x85, 0x33, 0x0B, 0x23, 0x63, 0x8A, 0x88) else 0 for b in range(256)
+)
+_X86_RIP_MODRM = bytes(1 if b & 0xC7 == 0x05 else 0 for b in range(256))
 
-    A candidate is an E8/E9 byte whose rel32 top byte is 00 or FF. Scanning left to right, a
-    candidate is taken unless it lies inside the previous taken one's operand, or an E8/E9 byte
-    that was not taken lies in the three bytes before it. A taken operand's top byte stays 00 or
-    FF, and any other byte these rules read lies before the previous operand or outside every
-    operand, so the scan decides the same on the transformed bytes as on the original ones.
+
+def _x86_refs(region: bytes) -> tuple[list[int], list[int]]:
+    """The references the transform rewrites in x86-64 code: (calls, rip).
+
+    ``calls``: offsets j of an E8/E9 (call/jmp rel32) whose rel32 (j+1..j+4) has its top byte 00 or
+    FF. ``rip``: offsets p of a REX prefix, an opcode and a ModRM naming [rip + disp32] (the
+    disp32 at p+3..p+6). Scanning left to right, a candidate is taken unless it lies inside the
+    previous taken one's operand, or an E8/E9 or REX byte that was not taken could have read into
+    its operand (an E8/E9 reads up to 4 bytes ahead, a REX byte 2): E8/E9 in the 3 bytes before a
+    call or the byte before a rip reference, REX in the byte before a call. The bytes a decision
+    reads are then never inside another taken operand, and a call's top byte stays 00 or FF, so
+    the scan decides the same on transformed bytes as on the original ones
+    (tests/test_delta_exe.py checks it on random bytes).
     """
-    if len(region) < 5:
-        return []
+    if len(region) < 7:
+        return [], []
     opcode = region.translate(_X86_OPCODE)
     n = len(region) - 4
     both = int.from_bytes(opcode[:n], "little") & int.from_bytes(region[4:].translate(_X86_TEST), "little")
-    taken: list[int] = []
+    calls = _positions(both.to_bytes(n, "little"))
+    n = len(region) - 6
+    rip = (
+        int.from_bytes(region[:n].translate(_X86_REX), "little")
+        & int.from_bytes(region[1 : n + 1].translate(_X86_RIP_OPS), "little")
+        & int.from_bytes(region[2 : n + 2].translate(_X86_RIP_MODRM), "little")
+    )
+    rips = _positions(rip.to_bytes(n, "little"))
+    taken_calls: list[int] = []
+    taken_rip: list[int] = []
     last = 0
     find = opcode.find
-    for j in _positions(both.to_bytes(n, "little")):
+    for j in sorted(calls + rips):  # two sorted runs: a linear merge
         if j < last:
             continue
-        lo = j - 3 if j - 3 > last else last
-        if lo < j and find(b"\x01", lo, j) >= 0:
-            continue
-        taken.append(j)
-        last = j + 5
-    return taken
+        if opcode[j]:  # call
+            lo = j - 3 if j - 3 > last else last
+            if lo < j and find(b"\x01", lo, j) >= 0:
+                continue
+            if j > last and 0x40 <= region[j - 1] <= 0x4F:
+                continue
+            taken_calls.append(j)
+            last = j + 5
+        else:  # rip-relative
+            if j > last and opcode[j - 1]:
+                continue
+            taken_rip.append(j)
+            last = j + 7
+    return taken_calls, taken_rip
 
 
-def _arm_refs(region: bytes) -> list[int]:
-    """Offsets (multiples of 4) of the B/BL instruction words in ``region``."""
-    return [4 * w for w in _positions(region[3::4].translate(_ARM_BRANCH))]
+_ARM_ADRP = bytes(1 if (b & 0x9F) == 0x90 else 0 for b in range(256))
+_ARM_ADD64 = bytes(1 if b == 0x91 else 0 for b in range(256))  # ADD (immediate), 64-bit, with bits 22-23 checked below
+
+
+def _arm_refs(region: bytes) -> tuple[list[int], list[int]]:
+    """(offsets of B/BL words, offsets of ADRP words followed by ``ADD Xd, Xn, #imm12`` on the same register).
+
+    Every test reads opcode and register bits only, which the transform never changes, so the
+    transformed code yields the same offsets.
+    """
+    n = len(region) // 4
+    top = region[3 : 4 * n : 4]
+    branches = [4 * w for w in _positions(top.translate(_ARM_BRANCH))]
+    adrp = int.from_bytes(top[: max(n - 1, 0)].translate(_ARM_ADRP), "little") & int.from_bytes(top[1:].translate(_ARM_ADD64), "little")
+    pairs = []
+    for w in _positions(adrp.to_bytes(max(n - 1, 0), "little")):
+        j = 4 * w
+        add = int.from_bytes(region[j + 4 : j + 8], "little")
+        if not add & 0x00C00000 and (add >> 5) & 0x1F == region[j] & 0x1F:
+            pairs.append(j)
+    return branches, pairs
 
 
 @dataclass(frozen=True)
@@ -276,7 +323,8 @@ class _Arch:
 _ARCHES = {ARCH_X86_64: _Arch(unit=1, bits=25, align=1), ARCH_ARM64: _Arch(unit=4, bits=26, align=4)}
 
 
-def _refs(arch: int, region: bytes) -> list[int]:
+def _refs(arch: int, region: bytes) -> tuple[list[int], list[int]]:
+    """(branch references, data references) in ``region``."""
     return _x86_refs(region) if arch == ARCH_X86_64 else _arm_refs(region)
 
 
@@ -357,7 +405,7 @@ def _masked(arch: int, region: bytes, refs: list[int]) -> bytes:
         m = bytearray(_RIP_RELATIVE.sub(lambda mo: mo.group(1) + b"\0\0\0\0", region))
         zero = bytes(4)
         for j in refs:
-            m[j + 1 : j + 5] = zero
+            m[j + 1 : j + 5] = zero  # calls; the rip references are among the regex's matches
         return bytes(m)
     n = len(region) // 4
     x = int.from_bytes(region[: 4 * n], "little")
@@ -412,13 +460,31 @@ def _extend(a: bytes, i: int, b: bytes, j: int, back: int, fwd: int) -> tuple[in
     return b_len, f_len
 
 
-def build_map(old: bytes, old_layout: ExeLayout, new: bytes, new_layout: ExeLayout) -> AddressMap:
-    """Match the largest code region of each release and turn the matches into an address map."""
+@dataclass(frozen=True)
+class ExeMaps:
+    """The maps a transform needs: code (branch targets) and data (rip-relative targets; x86-64)."""
+
+    code: AddressMap
+    data: AddressMap
+
+
+DATA_BITS = {ARCH_X86_64: 32, ARCH_ARM64: 33}  # rip + disp32; ADRP page (21 bits) and ADD imm12
+
+
+def build_map(old: bytes, old_layout: ExeLayout, new: bytes, new_layout: ExeLayout) -> ExeMaps:
+    """Match the largest code region of each release and turn the matches into address maps.
+
+    Code: anchors are the masked bytes from each call/branch (displacements zeroed, so code that
+    moved still matches), unique in both releases; each matched pair is extended both ways while
+    the masked bytes agree. Data: a data reference in matched code points, in the old release, to
+    what the same reference in the new one points to; runs of such target pairs with one shift
+    make the data map.
+    """
     arch = _ARCHES[new_layout.arch]
     ro = max(old_layout.regions, key=lambda r: r.size)
     rn = max(new_layout.regions, key=lambda r: r.size)
     old_code, new_code = old[ro.offset : ro.offset + ro.size], new[rn.offset : rn.offset + rn.size]
-    old_refs, new_refs = _refs(old_layout.arch, old_code), _refs(new_layout.arch, new_code)
+    (old_refs, old_data), (new_refs, new_data) = _refs(old_layout.arch, old_code), _refs(new_layout.arch, new_code)
     om, nm = _masked(old_layout.arch, old_code, old_refs), _masked(new_layout.arch, new_code, new_refs)
 
     def anchors(masked: bytes, refs: list[int]) -> dict[bytes, int]:
@@ -428,9 +494,11 @@ def build_map(old: bytes, old_layout: ExeLayout, new: bytes, new_layout: ExeLayo
             seen[key] = -1 if key in seen else j
         return seen
 
-    in_old = anchors(om, old_refs)
+    in_old = anchors(om, old_refs + old_data)
     pairs = sorted(
-        (j, in_old[k]) for k, j in anchors(nm, new_refs).items() if j >= 0 and len(k) == _ANCHOR and in_old.get(k, -1) >= 0
+        (j, in_old[k])
+        for k, j in anchors(nm, new_refs + new_data).items()
+        if j >= 0 and len(k) == _ANCHOR and in_old.get(k, -1) >= 0
     )
     runs: list[tuple[int, int, int]] = []  # (new offset, old offset, length) within the regions
     end = 0
@@ -457,7 +525,64 @@ def build_map(old: bytes, old_layout: ExeLayout, new: bytes, new_layout: ExeLayo
         n_start, o_start, count = n_start % m, o_start % m, n_end - n_start
         if count > 0 and n_start + count <= m and o_start + count <= m:
             intervals.append((n_start, o_start, count))
-    return _disjoint(intervals[:_MAX_INTERVALS], m)
+    code = _disjoint(intervals[:_MAX_INTERVALS], m)
+    data = AddressMap(1 << DATA_BITS[new_layout.arch], ())
+    if new_data and old_data:
+        data = _data_map(new_layout.arch, code, old_code, ro.vaddr, old_data, new_code, rn.vaddr, new_data)
+    return ExeMaps(code, data)
+
+
+_WORD = struct.Struct("<I")
+
+
+def _data_site(arch: int, vaddr: int, p: int) -> int:
+    """The address a data reference at region offset ``p`` is relative to (the next instruction; ADRP's own)."""
+    return (vaddr + p + 7 if arch == ARCH_X86_64 else vaddr + p) & ((1 << DATA_BITS[arch]) - 1)
+
+
+def _data_target(arch: int, code: bytes, p: int, site: int) -> int:
+    unpack = _WORD.unpack_from
+    if arch == ARCH_X86_64:
+        return (site + unpack(code, p + 3)[0]) & 0xFFFFFFFF
+    adrp, add = unpack(code, p)[0], unpack(code, p + 4)[0]
+    page = ((site >> 12) + (((adrp >> 5) & 0x7FFFF) << 2 | (adrp >> 29) & 3)) & 0x1FFFFF
+    return page << 12 | (add >> 10) & 0xFFF
+
+
+def _old_site(arch: int, code: AddressMap, site: int) -> int:
+    """Where code at ``site`` sat in the old release, by the code map's shift there (in bytes)."""
+    m, unit = code.modulus, _ARCHES[arch].unit
+    low = (site // unit) & (m - 1)
+    shift = (code.forward(low) - low) & (m - 1)
+    if shift >= m >> 1:
+        shift -= m
+    return (site + shift * unit) & ((1 << DATA_BITS[arch]) - 1)
+
+
+def _data_map(
+    arch: int, code: AddressMap, old_code: bytes, old_vaddr: int, old_refs: list[int], new_code: bytes, new_vaddr: int, new_refs: list[int]
+) -> AddressMap:
+    old_targets = {}
+    for p in old_refs:
+        site = _data_site(arch, old_vaddr, p)
+        old_targets[site] = _data_target(arch, old_code, p, site)
+    votes: dict[int, dict[int, int]] = {}
+    for p in new_refs:
+        site = _data_site(arch, new_vaddr, p)
+        target_old = old_targets.get(_old_site(arch, code, site))
+        if target_old is not None:
+            per = votes.setdefault(_data_target(arch, new_code, p, site), {})
+            per[target_old] = per.get(target_old, 0) + 1
+    pairs = sorted((t, max(per, key=per.__getitem__)) for t, per in votes.items())
+    intervals: list[tuple[int, int, int]] = []
+    for t, o in pairs:
+        if intervals:
+            n0, o0, _ = intervals[-1]
+            if t - n0 == o - o0:  # same shift as the run so far: the run grows to cover t
+                intervals[-1] = (n0, o0, t - n0 + 1)
+                continue
+        intervals.append((t, o, 1))
+    return _disjoint(intervals[:_MAX_INTERVALS], 1 << DATA_BITS[arch])
 
 
 def _disjoint(intervals: list[tuple[int, int, int]], m: int) -> AddressMap:
@@ -490,18 +615,21 @@ def _disjoint(intervals: list[tuple[int, int, int]], m: int) -> AddressMap:
 # ------------------------------------------------------------------------------------- transform
 
 
-def transform(buf: bytearray, layout: ExeLayout, amap: AddressMap, *, encode: bool) -> int:
+def transform(buf: bytearray, layout: ExeLayout, maps: ExeMaps, *, encode: bool) -> int:
     """Rewrite (``encode``) or restore every reference in ``buf``'s code regions, in place.
 
-    Returns how many references were rewritten. Encoding maps a displacement ``d`` at site ``s``
-    to ``map(s + d) - map(s)``; decoding finds the same sites (see :func:`_x86_refs`) and maps
-    ``v`` back to ``map⁻¹(map(s) + v) - s``, all modulo 2^bits, so the result is exact.
+    Returns how many references were rewritten. Encoding maps a branch displacement ``d`` at site
+    ``s`` to ``code(s + d) - code(s)``, and a rip-relative one to ``data(s + d) - old_site(s)``;
+    decoding finds the same sites (see :func:`_x86_refs`) and inverts the arithmetic, all modulo
+    the field's width, so the result is exact.
     """
     arch = _ARCHES[layout.arch]
     mask = arch.modulus - 1
     # the hot loop: bound methods and locals only (AddressMap.forward/inverse inlined)
-    fs, fsh = amap._fwd  # type: ignore[attr-defined]
-    is_, ish = amap._inv  # type: ignore[attr-defined]
+    fs, fsh = maps.code._fwd  # type: ignore[attr-defined]
+    is_, ish = maps.code._inv  # type: ignore[attr-defined]
+    ds, dsh = maps.data._fwd  # type: ignore[attr-defined]
+    dis, dish = maps.data._inv  # type: ignore[attr-defined]
     br = bisect_right
     word = struct.Struct("<I")
     unpack_from, pack_into = word.unpack_from, word.pack_into
@@ -510,8 +638,8 @@ def transform(buf: bytearray, layout: ExeLayout, amap: AddressMap, *, encode: bo
         if r.offset + r.size > len(buf):
             raise TransformError("code region outside the file")
         region = bytes(buf[r.offset : r.offset + r.size])
-        refs = _refs(layout.arch, region)
-        count += len(refs)
+        refs, data_refs = _refs(layout.arch, region)
+        count += len(refs) + len(data_refs)
         if layout.arch == ARCH_X86_64:
             site0, at = r.vaddr + 5, r.offset + 1
             for j in refs:
@@ -525,6 +653,21 @@ def transform(buf: bytearray, layout: ExeLayout, amap: AddressMap, *, encode: bo
                     t = (hs + d) & mask
                     v = (t + ish[br(is_, t)] - s) & mask
                 pack_into(buf, at + j, v | 0xFE000000 if v & 0x1000000 else v)
+            m32, half = 0xFFFFFFFF, arch.modulus >> 1
+            site0, at = r.vaddr + 7, r.offset + 3
+            for j in data_refs:
+                d = unpack_from(region, j + 3)[0]
+                site = (site0 + j) & m32
+                s = site & mask
+                shift = fsh[br(fs, s)] & mask  # the code map's shift at the site: where it sat in the old release
+                old_site = (site + shift - (arch.modulus if shift >= half else 0)) & m32
+                if encode:
+                    t = (site + d) & m32
+                    v = (t + dsh[br(ds, t)] - old_site) & m32
+                else:
+                    t = (old_site + d) & m32
+                    v = (t + dish[br(dis, t)] - site) & m32
+                pack_into(buf, at + j, v)
         else:
             if r.vaddr % 4:
                 raise TransformError("arm64 code region at an unaligned address")
@@ -541,6 +684,26 @@ def transform(buf: bytearray, layout: ExeLayout, amap: AddressMap, *, encode: bo
                     t = (hs + d) & mask
                     v = (t + ish[br(is_, t)] - s) & mask
                 pack_into(buf, at + j, w & 0xFC000000 | v)
+            # ADRP + ADD pairs: the target (page << 12 | imm12, 33 bits) through the data map, re-encoded
+            # relative to the page the ADRP had in the old release
+            m33, half = (1 << 33) - 1, arch.modulus >> 1
+            for j in data_refs:
+                adrp, add = unpack_from(region, j)[0], unpack_from(region, j + 4)[0]
+                site = (r.vaddr + j) & m33
+                s = (site0 + (j >> 2)) & mask
+                shift = fsh[br(fs, s)] & mask
+                old_site = (site + 4 * (shift - (arch.modulus if shift >= half else 0))) & m33
+                pages = ((adrp >> 5) & 0x7FFFF) << 2 | (adrp >> 29) & 3
+                if encode:
+                    t = ((((site >> 12) + pages) & 0x1FFFFF) << 12) | (add >> 10) & 0xFFF
+                    t = (t + dsh[br(ds, t)]) & m33
+                    pages = ((t >> 12) - (old_site >> 12)) & 0x1FFFFF
+                else:
+                    t = ((((old_site >> 12) + pages) & 0x1FFFFF) << 12) | (add >> 10) & 0xFFF
+                    t = (t + dish[br(dis, t)]) & m33
+                    pages = ((t >> 12) - (site >> 12)) & 0x1FFFFF
+                pack_into(buf, at + j, adrp & 0x9F00001F | (pages & 3) << 29 | (pages >> 2) << 5)
+                pack_into(buf, at + j + 4, add & 0xFFC003FF | (t & 0xFFF) << 10)
     return count
 
 
@@ -550,7 +713,7 @@ def transform(buf: bytearray, layout: ExeLayout, amap: AddressMap, *, encode: bo
 # regions and the address map's intervals, varint-coded (gap from the previous interval's end,
 # zigzag change of shift, length).
 
-_DESC_MAGIC = b"PXM1"
+_DESC_MAGIC = b"PXM2"
 _DESC_HEAD = struct.Struct("<4sBBB")  # magic, format, arch, region count
 _DESC_REGION = struct.Struct("<QQQ")
 
@@ -564,20 +727,25 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def pack_descriptor(layout: ExeLayout, amap: AddressMap) -> bytes:
-    parts = [_DESC_HEAD.pack(_DESC_MAGIC, layout.format, layout.arch, len(layout.regions))]
-    parts += [_DESC_REGION.pack(r.offset, r.size, r.vaddr) for r in layout.regions]
-    parts.append(_varint(len(amap.intervals)))
+def _pack_intervals(amap: AddressMap) -> list[bytes]:
+    parts = [_varint(len(amap.intervals))]
     prev_end = prev_shift = 0
     for n, o, length in amap.intervals:
         shift = o - n
         change = shift - prev_shift
         parts += [_varint(n - prev_end), _varint(change * 2 if change >= 0 else -change * 2 - 1), _varint(length)]
         prev_end, prev_shift = n + length, shift
+    return parts
+
+
+def pack_descriptor(layout: ExeLayout, maps: ExeMaps) -> bytes:
+    parts = [_DESC_HEAD.pack(_DESC_MAGIC, layout.format, layout.arch, len(layout.regions))]
+    parts += [_DESC_REGION.pack(r.offset, r.size, r.vaddr) for r in layout.regions]
+    parts += _pack_intervals(maps.code) + _pack_intervals(maps.data)
     return b"".join(parts)
 
 
-def unpack_descriptor(desc: bytes, new_size: int) -> tuple[ExeLayout, AddressMap]:
+def unpack_descriptor(desc: bytes, new_size: int) -> tuple[ExeLayout, ExeMaps]:
     """Parse and check a descriptor against the new file's size (TransformError if it is wrong)."""
     if len(desc) < _DESC_HEAD.size:
         raise TransformError("transform descriptor is truncated")
@@ -613,21 +781,25 @@ def unpack_descriptor(desc: bytes, new_size: int) -> tuple[ExeLayout, AddressMap
             if not byte & 0x80:
                 return value
 
-    m = _ARCHES[arch].modulus
-    count = varint()
-    if count > _MAX_INTERVALS or count > len(desc):
-        raise TransformError("too many address map intervals")
-    intervals = []
-    prev_end = prev_shift = 0
-    for _ in range(count):
-        n = prev_end + varint()
-        z = varint()
-        shift = prev_shift + (z >> 1 if not z & 1 else -(z >> 1) - 1)
-        length = varint()
-        if not (length > 0 and n + length <= m and n + shift >= 0 and n + shift + length <= m):
-            raise TransformError("address map interval outside the address space")
-        intervals.append((n, n + shift, length))
-        prev_end, prev_shift = n + length, shift
+    def intervals(m: int) -> AddressMap:
+        count = varint()
+        if count > _MAX_INTERVALS or count > len(desc):
+            raise TransformError("too many address map intervals")
+        out = []
+        prev_end = prev_shift = 0
+        for _ in range(count):
+            n = prev_end + varint()
+            z = varint()
+            shift = prev_shift + (z >> 1 if not z & 1 else -(z >> 1) - 1)
+            length = varint()
+            if not (length > 0 and n + length <= m and n + shift >= 0 and n + shift + length <= m):
+                raise TransformError("address map interval outside the address space")
+            out.append((n, n + shift, length))
+            prev_end, prev_shift = n + length, shift
+        return AddressMap(m, tuple(out))
+
+    code = intervals(_ARCHES[arch].modulus)
+    data = intervals(1 << DATA_BITS[arch])
     if pos != len(desc):
         raise TransformError("transform descriptor has trailing bytes")
-    return ExeLayout(fmt, arch, tuple(regions)), AddressMap(m, tuple(intervals))
+    return ExeLayout(fmt, arch, tuple(regions)), ExeMaps(code, data)

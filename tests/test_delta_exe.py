@@ -231,14 +231,16 @@ def test_transform_round_trip_real(builds: dict[str, tuple[Path, Path]], target:
     old_b, new_b = old.read_bytes(), new.read_bytes()
     lo, ln = xt.detect(old_b), xt.detect(new_b)
     assert lo is not None and ln is not None
-    amap = xt.build_map(old_b, lo, new_b, ln)
-    assert amap.intervals, "the two releases share most of their code: the matcher must find some"
+    maps = xt.build_map(old_b, lo, new_b, ln)
+    assert maps.code.intervals, "the two releases share most of their code: the matcher must find some"
+    if target.startswith("go-"):  # Go's code reaches its data by lea [rip+d] or adrp + add
+        assert maps.data.intervals, "the references in matched code point to data both releases share"
     buf = bytearray(new_b)
-    refs = xt.transform(buf, ln, amap, encode=True)
+    refs = xt.transform(buf, ln, maps, encode=True)
     assert refs > 50 and len(buf) == len(new_b)
-    layout, amap2 = xt.unpack_descriptor(xt.pack_descriptor(ln, amap), len(new_b))
-    assert (layout, amap2.intervals) == (ln, amap.intervals)
-    xt.transform(buf, layout, amap2, encode=False)
+    layout, maps2 = xt.unpack_descriptor(xt.pack_descriptor(ln, maps), len(new_b))
+    assert (layout, maps2.code.intervals, maps2.data.intervals) == (ln, maps.code.intervals, maps.data.intervals)
+    xt.transform(buf, layout, maps2, encode=False)
     assert bytes(buf) == new_b
 
 
@@ -259,10 +261,41 @@ def test_transform_rewrites_moved_targets(arch: int) -> None:
         layout = xt.ExeLayout(xt.FORMAT_ELF, arch, (xt.Region(0, len(new), base),))
         expected = bytes(16) + (0x94000000 | (0x140030 - site)).to_bytes(4, "little") + bytes(12)
     original = bytes(new)
-    assert xt.transform(new, layout, amap, encode=True) == 1
+    maps = xt.ExeMaps(amap, xt.AddressMap(1 << xt.DATA_BITS[arch], ()))
+    assert xt.transform(new, layout, maps, encode=True) == 1
     assert bytes(new) == expected
-    xt.transform(new, layout, amap, encode=False)
+    xt.transform(new, layout, maps, encode=False)
     assert bytes(new) == original
+
+
+def test_transform_rewrites_moved_data() -> None:
+    """lea rax, [rip + d] to data that moved by +0x20, and an arm64 ADRP + ADD to data that moved by +0x1010."""
+    base = 0x401000
+    code = xt.AddressMap(1 << 25, ())  # code did not move
+    data = xt.AddressMap(1 << 32, ((0x600020, 0x600000, 0x100),))
+    lea = bytearray(b"\x90" * 8 + b"\x48\x8d\x05" + (0x600030 - (base + 8 + 7)).to_bytes(4, "little") + b"\x90" * 9)
+    layout = xt.ExeLayout(xt.FORMAT_ELF, xt.ARCH_X86_64, (xt.Region(0, len(lea), base),))
+    original = bytes(lea)
+    xt.transform(lea, layout, xt.ExeMaps(code, data), encode=True)
+    assert bytes(lea) == original[:11] + (0x600010 - (base + 8 + 7)).to_bytes(4, "little") + original[15:]
+    xt.transform(lea, layout, xt.ExeMaps(code, data), encode=False)
+    assert bytes(lea) == original
+
+    def adrp(rd: int, pages: int) -> bytes:
+        return (0x90000000 | (pages & 3) << 29 | (pages >> 2) << 5 | rd).to_bytes(4, "little")
+
+    def add(rd: int, rn: int, imm: int) -> bytes:
+        return (0x91000000 | imm << 10 | rn << 5 | rd).to_bytes(4, "little")
+
+    # at 0x401000: x3 = 0x601234 (page 0x601 is 0x200 pages on), which was 0x600224 in the old release
+    words = bytearray(bytes(8) + adrp(3, 0x601 - 0x401) + add(3, 3, 0x234) + bytes(8))
+    layout = xt.ExeLayout(xt.FORMAT_ELF, xt.ARCH_ARM64, (xt.Region(0, len(words), base),))
+    maps = xt.ExeMaps(xt.AddressMap(1 << 26, ()), xt.AddressMap(1 << 33, ((0x601000, 0x5FFFF0, 0x1000),)))
+    original = bytes(words)
+    assert xt.transform(words, layout, maps, encode=True) == 1
+    assert bytes(words) == bytes(8) + adrp(3, 0x600 - 0x401) + add(3, 3, 0x224) + bytes(8)
+    xt.transform(words, layout, maps, encode=False)
+    assert bytes(words) == original
 
 
 @st.composite
@@ -307,22 +340,22 @@ def test_address_map_is_a_bijection(amap: xt.AddressMap, points: list[int]) -> N
     data=st.data(),
 )
 def test_transform_round_trip_random_bytes(body: bytes, call_bias: bool, arch: int, vaddr: int, data: st.DataObject) -> None:
-    if call_bias:  # many opcodes and test bytes, packed close together: the hard cases for the x86 scan
-        alphabet = b"\xe8\xe9\x00\xff\x94\x97\x14\x17\x01"
+    if call_bias:  # opcodes, prefixes and test bytes packed close together: the hard cases for the scans
+        alphabet = b"\xe8\xe9\x00\xff\x48\x4c\x8b\x8d\x05\x3d\x94\x97\x14\x90\xb0\x91\x01"
         body = bytes(alphabet[b % len(alphabet)] for b in body)
-    amap = data.draw(address_maps(25 if arch == xt.ARCH_X86_64 else 26))
+    maps = xt.ExeMaps(data.draw(address_maps(25 if arch == xt.ARCH_X86_64 else 26)), data.draw(address_maps(xt.DATA_BITS[arch])))
     pad = data.draw(st.integers(0, 64))
     blob = bytes(pad) + body + b"tail"
     layout = xt.ExeLayout(xt.FORMAT_ELF, arch, (xt.Region(pad, len(body), vaddr),))
     buf = bytearray(blob)
-    xt.transform(buf, layout, amap, encode=True)
+    xt.transform(buf, layout, maps, encode=True)
     assert buf[:pad] == blob[:pad] and buf[pad + len(body) :] == b"tail"
-    xt.transform(buf, layout, amap, encode=False)
+    xt.transform(buf, layout, maps, encode=False)
     assert bytes(buf) == blob
     # and the other way round: decoding arbitrary bytes then encoding gives them back
     buf = bytearray(blob)
-    xt.transform(buf, layout, amap, encode=False)
-    xt.transform(buf, layout, amap, encode=True)
+    xt.transform(buf, layout, maps, encode=False)
+    xt.transform(buf, layout, maps, encode=True)
     assert bytes(buf) == blob
 
 
@@ -330,11 +363,12 @@ def test_transform_round_trip_random_bytes(body: bytes, call_bias: bool, arch: i
 @given(desc=st.binary(max_size=200), size=st.integers(0, 1 << 40))
 def test_descriptor_parser_only_raises_transform_errors(desc: bytes, size: int) -> None:
     try:
-        layout, amap = xt.unpack_descriptor(desc, size)
+        layout, maps = xt.unpack_descriptor(desc, size)
     except xt.TransformError:
         return
     assert all(r.offset + r.size <= size for r in layout.regions)
-    assert all(n + ln <= amap.modulus and o + ln <= amap.modulus for n, o, ln in amap.intervals)
+    for amap in (maps.code, maps.data):
+        assert all(n + ln <= amap.modulus and o + ln <= amap.modulus for n, o, ln in amap.intervals)
 
 
 def test_descriptor_mutations_refused(builds: dict[str, tuple[Path, Path]]) -> None:

@@ -354,12 +354,21 @@ class _Exe:
     new: bytes  # the new file with its references rewritten
 
 
-def _plan_transform(old: bytes, new: bytes, say: Progress) -> _Exe | None:
-    """The executable transform for this pair, or None when either file is not a matching executable."""
+def _plan_transform(old: bytes, new: bytes, say: Progress, *, force: bool = False) -> _Exe | None:
+    """The executable transform for this pair, or None when either file is not a matching executable
+    (or, unless ``force``, when both hold the same code at the same addresses: the transform would
+    change nothing and only add its descriptor)."""
     from ppm import exe_transform as xt
 
     old_layout, new_layout = xt.detect(old), xt.detect(new)
     if old_layout is None or new_layout is None or old_layout.arch != new_layout.arch or old_layout.format != new_layout.format:
+        return None
+    same_places = [(r.size, r.vaddr) for r in old_layout.regions] == [(r.size, r.vaddr) for r in new_layout.regions]
+    if not force and same_places and all(
+        old[a.offset : a.offset + a.size] == new[b.offset : b.offset + b.size]
+        for a, b in zip(old_layout.regions, new_layout.regions, strict=True)
+    ):
+        say(f"{new_layout.name}: the code is the same in both files; no transform")  # it would be the identity
         return None
     maps = xt.build_map(old, old_layout, new, new_layout)
     buf = bytearray(new)
@@ -490,7 +499,7 @@ def make_patch(
             f"making this patch needs about {need >> 20} MiB, more than the {budget >> 20} MiB allowed",
             hint="raise the memory limit, or publish the full file without a patch",
         )
-    exe = _plan_transform(old_b, new_b, say) if transform is not False and "hdiff" in candidates else None
+    exe = _plan_transform(old_b, new_b, say, force=bool(transform)) if transform is not False and "hdiff" in candidates else None
     if transform and exe is None:
         raise PatchError(
             f"{old} and {new} are not both executables of one format and architecture (ELF, PE or Mach-O; x86-64 or arm64)",

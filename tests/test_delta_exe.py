@@ -406,6 +406,20 @@ def test_patch_round_trip(builds: dict[str, tuple[Path, Path]], target: str, tmp
     assert best.patch_size <= min(info.patch_size, plain.patch_size)
 
 
+def test_no_transform_when_the_code_is_the_same(builds: dict[str, tuple[Path, Path]], tmp_path: Path) -> None:
+    """Same code at the same addresses (a bundle whose bootloader did not change): the transform is the identity."""
+    old, _ = _pair(builds, "elf-x86_64")
+    data = bytearray(old.read_bytes())
+    data += b"appended payload, as PyInstaller appends its archive"
+    (tmp_path / "new").write_bytes(data)
+    info = make_patch(old, tmp_path / "new", tmp_path / "p")
+    assert (info.transform, info.format_version) == ("none", 1)
+    forced = make_patch(old, tmp_path / "new", tmp_path / "f", transform=True)
+    assert forced.transform == "ELF x86-64" and forced.patch_size > info.patch_size
+    apply_patch(old, tmp_path / "f", tmp_path / "out")
+    assert (tmp_path / "out").read_bytes() == data
+
+
 def test_transform_needs_executables(tmp_path: Path) -> None:
     (tmp_path / "a").write_bytes(b"a" * 1000)
     (tmp_path / "b").write_bytes(b"b" * 1000)

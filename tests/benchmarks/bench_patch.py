@@ -283,11 +283,10 @@ def main() -> None:
     for name in args.pairs.split(","):
         print(f"{name}: fetching", file=sys.stderr, flush=True)
         results[name] = bench_pair(name, args.repeat)
-    table = render(results, args.repeat, sys.argv[1:])
-    print(table)
-    if not args.no_save:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(table)
+        if not args.no_save:  # after each pair, so a long run that is stopped still leaves its results
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            RESULTS.write_text(render(results, args.repeat, sys.argv[1:]))
+    print(render(results, args.repeat, sys.argv[1:]))
 
 
 if __name__ == "__main__":

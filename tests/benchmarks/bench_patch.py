@@ -270,12 +270,87 @@ def render(results: dict[str, tuple[dict[str, Run], int, int]], repeat: int, arg
     return "\n".join(lines) + "\n"
 
 
+# ---------------------------------------------------------------------------------------------- PyInstaller
+
+
+_MEI_COOKIE = b"MEI\x0c\x0b\x0a\x0b\x0e"
+
+
+def _carchive(data: bytes) -> tuple[int, list[tuple[str, str, bytes, bytes]]]:
+    """A PyInstaller one-file bundle's archive: (where it starts, [(name, type, stored bytes, raw bytes)])."""
+    import struct
+    import zlib
+
+    pos = data.rfind(_MEI_COOKIE)
+    if pos < 0:
+        raise SystemExit("not a PyInstaller one-file bundle (no MEI cookie)")
+    _, pkg_len, toc, toc_len, _ = struct.unpack_from("!8sIIII", data, pos)
+    start = pos + 88 - pkg_len
+    out, p = [], start + toc
+    while p < start + toc + toc_len:
+        size, off, stored_len, raw_len, compressed, kind = struct.unpack_from("!IIIIBc", data, p)
+        stored = data[start + off : start + off + stored_len]
+        raw = zlib.decompress(stored) if compressed == 1 else stored
+        if len(raw) != raw_len:
+            raise SystemExit("archive entry does not decompress to its recorded size")
+        out.append((data[p + 18 : p + size].rstrip(b"\0").decode(), kind.decode(), stored, raw))
+        p += size
+    return start, out
+
+
+def bundle_report(old: Path, new: Path) -> str:
+    """What a patch between two PyInstaller bundles carries, against patching their archives uncompressed
+    and patching each changed entry on its own."""
+    sys.path.insert(0, str(REPO))
+    from ppm.delta import make_patch
+
+    a, b = old.read_bytes(), new.read_bytes()
+    (a_start, a_toc), (b_start, b_toc) = _carchive(a), _carchive(b)
+    before = {name: (stored, raw) for name, _, stored, raw in a_toc}
+    changed = [(name, kind, stored, raw) for name, kind, stored, raw in b_toc if before.get(name, (b"", None))[1] != raw]
+
+    with tempfile.TemporaryDirectory(prefix="ppm-bundle-") as tmp:
+
+        def size(o: bytes, n: bytes, **kw: object) -> str:
+            Path(tmp, "o").write_bytes(o)
+            Path(tmp, "n").write_bytes(n)
+            info = make_patch(Path(tmp, "o"), Path(tmp, "n"), Path(tmp, "p"), **kw)  # type: ignore[arg-type]
+            return f"{info.patch_size} ({info.transform})"
+
+        def flat(data: bytes, start: int, toc: list[tuple[str, str, bytes, bytes]]) -> bytes:
+            return data[:start] + b"".join(name.encode() + b"\0" + raw for name, _, _, raw in toc)
+
+        lines = [
+            f"`python tests/benchmarks/bench_patch.py --pyinstaller {old.name} {new.name}`: {len(a)} → {len(b)} bytes, "
+            f"{len(b_toc)} archive entries, {len(changed)} changed",
+            "",
+            "| what | bytes |",
+            "| --- | ---: |",
+        ]
+        for name, kind, stored, raw in changed:
+            lines.append(f"| changed entry `{name}` ({kind}): stored (zlib) / raw | {len(stored)} / {len(raw)} |")
+        lines.append(f"| ppm patch of the bundle (auto) | {size(a, b)} |")
+        lines.append(f"| ppm patch of the bundle, no transform | {size(a, b, transform=False)} |")
+        uncompressed = size(flat(a, a_start, a_toc), flat(b, b_start, b_toc))
+        lines.append(f"| ppm patch of the archives uncompressed (bootloader + raw entries) | {uncompressed} |")
+        for name, _, _, raw in changed:
+            was = before.get(name, (b"", b""))[1]
+            lines.append(f"| per-component patch of `{name}` (raw, auto) | {size(was, raw)} |")
+            lines.append(f"| per-component patch of `{name}` (raw, no transform) | {size(was, raw, transform=False)} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--pairs", default=",".join(PAIRS), help=f"comma-separated, from: {', '.join(PAIRS)}")
     ap.add_argument("--no-save", action="store_true", help=f"do not write {RESULTS.relative_to(REPO)}")
+    ap.add_argument("--pyinstaller", nargs=2, type=Path, metavar=("OLD", "NEW"),
+                    help="instead: what a patch between two PyInstaller one-file bundles carries (printed only)")
     args = ap.parse_args()
+    if args.pyinstaller:
+        print(bundle_report(*args.pyinstaller))
+        return
     for tool in ("zstd", "xdelta3", "/usr/bin/time"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is missing: apt-get install zstd xdelta3 time")

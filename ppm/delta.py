@@ -92,6 +92,7 @@ _DECODER_OVERHEAD = 48 << 20
 _HDIFF_BYTES_PER_OLD = 8
 _HDIFF_BYTES_PER_NEW = 2
 _CREATE_OVERHEAD = 64 << 20
+_TRANSFORM_OVERHEAD = 48 << 20
 
 Progress = Callable[[str], None]
 
@@ -214,22 +215,24 @@ def patch_info(patch: Path) -> PatchInfo:
 
 
 def decoder_memory_need(
-    method: str, old_size: int, new_size: int, payload_size: int, raw_size: int, *, transform: bool = False
+    method: str, old_size: int, new_size: int, payload_size: int, raw_size: int, *, descriptor_size: int = 0
 ) -> int:
     """Peak memory, in bytes, that apply_patch needs for a patch with these sizes.
 
     Decoding holds the old file, the payload, the decompressed stream and the new file at once
     (HDiffPatch applies in memory); zstd patch mode decompresses straight into the new file's
     buffer with the old file as its prefix, so nothing has to fit in a separate window. Undoing
-    the executable transform needs a mutable copy of the new file, a snapshot of its code and the
-    address map (bounded by the payload: the descriptor is part of it), and a second copy of the
-    frame split from the descriptor.
+    the executable transform needs a mutable copy of the new file, a snapshot of its code, the
+    address maps built from the descriptor (``descriptor_size`` bytes; each interval, at least 3
+    bytes of it, becomes a few Python integers in lists), a second copy of the frame split from
+    the descriptor, and the lists of sites of one scanned chunk (256 KiB of code: a few tens of MiB
+    at most, whatever the code holds).
     """
     if method == "zstd":
         return old_size + payload_size + 2 * new_size + _DECODER_OVERHEAD
     need = old_size + payload_size + raw_size + 2 * new_size + _DECODER_OVERHEAD
-    if transform:
-        need += 2 * new_size + 2 * payload_size
+    if descriptor_size:
+        need += 2 * new_size + payload_size + 100 * descriptor_size + _TRANSFORM_OVERHEAD
     return need
 
 
@@ -524,7 +527,9 @@ def make_patch(
             method=m, format_version=1 if x is None else 2,
             old_size=len(old_b), old_sha256=old_sha, new_size=len(new_b), new_sha256=new_sha,
             patch_size=HEADER_SIZE + len(payload), payload_size=len(payload), raw_size=raw_size, window_log=wlog,
-            memory_need=decoder_memory_need(m, len(old_b), len(new_b), len(payload), raw_size, transform=x is not None),
+            memory_need=decoder_memory_need(
+                m, len(old_b), len(new_b), len(payload), raw_size, descriptor_size=0 if x is None else len(x.descriptor)
+            ),
             transform="none" if x is None else x.name, descriptor_size=0 if x is None else len(x.descriptor),
         )
         say(f"{label}: {info.patch_size} bytes")

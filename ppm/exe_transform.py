@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import struct
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -217,11 +217,11 @@ def detect(data: bytes) -> ExeLayout | None:
 # that merely moved then reads exactly as in the old file, whatever moved around it.
 
 
-def _positions(flags: bytes) -> list[int]:
-    """Indices of the 0x01 bytes in ``flags`` (all others 0x00), found without a Python-level loop."""
+def _positions(flags: bytes, start: int = 0) -> list[int]:
+    """``start`` + the indices of the 0x01 bytes in ``flags`` (all others 0x00), without a Python-level loop."""
     pieces = flags.split(b"\x01")
     pieces.pop()
-    return list(accumulate(map(len, pieces), lambda acc, n: acc + n + 1, initial=-1))[1:]
+    return list(accumulate(map(len, pieces), lambda acc, n: acc + n + 1, initial=start - 1))[1:]
 
 
 _X86_OPCODE = bytes(1 if b in (0xE8, 0xE9) else 0 for b in range(256))
@@ -237,6 +237,9 @@ _X86_RIP_OPS = bytes(
 _X86_RIP_MODRM = bytes(1 if b & 0xC7 == 0x05 else 0 for b in range(256))
 
 
+_SCAN_CHUNK = 1 << 18  # bytes scanned at a time: bounds the candidate lists whatever the code holds
+
+
 def _x86_refs(region: bytes) -> tuple[list[int], list[int]]:
     """The references the transform rewrites in x86-64 code: (calls, rip).
 
@@ -250,40 +253,58 @@ def _x86_refs(region: bytes) -> tuple[list[int], list[int]]:
     the scan decides the same on transformed bytes as on the original ones
     (tests/test_delta_exe.py checks it on random bytes).
     """
-    if len(region) < 7:
-        return [], []
-    opcode = region.translate(_X86_OPCODE)
-    n = len(region) - 4
-    both = int.from_bytes(opcode[:n], "little") & int.from_bytes(region[4:].translate(_X86_TEST), "little")
-    calls = _positions(both.to_bytes(n, "little"))
-    n = len(region) - 6
-    rip = (
-        int.from_bytes(region[:n].translate(_X86_REX), "little")
-        & int.from_bytes(region[1 : n + 1].translate(_X86_RIP_OPS), "little")
-        & int.from_bytes(region[2 : n + 2].translate(_X86_RIP_MODRM), "little")
-    )
-    rips = _positions(rip.to_bytes(n, "little"))
-    taken_calls: list[int] = []
-    taken_rip: list[int] = []
+    calls: list[int] = []
+    rips: list[int] = []
+    for c, r in _x86_chunks(region):
+        calls += c
+        rips += r
+    return calls, rips
+
+
+def _x86_chunks(region: bytes) -> Iterator[tuple[list[int], list[int]]]:
+    """:func:`_x86_refs`, one chunk of the region at a time (the scan's state carries over)."""
+    size = len(region)
     last = 0
-    find = opcode.find
-    for j in sorted(calls + rips):  # two sorted runs: a linear merge
-        if j < last:
-            continue
-        if opcode[j]:  # call
-            lo = j - 3 if j - 3 > last else last
-            if lo < j and find(b"\x01", lo, j) >= 0:
+    for c0 in range(0, size, _SCAN_CHUNK):
+        c1 = min(size, c0 + _SCAN_CHUNK)
+        base = max(0, c0 - 3)  # the scan looks up to 3 bytes back
+        window = region[base : c1 + 6]
+        op = window.translate(_X86_OPCODE)
+        k = c0 - base
+        calls: list[int] = []
+        n = min(c1, size - 4) - c0
+        if n > 0:
+            both = int.from_bytes(op[k : k + n], "little") & int.from_bytes(window[k + 4 : k + 4 + n].translate(_X86_TEST), "little")
+            calls = _positions(both.to_bytes(n, "little"), c0)
+        rips: list[int] = []
+        n = min(c1, size - 6) - c0
+        if n > 0:
+            rip = (
+                int.from_bytes(window[k : k + n].translate(_X86_REX), "little")
+                & int.from_bytes(window[k + 1 : k + 1 + n].translate(_X86_RIP_OPS), "little")
+                & int.from_bytes(window[k + 2 : k + 2 + n].translate(_X86_RIP_MODRM), "little")
+            )
+            rips = _positions(rip.to_bytes(n, "little"), c0)
+        taken_calls: list[int] = []
+        taken_rip: list[int] = []
+        find = op.find
+        for j in sorted(calls + rips):  # two sorted runs: a linear merge
+            if j < last:
                 continue
-            if j > last and 0x40 <= region[j - 1] <= 0x4F:
-                continue
-            taken_calls.append(j)
-            last = j + 5
-        else:  # rip-relative
-            if j > last and opcode[j - 1]:
-                continue
-            taken_rip.append(j)
-            last = j + 7
-    return taken_calls, taken_rip
+            if op[j - base]:  # call
+                lo = j - 3 if j - 3 > last else last
+                if lo < j and find(b"\x01", lo - base, j - base) >= 0:
+                    continue
+                if j > last and 0x40 <= region[j - 1] <= 0x4F:
+                    continue
+                taken_calls.append(j)
+                last = j + 5
+            else:  # rip-relative
+                if j > last and op[j - 1 - base]:
+                    continue
+                taken_rip.append(j)
+                last = j + 7
+        yield taken_calls, taken_rip
 
 
 _ARM_ADRP = bytes(1 if (b & 0x9F) == 0x90 else 0 for b in range(256))
@@ -296,17 +317,31 @@ def _arm_refs(region: bytes) -> tuple[list[int], list[int]]:
     Every test reads opcode and register bits only, which the transform never changes, so the
     transformed code yields the same offsets.
     """
-    n = len(region) // 4
-    top = region[3 : 4 * n : 4]
-    branches = [4 * w for w in _positions(top.translate(_ARM_BRANCH))]
-    adrp = int.from_bytes(top[: max(n - 1, 0)].translate(_ARM_ADRP), "little") & int.from_bytes(top[1:].translate(_ARM_ADD64), "little")
-    pairs = []
-    for w in _positions(adrp.to_bytes(max(n - 1, 0), "little")):
-        j = 4 * w
-        add = int.from_bytes(region[j + 4 : j + 8], "little")
-        if not add & 0x00C00000 and (add >> 5) & 0x1F == region[j] & 0x1F:
-            pairs.append(j)
+    branches: list[int] = []
+    pairs: list[int] = []
+    for b, p in _arm_chunks(region):
+        branches += b
+        pairs += p
     return branches, pairs
+
+
+def _arm_chunks(region: bytes) -> Iterator[tuple[list[int], list[int]]]:
+    words = len(region) // 4
+    step = _SCAN_CHUNK // 4
+    for w0 in range(0, words, step):
+        w1 = min(words, w0 + step)
+        top = region[4 * w0 + 3 : 4 * min(words, w1 + 1) : 4]  # one word more: the ADD after an ADRP
+        n = w1 - w0
+        branches = [4 * w for w in _positions(top[:n].translate(_ARM_BRANCH), w0)]
+        m = min(n, len(top) - 1)
+        adrp = int.from_bytes(top[:m].translate(_ARM_ADRP), "little") & int.from_bytes(top[1 : m + 1].translate(_ARM_ADD64), "little")
+        pairs = []
+        for w in _positions(adrp.to_bytes(m, "little"), w0):
+            j = 4 * w
+            add = int.from_bytes(region[j + 4 : j + 8], "little")
+            if not add & 0x00C00000 and (add >> 5) & 0x1F == region[j] & 0x1F:
+                pairs.append(j)
+        yield branches, pairs
 
 
 @dataclass(frozen=True)
@@ -326,6 +361,10 @@ _ARCHES = {ARCH_X86_64: _Arch(unit=1, bits=25, align=1), ARCH_ARM64: _Arch(unit=
 def _refs(arch: int, region: bytes) -> tuple[list[int], list[int]]:
     """(branch references, data references) in ``region``."""
     return _x86_refs(region) if arch == ARCH_X86_64 else _arm_refs(region)
+
+
+def _ref_chunks(arch: int, region: bytes) -> Iterator[tuple[list[int], list[int]]]:
+    return _x86_chunks(region) if arch == ARCH_X86_64 else _arm_chunks(region)
 
 
 # ------------------------------------------------------------------------------------- address map
@@ -638,72 +677,72 @@ def transform(buf: bytearray, layout: ExeLayout, maps: ExeMaps, *, encode: bool)
         if r.offset + r.size > len(buf):
             raise TransformError("code region outside the file")
         region = bytes(buf[r.offset : r.offset + r.size])
-        refs, data_refs = _refs(layout.arch, region)
-        count += len(refs) + len(data_refs)
-        if layout.arch == ARCH_X86_64:
-            site0, at = r.vaddr + 5, r.offset + 1
-            for j in refs:
-                d = unpack_from(region, j + 1)[0] & 0x1FFFFFF  # rel32's top byte is 00 or FF: bits 24-31 agree
-                s = (site0 + j) & mask
-                hs = s + fsh[br(fs, s)]
-                if encode:
-                    t = (s + d) & mask
-                    v = (t + fsh[br(fs, t)] - hs) & mask
-                else:
-                    t = (hs + d) & mask
-                    v = (t + ish[br(is_, t)] - s) & mask
-                pack_into(buf, at + j, v | 0xFE000000 if v & 0x1000000 else v)
-            m32, half = 0xFFFFFFFF, arch.modulus >> 1
-            site0, at = r.vaddr + 7, r.offset + 3
-            for j in data_refs:
-                d = unpack_from(region, j + 3)[0]
-                site = (site0 + j) & m32
-                s = site & mask
-                shift = fsh[br(fs, s)] & mask  # the code map's shift at the site: where it sat in the old release
-                old_site = (site + shift - (arch.modulus if shift >= half else 0)) & m32
-                if encode:
-                    t = (site + d) & m32
-                    v = (t + dsh[br(ds, t)] - old_site) & m32
-                else:
-                    t = (old_site + d) & m32
-                    v = (t + dish[br(dis, t)] - site) & m32
-                pack_into(buf, at + j, v)
-        else:
-            if r.vaddr % 4:
-                raise TransformError("arm64 code region at an unaligned address")
-            site0, at = r.vaddr >> 2, r.offset
-            for j in refs:
-                w = unpack_from(region, j)[0]
-                d = w & 0x3FFFFFF
-                s = (site0 + (j >> 2)) & mask
-                hs = s + fsh[br(fs, s)]
-                if encode:
-                    t = (s + d) & mask
-                    v = (t + fsh[br(fs, t)] - hs) & mask
-                else:
-                    t = (hs + d) & mask
-                    v = (t + ish[br(is_, t)] - s) & mask
-                pack_into(buf, at + j, w & 0xFC000000 | v)
-            # ADRP + ADD pairs: the target (page << 12 | imm12, 33 bits) through the data map, re-encoded
-            # relative to the page the ADRP had in the old release
-            m33, half = (1 << 33) - 1, arch.modulus >> 1
-            for j in data_refs:
-                adrp, add = unpack_from(region, j)[0], unpack_from(region, j + 4)[0]
-                site = (r.vaddr + j) & m33
-                s = (site0 + (j >> 2)) & mask
-                shift = fsh[br(fs, s)] & mask
-                old_site = (site + 4 * (shift - (arch.modulus if shift >= half else 0))) & m33
-                pages = ((adrp >> 5) & 0x7FFFF) << 2 | (adrp >> 29) & 3
-                if encode:
-                    t = ((((site >> 12) + pages) & 0x1FFFFF) << 12) | (add >> 10) & 0xFFF
-                    t = (t + dsh[br(ds, t)]) & m33
-                    pages = ((t >> 12) - (old_site >> 12)) & 0x1FFFFF
-                else:
-                    t = ((((old_site >> 12) + pages) & 0x1FFFFF) << 12) | (add >> 10) & 0xFFF
-                    t = (t + dish[br(dis, t)]) & m33
-                    pages = ((t >> 12) - (site >> 12)) & 0x1FFFFF
-                pack_into(buf, at + j, adrp & 0x9F00001F | (pages & 3) << 29 | (pages >> 2) << 5)
-                pack_into(buf, at + j + 4, add & 0xFFC003FF | (t & 0xFFF) << 10)
+        for refs, data_refs in _ref_chunks(layout.arch, region):  # chunks bound the lists of sites
+            count += len(refs) + len(data_refs)
+            if layout.arch == ARCH_X86_64:
+                site0, at = r.vaddr + 5, r.offset + 1
+                for j in refs:
+                    d = unpack_from(region, j + 1)[0] & 0x1FFFFFF  # rel32's top byte is 00 or FF: bits 24-31 agree
+                    s = (site0 + j) & mask
+                    hs = s + fsh[br(fs, s)]
+                    if encode:
+                        t = (s + d) & mask
+                        v = (t + fsh[br(fs, t)] - hs) & mask
+                    else:
+                        t = (hs + d) & mask
+                        v = (t + ish[br(is_, t)] - s) & mask
+                    pack_into(buf, at + j, v | 0xFE000000 if v & 0x1000000 else v)
+                m32, half = 0xFFFFFFFF, arch.modulus >> 1
+                site0, at = r.vaddr + 7, r.offset + 3
+                for j in data_refs:
+                    d = unpack_from(region, j + 3)[0]
+                    site = (site0 + j) & m32
+                    s = site & mask
+                    shift = fsh[br(fs, s)] & mask  # the code map's shift at the site: where it sat in the old release
+                    old_site = (site + shift - (arch.modulus if shift >= half else 0)) & m32
+                    if encode:
+                        t = (site + d) & m32
+                        v = (t + dsh[br(ds, t)] - old_site) & m32
+                    else:
+                        t = (old_site + d) & m32
+                        v = (t + dish[br(dis, t)] - site) & m32
+                    pack_into(buf, at + j, v)
+            else:
+                if r.vaddr % 4:
+                    raise TransformError("arm64 code region at an unaligned address")
+                site0, at = r.vaddr >> 2, r.offset
+                for j in refs:
+                    w = unpack_from(region, j)[0]
+                    d = w & 0x3FFFFFF
+                    s = (site0 + (j >> 2)) & mask
+                    hs = s + fsh[br(fs, s)]
+                    if encode:
+                        t = (s + d) & mask
+                        v = (t + fsh[br(fs, t)] - hs) & mask
+                    else:
+                        t = (hs + d) & mask
+                        v = (t + ish[br(is_, t)] - s) & mask
+                    pack_into(buf, at + j, w & 0xFC000000 | v)
+                # ADRP + ADD pairs: the target (page << 12 | imm12, 33 bits) through the data map, re-encoded
+                # relative to the page the ADRP had in the old release
+                m33, half = (1 << 33) - 1, arch.modulus >> 1
+                for j in data_refs:
+                    adrp, add = unpack_from(region, j)[0], unpack_from(region, j + 4)[0]
+                    site = (r.vaddr + j) & m33
+                    s = (site0 + (j >> 2)) & mask
+                    shift = fsh[br(fs, s)] & mask
+                    old_site = (site + 4 * (shift - (arch.modulus if shift >= half else 0))) & m33
+                    pages = ((adrp >> 5) & 0x7FFFF) << 2 | (adrp >> 29) & 3
+                    if encode:
+                        t = ((((site >> 12) + pages) & 0x1FFFFF) << 12) | (add >> 10) & 0xFFF
+                        t = (t + dsh[br(ds, t)]) & m33
+                        pages = ((t >> 12) - (old_site >> 12)) & 0x1FFFFF
+                    else:
+                        t = ((((old_site >> 12) + pages) & 0x1FFFFF) << 12) | (add >> 10) & 0xFFF
+                        t = (t + dish[br(dis, t)]) & m33
+                        pages = ((t >> 12) - (site >> 12)) & 0x1FFFFF
+                    pack_into(buf, at + j, adrp & 0x9F00001F | (pages & 3) << 29 | (pages >> 2) << 5)
+                    pack_into(buf, at + j + 4, add & 0xFFC003FF | (t & 0xFFF) << 10)
     return count
 
 

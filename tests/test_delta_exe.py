@@ -434,7 +434,7 @@ def test_memory_need_covers_the_transform(builds: dict[str, tuple[Path, Path]], 
     info = make_patch(old, new, tmp_path / "p")
     plain = delta.decoder_memory_need("hdiff", info.old_size, info.new_size, info.payload_size, info.raw_size)
     assert info.memory_need == delta.decoder_memory_need(
-        "hdiff", info.old_size, info.new_size, info.payload_size, info.raw_size, transform=True
+        "hdiff", info.old_size, info.new_size, info.payload_size, info.raw_size, descriptor_size=info.descriptor_size
     ) > plain
     with pytest.raises(delta.PatchMemoryError):
         apply_patch(tmp_path / "missing", tmp_path / "p", tmp_path / "out", max_memory=info.memory_need - 1)

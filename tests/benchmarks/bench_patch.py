@@ -138,9 +138,11 @@ def fetch_all() -> dict[str, tuple[Path, Path]]:
 @dataclass
 class Run:
     size: int = 0
-    create: list[float] = field(default_factory=list)
+    create: list[float] = field(default_factory=list)  # CPU seconds (user + system)
+    create_wall: list[float] = field(default_factory=list)
     create_rss: list[int] = field(default_factory=list)
     apply: list[float] = field(default_factory=list)
+    apply_wall: list[float] = field(default_factory=list)
     apply_rss: list[int] = field(default_factory=list)
     note: str = ""
 
@@ -173,17 +175,17 @@ def _tools(old: Path, new: Path, patch: Path, out: Path) -> dict[str, tuple[list
     }
 
 
-def _timed(argv: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one child process, by GNU time."""
+def _timed(argv: list[str]) -> tuple[float, float, int]:
+    """CPU seconds (user + system), wall seconds and peak RSS (bytes) of one child process, by GNU time."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         proc = subprocess.run(
-            ["/usr/bin/time", "-f", "%e %M", "-o", tf.name, *argv], env=env, capture_output=True, text=True, check=False
+            ["/usr/bin/time", "-f", "%U %S %e %M", "-o", tf.name, *argv], env=env, capture_output=True, text=True, check=False
         )
         if proc.returncode != 0:
             raise SystemExit(f"failed ({proc.returncode}): {' '.join(argv)}\n{proc.stderr}")
-        seconds, kib = tf.read().split()[-2:]
-    return float(seconds), int(kib) * 1024
+        user, system, wall, kib = tf.read().split()[-4:]
+    return float(user) + float(system), float(wall), int(kib) * 1024
 
 
 def bench_pair(name: str, repeat: int) -> tuple[dict[str, Run], int, int]:
@@ -194,8 +196,9 @@ def bench_pair(name: str, repeat: int) -> tuple[dict[str, Run], int, int]:
             for tool, (create, apply) in _tools(old, new, Path(tmp, "patch"), Path(tmp, "out")).items():
                 run = runs.setdefault(tool, Run())
                 print(f"  {name} round {i + 1}/{repeat}: {tool}", file=sys.stderr, flush=True)
-                t, rss = _timed(create)
-                run.create.append(t)
+                cpu, wall, rss = _timed(create)
+                run.create.append(cpu)
+                run.create_wall.append(wall)
                 run.create_rss.append(rss)
                 run.size = Path(tmp, "patch").stat().st_size
                 if tool == "ppm":
@@ -204,8 +207,9 @@ def bench_pair(name: str, repeat: int) -> tuple[dict[str, Run], int, int]:
 
                     info = patch_info(Path(tmp, "patch"))
                     run.note = f"{info.transform} (format {info.format_version})"
-                t, rss = _timed(apply)
-                run.apply.append(t)
+                cpu, wall, rss = _timed(apply)
+                run.apply.append(cpu)
+                run.apply_wall.append(wall)
                 run.apply_rss.append(rss)
                 if Path(tmp, "out").read_bytes() != new.read_bytes():
                     raise SystemExit(f"{tool} did not reproduce {new}")
@@ -229,13 +233,16 @@ def render(results: dict[str, tuple[dict[str, Run], int, int]], repeat: int, arg
         "",
         f"`python tests/benchmarks/bench_patch.py {' '.join(argv)}` on {platform.node() or 'this machine'} "
         f"({os.cpu_count()} cores, Python {platform.python_version()}); medians of {repeat} runs, each tool a "
-        "separate process under GNU time (wall seconds, peak RSS). Sizes in MB (10^6 bytes). "
+        "separate process under GNU time: CPU seconds (user + system, all threads), wall seconds in "
+        "brackets, peak RSS. The machine is shared with other builds, so wall times swing with its load; the "
+        "time ratios are of CPU seconds. Sizes in MB (10^6 bytes). "
         "ppm's times include its sha256 checks, its round-trip verification (make) and fsync (apply). "
         "Ratios are ppm / peer: below 1 means ppm is smaller or faster. "
         "Goals against bsdiff4: size <= 0.85 on every pair and geometric mean <= 0.80, create and apply "
         "time ratios <= 1; ppm's creation RSS against 2 x (old + new) in the summary.",
         "",
-        "| pair | tool | patch MB | create s | create RSS MB | apply s | apply RSS MB | size ratio | create ratio | apply ratio |",
+        "| pair | tool | patch MB | create CPU s [wall] | create RSS MB | apply CPU s [wall] | apply RSS MB "
+        "| size ratio | create ratio | apply ratio |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     summary = []
@@ -248,8 +255,8 @@ def render(results: dict[str, tuple[dict[str, Run], int, int]], repeat: int, arg
                 f"{p.size / r.size:.3f}", f"{med(p.create) / med(r.create):.2f}", f"{med(p.apply) / max(med(r.apply), 1e-3):.2f}",
             ]
             lines.append(
-                f"| {label} | {tool} | {_mb(r.size)} | {med(r.create):.2f} | {med(r.create_rss) / 1e6:.0f} | "
-                f"{med(r.apply):.2f} | {med(r.apply_rss) / 1e6:.0f} | " + " | ".join(ratios) + " |"
+                f"| {label} | {tool} | {_mb(r.size)} | {med(r.create):.2f} [{med(r.create_wall):.2f}] | {med(r.create_rss) / 1e6:.0f} | "
+                f"{med(r.apply):.2f} [{med(r.apply_wall):.2f}] | {med(r.apply_rss) / 1e6:.0f} | " + " | ".join(ratios) + " |"
             )
         lines.append(f"| {label} | (new file; zstd -19 of it) | {_mb(new_size)}; {_mb(full)} | | | | | | | |")
         b = runs["bsdiff4"]
@@ -260,7 +267,7 @@ def render(results: dict[str, tuple[dict[str, Run], int, int]], repeat: int, arg
         "",
         "## ppm against bsdiff4",
         "",
-        "| pair | ppm transform | size ratio | create time ratio | apply time ratio | create RSS / 2(old+new) | create RSS / bsdiff4's |",
+        "| pair | ppm transform | size ratio | create CPU ratio | apply CPU ratio | create RSS / 2(old+new) | create RSS / bsdiff4's |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for _, label, size, create, apply_, rss2, rssb, note in summary:

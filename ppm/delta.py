@@ -19,20 +19,24 @@ A patch file is a fixed 128-byte header followed by the payload:
     124    4     crc32 of bytes 0..124
 
 The payload is the transform descriptor (format 2 only: the new release's code regions and the
-address map, see ppm/exe_transform.py, with its own crc32) followed by one zstd frame.
+code and data address maps, see ppm/exe_transform.py, followed by its crc32) and one zstd frame.
 
 Format 2 exists for the executable transform: a client that only knows format 1 refuses such a
 patch by its version byte ("patch format version 2, this ppm reads version 1", hint: update ppm
-or download the full file), before reading anything else. Patches without the transform are
-still written as format 1, so older clients keep applying them; this ppm reads both.
+or download the full file; ppm.update then falls back to the compressed or full bundle), before
+reading anything else. Patches without the transform are still written as format 1, so older
+clients keep applying them; this ppm reads both.
 
 Executables (ELF, PE and Mach-O; x86-64 and arm64, found by :func:`ppm.exe_transform.detect`):
-with ``hdiff``, the new file's call and branch displacements are first rewritten through an
-address map from the new release to the old one (:func:`ppm.exe_transform.build_map`), so that
-code which only moved reads exactly as in the old file; the patch turns the old file into that
-transformed new file, and applying undoes the transform (the descriptor says where and how)
-before the new file's sha256 is checked and the file renamed into place. The old file is used
-as it is, so applying does not transform it.
+with ``hdiff``, the new file's references are first rewritten as the old release had them:
+call/jmp rel32 and arm64 B/BL through a code address map from the new release to the old one,
+x86-64 rip-relative operands and arm64 ADRP + ADD pairs through a data address map
+(:func:`ppm.exe_transform.build_map`), so code that only moved, or only reaches data that moved,
+reads exactly as in the old file. The patch turns the old file into that transformed new file;
+applying undoes the transform (the descriptor says where and how) before the new file's sha256 is
+checked and the file renamed into place. The old file is used as it is, so applying does not
+transform it. When both files hold the same code at the same addresses the transform would be
+the identity, and is skipped.
 
 Methods, chosen by measurement (tests/benchmarks/results/patch.md):
 - ``zstd``: zstd's own patch mode, like ``zstd --patch-from``: the old file is a raw-content
@@ -41,9 +45,9 @@ Methods, chosen by measurement (tests/benchmarks/results/patch.md):
 - ``hdiff``: HDiffPatch's diff (suffix-array matching like bsdiff, with approximate matches and a
   better cover selection) written uncompressed, then that stream compressed as one zstd frame. On
   real releases it is smaller than bsdiff4 and than ``zstd --patch-from -19`` on every pair we
-  measured, creates faster than bsdiff4 with a fraction of its memory, and applies faster than
-  bspatch. It is the default; ``zstd`` is the fallback when the matcher's memory would exceed the
-  budget, and ``best`` makes both and keeps the smaller.
+  measured, and creates faster than bsdiff4 with a fraction of its memory. It is the default;
+  ``zstd`` is the fallback when the matcher's memory would exceed the budget, and ``best`` makes
+  every variant (with and without the transform, and zstd) and keeps the smallest.
 
 The header says what decoding costs before anything is decoded (:attr:`PatchInfo.memory_need`),
 so an updater can refuse a patch it cannot afford and fall back to the full file; the figure is

@@ -247,8 +247,8 @@ def render(results: dict[str, tuple[dict[str, Run], int, int]], repeat: int, arg
     ]
     summary = []
     for name, (runs, new_size, full) in results.items():
-        _, package, old_v, new_v, _ = PAIRS[name]
-        label = f"{package} {old_v}→{new_v}"
+        eco, package, old_v, new_v, member = PAIRS[name]
+        label = f"{package} {old_v}→{new_v}" + (f" ({member})" if eco == "pypi" else "")
         p = runs["ppm"]
         for tool, r in runs.items():
             ratios = ["", "", ""] if tool == "ppm" else [

@@ -506,6 +506,8 @@ def make_patch(
             f"making this patch needs about {need >> 20} MiB, more than the {budget >> 20} MiB allowed",
             hint="raise the memory limit, or publish the full file without a patch",
         )
+    if transform and "hdiff" not in candidates:
+        raise PatchError("the executable transform works with the hdiff method only", hint="drop --transform or use --method hdiff")
     exe = _plan_transform(old_b, new_b, say, force=bool(transform)) if transform is not False and "hdiff" in candidates else None
     if transform and exe is None:
         raise PatchError(

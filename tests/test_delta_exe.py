@@ -427,6 +427,8 @@ def test_transform_needs_executables(tmp_path: Path) -> None:
     assert patch_info(tmp_path / "p").format_version == 1
     with pytest.raises(PatchError, match="not both executables"):
         make_patch(tmp_path / "a", tmp_path / "b", tmp_path / "p2", transform=True)
+    with pytest.raises(PatchError, match="hdiff method only"):
+        make_patch(tmp_path / "a", tmp_path / "b", tmp_path / "p2", transform=True, method="zstd")
 
 
 def test_memory_need_covers_the_transform(builds: dict[str, tuple[Path, Path]], tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """The executable transform (ppm/exe_transform.py) and patch format 2: real executables of each
-format and architecture built here (cc, zig cc, go), property tests on arbitrary bytes, format 1
+format and architecture built here (cc; zig cc for arm64 ELF, PE and Mach-O; go), property tests on arbitrary bytes, format 1
 patches still applied, and mutated patches refused cleanly before anything is written."""
 
 from __future__ import annotations
@@ -102,6 +102,8 @@ TARGETS = {
     "elf-x86_64": ("ELF", "x86-64"),
     "elf-arm64": ("ELF", "arm64"),
     "pe-x86_64": ("PE", "x86-64"),
+    "macho-arm64": ("Mach-O", "arm64"),
+    "macho-x86_64": ("Mach-O", "x86-64"),
     "go-elf-x86_64": ("ELF", "x86-64"),
     "go-elf-arm64": ("ELF", "arm64"),
     "go-pe-x86_64": ("PE", "x86-64"),
@@ -136,7 +138,10 @@ def _build(target: str, version: int, d: Path) -> Path | None:
             zig = _zig()
             if zig is None:
                 return None
-            triple = {"elf-arm64": "aarch64-linux-gnu", "pe-x86_64": "x86_64-windows-gnu"}[target]
+            triple = {
+                "elf-arm64": "aarch64-linux-gnu", "pe-x86_64": "x86_64-windows-gnu",
+                "macho-arm64": "aarch64-macos", "macho-x86_64": "x86_64-macos",
+            }[target]
             argv = [*zig, "cc", "-target", triple, "-O2", "-o", str(out), str(src)]
     r = subprocess.run(argv, cwd=d, env=env, capture_output=True, text=True, check=False, timeout=600)
     if r.returncode != 0:

@@ -5,9 +5,10 @@ change gets new bytes although it still means the same thing: a diff sees tens o
 scattered small edits. xz's BCJ filters rewrite branch displacements as absolute targets, which
 helps compression but little for diffing, since the targets move too (measured on esbuild
 0.28.1→0.28.2: x86-64 patch 0.98 of bsdiff4's instead of 0.95 without it, arm64 0.96 instead of
-1.06; this transform: 0.66 and 0.72). Zucchini's idea works for diffing: rewrite each reference in the *new* file as the *old*
-release would have written it, through a map of which code and data moved where. Code that only
-moved, or only reaches things that moved, then reads exactly as in the old file.
+1.06; this transform: 0.66 and 0.72). Zucchini's idea works for diffing: rewrite each reference
+in the *new* file as the *old* release would have written it, through a map of which code and
+data moved where. Code that only moved, or only reaches things that moved, then reads exactly as
+in the old file.
 
 - :func:`detect` finds the code: ELF, PE and Mach-O, 64-bit little-endian, x86-64 or arm64. Every
   field read is bounds-checked (the input is untrusted), and anything unexpected means "not an

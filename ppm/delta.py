@@ -1,19 +1,42 @@
 """Binary patches between two releases of an executable: make, inspect, apply.
 
-A patch file is a fixed 128-byte header followed by one zstd frame:
+A patch file is a fixed 128-byte header followed by the payload:
 
     offset size  field
     0      8     magic b"PPMPATCH"
-    8      1     format version (1)
+    8      1     format version: 1, or 2 when the patch uses the executable transform
     9      1     method: 1 = zstd patch mode, 2 = HDiffPatch transform + zstd
     10     1     zstd window log of the frame
-    11     5     reserved (zero)
+    11     1     transform: 0 = none, 1 = executable references (format 2 only)
+    12     1     executable format (1 ELF, 2 PE, 3 Mach-O), 13  1  architecture (1 x86-64, 2 arm64)
+    14     2     reserved (zero)
     16     8     old size            24  32  old sha256
     56     8     new size            64  32  new sha256
     96     8     payload size (bytes after the header)
     104    8     raw size (what the frame decompresses to)
     112    8     decoder memory need, bytes
-    120    4     reserved (zero)     124  4   crc32 of bytes 0..124
+    120    4     transform descriptor size (format 2; zero in format 1)
+    124    4     crc32 of bytes 0..124
+
+The payload is the transform descriptor (format 2 only: the new release's code regions and the
+code and data address maps, see ppm/exe_transform.py, followed by its crc32) and one zstd frame.
+
+Format 2 exists for the executable transform: a client that only knows format 1 refuses such a
+patch by its version byte ("patch format version 2, this ppm reads version 1", hint: update ppm
+or download the full file; ppm.update then falls back to the compressed or full bundle), before
+reading anything else. Patches without the transform are still written as format 1, so older
+clients keep applying them; this ppm reads both.
+
+Executables (ELF, PE and Mach-O; x86-64 and arm64, found by :func:`ppm.exe_transform.detect`):
+with ``hdiff``, the new file's references are first rewritten as the old release had them:
+call/jmp rel32 and arm64 B/BL through a code address map from the new release to the old one,
+x86-64 rip-relative operands and arm64 ADRP + ADD pairs through a data address map
+(:func:`ppm.exe_transform.build_map`), so code that only moved, or only reaches data that moved,
+reads exactly as in the old file. The patch turns the old file into that transformed new file;
+applying undoes the transform (the descriptor says where and how) before the new file's sha256 is
+checked and the file renamed into place. The old file is used as it is, so applying does not
+transform it. When both files hold the same code at the same addresses the transform would be
+the identity, and is skipped.
 
 Methods, chosen by measurement (tests/benchmarks/results/patch.md):
 - ``zstd``: zstd's own patch mode, like ``zstd --patch-from``: the old file is a raw-content
@@ -22,9 +45,9 @@ Methods, chosen by measurement (tests/benchmarks/results/patch.md):
 - ``hdiff``: HDiffPatch's diff (suffix-array matching like bsdiff, with approximate matches and a
   better cover selection) written uncompressed, then that stream compressed as one zstd frame. On
   real releases it is smaller than bsdiff4 and than ``zstd --patch-from -19`` on every pair we
-  measured, creates faster than bsdiff4 with a fraction of its memory, and applies faster than
-  bspatch. It is the default; ``zstd`` is the fallback when the matcher's memory would exceed the
-  budget, and ``best`` makes both and keeps the smaller.
+  measured, and creates faster than bsdiff4 with a fraction of its memory. It is the default;
+  ``zstd`` is the fallback when the matcher's memory would exceed the budget, and ``best`` makes
+  every variant (with and without the transform, and zstd) and keeps the smallest.
 
 The header says what decoding costs before anything is decoded (:attr:`PatchInfo.memory_need`),
 so an updater can refuse a patch it cannot afford and fall back to the full file; the figure is
@@ -34,6 +57,7 @@ the result's hash after, and replaces ``out`` atomically.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import struct
@@ -41,14 +65,21 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ppm.core.errors import PpmError
 
+if TYPE_CHECKING:
+    from ppm.exe_transform import ExeLayout, ExeMaps
+
 MAGIC = b"PPMPATCH"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest format this ppm writes (format 1 when no transform is used)
+READ_VERSIONS = (1, 2)
 HEADER_SIZE = 128
-_HEADER = struct.Struct("<8sBBB5sQ32sQ32sQQQ4s")  # up to the crc32
+_HEADER = struct.Struct("<8sBBBBBB2sQ32sQ32sQQQI")  # up to the crc32
 assert _HEADER.size == 124
+TRANSFORM_NONE = 0
+TRANSFORM_EXE = 1
 
 METHOD_ZSTD = 1
 METHOD_HDIFF = 2
@@ -65,6 +96,7 @@ _DECODER_OVERHEAD = 48 << 20
 _HDIFF_BYTES_PER_OLD = 8
 _HDIFF_BYTES_PER_NEW = 2
 _CREATE_OVERHEAD = 64 << 20
+_TRANSFORM_OVERHEAD = 48 << 20
 
 Progress = Callable[[str], None]
 
@@ -90,6 +122,8 @@ class PatchInfo:
     raw_size: int
     window_log: int
     memory_need: int
+    transform: str = "none"  # "none", or the executable the references were transformed for, e.g. "ELF arm64"
+    descriptor_size: int = 0
 
     def to_dict(self) -> dict[str, object]:
         from dataclasses import asdict
@@ -100,13 +134,26 @@ class PatchInfo:
 # ------------------------------------------------------------------------------------- header
 
 
+def _transform_codes(name: str) -> tuple[int, int, int]:
+    """(transform, executable format, architecture) header bytes for PatchInfo.transform."""
+    if name == "none":
+        return TRANSFORM_NONE, 0, 0
+    from ppm.exe_transform import ARCH_NAMES, FORMAT_NAMES
+
+    fmt, _, arch = name.partition(" ")
+    formats = {v: k for k, v in FORMAT_NAMES.items()}
+    arches = {v: k for k, v in ARCH_NAMES.items()}
+    return TRANSFORM_EXE, formats[fmt], arches[arch]
+
+
 def _pack_header(info: PatchInfo) -> bytes:
     method = {v: k for k, v in METHOD_NAMES.items()}[info.method]
+    transform, exe_format, arch = _transform_codes(info.transform)
     head = _HEADER.pack(
-        MAGIC, FORMAT_VERSION, method, info.window_log, bytes(5),
+        MAGIC, info.format_version, method, info.window_log, transform, exe_format, arch, bytes(2),
         info.old_size, bytes.fromhex(info.old_sha256),
         info.new_size, bytes.fromhex(info.new_sha256),
-        info.payload_size, info.raw_size, info.memory_need, bytes(4),
+        info.payload_size, info.raw_size, info.memory_need, info.descriptor_size,
     )
     return head + struct.pack("<I", zlib.crc32(head))
 
@@ -121,18 +168,34 @@ def _unpack_header(head: bytes, patch_size: int, where: object) -> PatchInfo:
     (crc,) = struct.unpack_from("<I", head, 124)
     if zlib.crc32(head[:124]) != crc:
         raise PatchError(f"{where}: corrupt patch header (checksum mismatch)")
-    (_, version, method, wlog, _, old_size, old_sha, new_size, new_sha, payload, raw, need, _) = _HEADER.unpack_from(head)
-    if version != FORMAT_VERSION:
+    (_, version, method, wlog, transform, exe_format, arch, reserved, old_size, old_sha, new_size, new_sha,
+     payload, raw, need, desc_size) = _HEADER.unpack_from(head)
+    if version not in READ_VERSIONS:
         raise PatchError(
-            f"{where}: patch format version {version}, this ppm reads version {FORMAT_VERSION}",
+            f"{where}: patch format version {version}, this ppm reads versions {', '.join(map(str, READ_VERSIONS))}",
             hint="update ppm, or download the full file instead",
         )
     if method not in METHOD_NAMES:
         raise PatchError(f"{where}: unknown patch method {method}", hint="update ppm, or download the full file instead")
+    if not 10 <= wlog <= 31:
+        raise PatchError(f"{where}: corrupt patch header (zstd window log {wlog})")
+    name = "none"
+    if version == 1:
+        if (transform, exe_format, arch, reserved, desc_size) != (0, 0, 0, bytes(2), 0):
+            raise PatchError(f"{where}: corrupt patch header (reserved bytes set in a format 1 patch)")
+    else:
+        from ppm.exe_transform import ARCH_NAMES, FORMAT_NAMES
+
+        if transform != TRANSFORM_EXE or exe_format not in FORMAT_NAMES or arch not in ARCH_NAMES or reserved != bytes(2):
+            raise PatchError(f"{where}: unknown patch transform {transform}", hint="update ppm, or download the full file instead")
+        if method != METHOD_HDIFF or not 0 < desc_size <= payload:
+            raise PatchError(f"{where}: corrupt patch header (transform descriptor of {desc_size} bytes)")
+        name = f"{FORMAT_NAMES[exe_format]} {ARCH_NAMES[arch]}"
     return PatchInfo(
         method=METHOD_NAMES[method], format_version=version,
         old_size=old_size, old_sha256=old_sha.hex(), new_size=new_size, new_sha256=new_sha.hex(),
         patch_size=patch_size, payload_size=payload, raw_size=raw, window_log=wlog, memory_need=need,
+        transform=name, descriptor_size=desc_size,
     )
 
 
@@ -155,16 +218,26 @@ def patch_info(patch: Path) -> PatchInfo:
 # ------------------------------------------------------------------------------------- memory
 
 
-def decoder_memory_need(method: str, old_size: int, new_size: int, payload_size: int, raw_size: int) -> int:
+def decoder_memory_need(
+    method: str, old_size: int, new_size: int, payload_size: int, raw_size: int, *, descriptor_size: int = 0
+) -> int:
     """Peak memory, in bytes, that apply_patch needs for a patch with these sizes.
 
     Decoding holds the old file, the payload, the decompressed stream and the new file at once
     (HDiffPatch applies in memory); zstd patch mode decompresses straight into the new file's
-    buffer with the old file as its prefix, so nothing has to fit in a separate window.
+    buffer with the old file as its prefix, so nothing has to fit in a separate window. Undoing
+    the executable transform needs a mutable copy of the new file, a snapshot of its code, the
+    address maps built from the descriptor (``descriptor_size`` bytes; each interval, at least 3
+    bytes of it, becomes a few Python integers in lists), a second copy of the frame split from
+    the descriptor, and the lists of sites of one scanned chunk (256 KiB of code: a few tens of MiB
+    at most, whatever the code holds).
     """
     if method == "zstd":
         return old_size + payload_size + 2 * new_size + _DECODER_OVERHEAD
-    return old_size + payload_size + raw_size + 2 * new_size + _DECODER_OVERHEAD
+    need = old_size + payload_size + raw_size + 2 * new_size + _DECODER_OVERHEAD
+    if descriptor_size:
+        need += 2 * new_size + payload_size + 100 * descriptor_size + _TRANSFORM_OVERHEAD
+    return need
 
 
 def creation_memory_need(method: str, old_size: int, new_size: int) -> int:
@@ -172,7 +245,8 @@ def creation_memory_need(method: str, old_size: int, new_size: int) -> int:
     if method == "zstd":
         # old and new, the zstd matcher's tables at level 19-22 with long-distance matching
         return 2 * (old_size + new_size) + (512 << 20)
-    return _HDIFF_BYTES_PER_OLD * old_size + _HDIFF_BYTES_PER_NEW * new_size + _CREATE_OVERHEAD + 2 * new_size
+    # + the transformed copy of new and the matcher's masked copies of both code sections
+    return _HDIFF_BYTES_PER_OLD * old_size + _HDIFF_BYTES_PER_NEW * new_size + _CREATE_OVERHEAD + 4 * new_size + old_size
 
 
 def default_memory_budget() -> int:
@@ -270,18 +344,50 @@ def _write_atomic(out: Path, chunks: list[bytes], mode: int | None = None, check
             check()
         os.replace(tmp, out)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 
 # ------------------------------------------------------------------------------------- make
 
 
+@dataclass(frozen=True)
+class _Exe:
+    """The executable transform for one pair: what the patch carries and the transformed new file."""
+
+    name: str
+    descriptor: bytes  # ppm.exe_transform's descriptor + its crc32
+    new: bytes  # the new file with its references rewritten
+
+
+def _plan_transform(old: bytes, new: bytes, say: Progress, *, force: bool = False) -> _Exe | None:
+    """The executable transform for this pair, or None when either file is not a matching executable
+    (or, unless ``force``, when both hold the same code at the same addresses: the transform would
+    change nothing and only add its descriptor)."""
+    from ppm import exe_transform as xt
+
+    old_layout, new_layout = xt.detect(old), xt.detect(new)
+    if old_layout is None or new_layout is None or old_layout.arch != new_layout.arch or old_layout.format != new_layout.format:
+        return None
+    same_places = [(r.size, r.vaddr) for r in old_layout.regions] == [(r.size, r.vaddr) for r in new_layout.regions]
+    if not force and same_places and all(
+        old[a.offset : a.offset + a.size] == new[b.offset : b.offset + b.size]
+        for a, b in zip(old_layout.regions, new_layout.regions, strict=True)
+    ):
+        say(f"{new_layout.name}: the code is the same in both files; no transform")  # it would be the identity
+        return None
+    maps = xt.build_map(old, old_layout, new, new_layout)
+    buf = bytearray(new)
+    refs = xt.transform(buf, new_layout, maps, encode=True)
+    body = xt.pack_descriptor(new_layout, maps)
+    say(f"{new_layout.name}: {refs} references rewritten through {len(maps.code.intervals)} matched runs of code"
+        f" and {len(maps.data.intervals)} of data")
+    return _Exe(new_layout.name, body + struct.pack("<I", zlib.crc32(body)), bytes(buf))
+
+
 def _encode(method: str, old: bytes, new: bytes, level: int) -> tuple[bytes, int, int]:
-    """Return (payload, raw size, window log) for one method."""
+    """Return (frame, raw size, window log) for one method."""
     if method == "zstd":
         payload, wlog = _zstd_compress(new, level, prefix=old)
         return payload, len(new), wlog
@@ -297,28 +403,65 @@ def _encode(method: str, old: bytes, new: bytes, level: int) -> tuple[bytes, int
     return payload, len(raw), wlog
 
 
-def _unpack(info: PatchInfo, payload: bytes) -> bytes:
-    """What can be decoded without the old file: HDiffPatch's stream out of its zstd frame."""
+def _read_descriptor(info: PatchInfo, desc: bytes) -> tuple[ExeLayout, ExeMaps]:
+    """The transform descriptor at the head of the payload, checked before anything is decoded."""
+    from ppm import exe_transform as xt
+
+    if len(desc) != info.descriptor_size or len(desc) < 4:
+        raise PatchError("corrupt patch: truncated transform descriptor")
+    body, (crc,) = desc[:-4], struct.unpack("<I", desc[-4:])
+    if zlib.crc32(body) != crc:
+        raise PatchError("corrupt patch: transform descriptor checksum mismatch")
+    try:
+        layout, maps = xt.unpack_descriptor(body, info.new_size)
+    except xt.TransformError as e:
+        raise PatchError(f"corrupt patch: {e}") from e
+    if layout.name != info.transform:
+        raise PatchError(f"corrupt patch: the descriptor is for {layout.name}, the header says {info.transform}")
+    return layout, maps
+
+
+def _unpack(info: PatchInfo, payload: bytes) -> tuple[bytes, tuple[ExeLayout, ExeMaps] | None]:
+    """What can be decoded without the old file: HDiffPatch's stream, and the transform descriptor."""
     if info.method == "zstd":
-        return payload
+        return payload, None
     import hdiffpatch  # noqa: F401  (imported here, while the old file is being hashed)
 
-    return _zstd_decompress(payload, info.window_log, info.raw_size)
+    ctx = None
+    if info.transform != "none":
+        ctx = _read_descriptor(info, payload[: info.descriptor_size])
+        payload = payload[info.descriptor_size :]
+    return _zstd_decompress(payload, info.window_log, info.raw_size), ctx
 
 
-def _rebuild(info: PatchInfo, old: bytes, unpacked: bytes) -> bytes:
+def _rebuild(
+    info: PatchInfo, old: bytes, unpacked: bytes, ctx: tuple[ExeLayout, ExeMaps] | None
+) -> bytes | bytearray:
     if info.method == "zstd":
         return _zstd_decompress(unpacked, info.window_log, info.new_size, prefix=old)
     import hdiffpatch
 
     try:
-        return hdiffpatch.apply(old, unpacked)
+        new = hdiffpatch.apply(old, unpacked)
     except hdiffpatch.HDiffPatchError as e:
         raise PatchError(f"corrupt patch: {e}") from e
+    if ctx is None:
+        return new
+    from ppm import exe_transform as xt
+
+    layout, maps = ctx
+    buf = bytearray(new)
+    del new
+    try:
+        xt.transform(buf, layout, maps, encode=False)
+    except xt.TransformError as e:
+        raise PatchError(f"corrupt patch: {e}") from e
+    return buf
 
 
-def _decode(info: PatchInfo, old: bytes, payload: bytes) -> bytes:
-    return _rebuild(info, old, _unpack(info, payload))
+def _decode(info: PatchInfo, old: bytes, payload: bytes) -> bytes | bytearray:
+    unpacked, ctx = _unpack(info, payload)
+    return _rebuild(info, old, unpacked, ctx)
 
 
 def make_patch(
@@ -328,13 +471,17 @@ def make_patch(
     *,
     level: int = DEFAULT_LEVEL,
     method: str = "auto",
+    transform: bool | None = None,
     max_memory: int | None = None,
     progress: Progress | None = None,
 ) -> PatchInfo:
     """Write a patch that turns ``old`` into ``new``, and return its header.
 
     ``method``: ``auto`` (HDiffPatch + zstd, or zstd patch mode when the matcher would need more
-    than ``max_memory``), ``hdiff``, ``zstd``, or ``best`` (make both, keep the smaller).
+    than ``max_memory``), ``hdiff``, ``zstd``, or ``best`` (make every variant, keep the smallest).
+    ``transform``: with ``hdiff``, rewrite the executables' references first (format 2) when both
+    files are executables of one format and architecture; None (the default) does so whenever it
+    applies, False never (format 1), True refuses files it does not apply to.
     ``max_memory`` bounds creation (default: 3/4 of physical memory); a method that would exceed
     it is not attempted. The patch is checked by applying it before it is written.
     """
@@ -359,30 +506,63 @@ def make_patch(
             f"making this patch needs about {need >> 20} MiB, more than the {budget >> 20} MiB allowed",
             hint="raise the memory limit, or publish the full file without a patch",
         )
+    if transform and "hdiff" not in candidates:
+        raise PatchError("the executable transform works with the hdiff method only", hint="drop --transform or use --method hdiff")
+    exe = _plan_transform(old_b, new_b, say, force=bool(transform)) if transform is not False and "hdiff" in candidates else None
+    if transform and exe is None:
+        raise PatchError(
+            f"{old} and {new} are not both executables of one format and architecture (ELF, PE or Mach-O; x86-64 or arm64)",
+            hint="make the patch without --transform",
+        )
+    variants: list[tuple[str, _Exe | None]] = []
+    for m in candidates:
+        if m == "hdiff" and exe is not None:
+            variants.append((m, exe))
+        if m != "hdiff" or exe is None or (method == "best" and not transform):
+            variants.append((m, None))
 
     old_sha = hashlib.sha256(old_b).hexdigest()
     new_sha = hashlib.sha256(new_b).hexdigest()
-    best: tuple[bytes, PatchInfo] | None = None
-    for m in candidates:
-        say(f"diffing with {m} (zstd level {level})")
-        payload, raw_size, wlog = _encode(m, old_b, new_b, level)
+    made: list[tuple[bytes, PatchInfo]] = []
+    for m, x in variants:
+        label = m if x is None else f"{m} + {x.name} transform"
+        say(f"diffing with {label} (zstd level {level})")
+        frame, raw_size, wlog = _encode(m, old_b, new_b if x is None else x.new, level)
+        payload = frame if x is None else x.descriptor + frame
         info = PatchInfo(
-            method=m, format_version=FORMAT_VERSION,
+            method=m, format_version=1 if x is None else 2,
             old_size=len(old_b), old_sha256=old_sha, new_size=len(new_b), new_sha256=new_sha,
-            patch_size=HEADER_SIZE + len(payload), payload_size=len(payload), raw_size=raw_size,
-            window_log=wlog, memory_need=decoder_memory_need(m, len(old_b), len(new_b), len(payload), raw_size),
+            patch_size=HEADER_SIZE + len(payload), payload_size=len(payload), raw_size=raw_size, window_log=wlog,
+            memory_need=decoder_memory_need(
+                m, len(old_b), len(new_b), len(payload), raw_size, descriptor_size=0 if x is None else len(x.descriptor)
+            ),
+            transform="none" if x is None else x.name, descriptor_size=0 if x is None else len(x.descriptor),
         )
-        say(f"{m}: {info.patch_size} bytes")
-        if best is None or info.patch_size < best[1].patch_size:
-            best = (payload, info)
-    assert best is not None
-    payload, info = best
+        say(f"{label}: {info.patch_size} bytes")
+        made.append((payload, info))
+    made.sort(key=lambda pi: pi[1].patch_size)
 
-    say("verifying")
-    if hashlib.sha256(_decode(info, old_b, payload)).digest() != bytes.fromhex(new_sha):
-        raise PatchError(f"the {info.method} patch does not reproduce {new}: this is a bug in ppm or its diff library")
-    _write_atomic(Path(out), [_pack_header(info), payload])
-    return info
+    for payload, info in made:
+        say("verifying")
+        if hashlib.sha256(_decode(info, old_b, payload)).digest() == bytes.fromhex(new_sha):
+            _write_atomic(Path(out), [_pack_header(info), payload])
+            return info
+        if info.transform == "none" or transform:
+            raise PatchError(f"the {info.method} patch does not reproduce {new}: this is a bug in ppm or its diff library")
+        say(f"the {info.transform} transform did not round-trip (a bug in ppm); patching without it")
+        if not any(i.transform == "none" for _, i in made):
+            made.append(_make_plain(info.method, old_b, new_b, old_sha, new_sha, level))  # the loop reaches it next
+    raise PatchError(f"no patch method reproduces {new}: this is a bug in ppm or its diff library")
+
+
+def _make_plain(method: str, old: bytes, new: bytes, old_sha: str, new_sha: str, level: int) -> tuple[bytes, PatchInfo]:
+    payload, raw_size, wlog = _encode(method, old, new, level)
+    return payload, PatchInfo(
+        method=method, format_version=1,
+        old_size=len(old), old_sha256=old_sha, new_size=len(new), new_sha256=new_sha,
+        patch_size=HEADER_SIZE + len(payload), payload_size=len(payload), raw_size=raw_size, window_log=wlog,
+        memory_need=decoder_memory_need(method, len(old), len(new), len(payload), raw_size),
+    )
 
 
 # ------------------------------------------------------------------------------------- apply
@@ -410,18 +590,22 @@ def apply_patch(old: Path, patch: Path, out: Path, *, max_memory: int | None = N
     # and nothing is renamed into place before the new one is.
     with ThreadPoolExecutor(1) as pool:
         old_digest = pool.submit(_sha256, old_b)
-        with open(patch, "rb") as f:
-            f.seek(HEADER_SIZE)
-            payload = f.read()
+        try:
+            with open(patch, "rb") as f:
+                f.seek(HEADER_SIZE)
+                payload = f.read()
+        except OSError as e:
+            raise PatchError(f"cannot read patch {patch}: {e.strerror}") from e
         if len(payload) != info.payload_size:
             raise PatchError(f"{patch}: truncated patch (changed while reading)")
-        unpacked = _unpack(info, payload)
+        unpacked, ctx = _unpack(info, payload)
+        del payload
         if len(old_b) != info.old_size or old_digest.result() != info.old_sha256:
             raise PatchError(
                 f"{old} is not the file this patch applies to (expected sha256 {info.old_sha256}, {info.old_size} bytes)",
                 hint="download the full file instead",
             )
-        new_b = _rebuild(info, old_b, unpacked)
+        new_b = _rebuild(info, old_b, unpacked, ctx)
         del unpacked, old_b
         new_digest = pool.submit(_sha256, new_b)
 

@@ -116,7 +116,9 @@ def test_info_describes_the_pair(releases: tuple[Path, Path], hdiff_patch: Path)
     assert (info.old_size, info.new_size) == (old.stat().st_size, new.stat().st_size)
     assert info.old_sha256 == hashlib.sha256(old.read_bytes()).hexdigest()
     assert info.new_sha256 == hashlib.sha256(new.read_bytes()).hexdigest()
-    assert info.memory_need == delta.decoder_memory_need("hdiff", info.old_size, info.new_size, info.payload_size, info.raw_size)
+    assert info.memory_need == delta.decoder_memory_need(
+        "hdiff", info.old_size, info.new_size, info.payload_size, info.raw_size, descriptor_size=info.descriptor_size
+    )
     assert info.memory_need > info.old_size + info.new_size
     assert info.to_dict()["patch_size"] == hdiff_patch.stat().st_size
 

@@ -1,0 +1,644 @@
+"""The executable transform (ppm/exe_transform.py) and patch format 2: real executables of each
+format and architecture built here (cc; zig cc for arm64 ELF, PE and Mach-O; go), property tests on arbitrary bytes, format 1
+patches still applied, and mutated patches refused cleanly before anything is written."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ppm import delta
+from ppm import exe_transform as xt
+from ppm.delta import PatchError, apply_patch, make_patch, patch_info
+
+pytest.importorskip("hdiffpatch")
+
+FIXTURES = Path(__file__).parent / "fixtures" / "patch-v1"
+V1_NEW_SHA256 = "33d00c12951b8a5d8d28f31c5a8702fb75b91e84f53c110374d0d48c55d6345a"
+
+# A program with enough calls between enough functions for a release to move code around.
+C_PROGRAM = r"""
+#include <stdio.h>
+#include <stdlib.h>
+%(functions)s
+int main(int argc, char **argv) {
+    long total = 0;
+    for (int i = 0; i < argc * 100; i++) { %(calls)s }
+    printf("release %(version)d: %%ld\n", total);
+    return 0;
+}
+"""
+
+
+def _c_source(version: int) -> str:
+    rng = random.Random(3)
+    funcs, calls = [], []
+    for k in range(120):
+        body = " + ".join(f"(x * {rng.randrange(3, 99)} ^ {rng.randrange(1 << 20)})" for _ in range(rng.randrange(1, 4)))
+        if version > 1 and k % 17 == 0:  # a release edits a few functions, which moves the rest
+            body += f" + (x >> {version})"
+        callee = f"f{k - 1}(x + 1)" if k else "0"
+        funcs.append(f"__attribute__((noinline)) long f{k}(long x) {{ return {body} + (x & 1 ? {callee} : 0); }}")
+        calls.append(f"total += f{k}(i);")
+    if version > 1:
+        funcs.insert(40, "__attribute__((noinline)) long added(long x) { return x * 7 + 1; }")
+        calls.append("total += added(i);")
+    return C_PROGRAM % {"functions": "\n".join(funcs), "calls": " ".join(calls), "version": version}
+
+
+GO_PROGRAM = """package main
+
+import (
+\t"fmt"
+\t"os"
+\t"strings"
+)
+
+%(functions)s
+
+func main() {
+\ttotal := 0
+\tfor i := 0; i < len(os.Args)*10; i++ {
+%(calls)s
+\t}
+\tfmt.Println(strings.Repeat("release %(version)d ", 2), total)
+}
+"""
+
+
+def _go_source(version: int) -> str:
+    rng = random.Random(5)
+    funcs, calls = [], []
+    for k in range(60):
+        extra = f" + x>>{version}" if version > 1 and k % 13 == 0 else ""
+        funcs.append(f"//go:noinline\nfunc f{k}(x int) int {{ return x*{rng.randrange(3, 99)} ^ {rng.randrange(1 << 20)}{extra} }}")
+        calls.append(f"\t\ttotal += f{k}(i)")
+    return GO_PROGRAM % {"functions": "\n".join(funcs), "calls": "\n".join(calls), "version": version}
+
+
+def _zig() -> list[str] | None:
+    from ppm import toolchains
+
+    try:
+        tc = toolchains.resolve(["zig"], provision=False)["zig"]
+    except Exception:
+        return None
+    return list(tc.argv) if tc.usable else None
+
+
+# target name -> (expected format, expected arch)
+TARGETS = {
+    "elf-x86_64": ("ELF", "x86-64"),
+    "elf-arm64": ("ELF", "arm64"),
+    "pe-x86_64": ("PE", "x86-64"),
+    "macho-arm64": ("Mach-O", "arm64"),
+    "macho-x86_64": ("Mach-O", "x86-64"),
+    "go-elf-x86_64": ("ELF", "x86-64"),
+    "go-elf-arm64": ("ELF", "arm64"),
+    "go-pe-x86_64": ("PE", "x86-64"),
+}
+
+
+def _build(target: str, version: int, d: Path) -> Path | None:
+    """Release ``version`` of the test program for ``target``, or None when no compiler for it is here."""
+    out = d / f"{target}-{version}"
+    env = {**os.environ}
+    if target.startswith("go-"):
+        go = shutil.which("go")
+        if not go:
+            return None
+        src = d / f"go{version}" / "main.go"
+        src.parent.mkdir(exist_ok=True)
+        src.write_text(_go_source(version))
+        goos, goarch = {
+            "go-elf-x86_64": ("linux", "amd64"), "go-elf-arm64": ("linux", "arm64"), "go-pe-x86_64": ("windows", "amd64"),
+        }[target]
+        env.update(GOOS=goos, GOARCH=goarch, CGO_ENABLED="0", GOFLAGS="-trimpath", GO111MODULE="off")
+        argv = [go, "build", "-ldflags=-s -w", "-o", str(out), str(src)]
+    else:
+        src = d / f"prog{version}.c"
+        src.write_text(_c_source(version))
+        if target == "elf-x86_64":
+            cc = shutil.which("cc") or shutil.which("gcc")
+            if not cc:
+                return None
+            argv = [cc, "-O2", "-o", str(out), str(src)]
+        else:
+            zig = _zig()
+            if zig is None:
+                return None
+            triple = {
+                "elf-arm64": "aarch64-linux-gnu", "pe-x86_64": "x86_64-windows-gnu",
+                "macho-arm64": "aarch64-macos", "macho-x86_64": "x86_64-macos",
+            }[target]
+            argv = [*zig, "cc", "-target", triple, "-O2", "-o", str(out), str(src)]
+    r = subprocess.run(argv, cwd=d, env=env, capture_output=True, text=True, check=False, timeout=600)
+    if r.returncode != 0:
+        pytest.fail(f"building {target}: {' '.join(argv)}\n{r.stderr[-2000:]}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    d = tmp_path_factory.mktemp("exe")
+    out = {}
+    for target in TARGETS:
+        old, new = _build(target, 1, d), _build(target, 2, d)
+        if old is not None and new is not None:
+            out[target] = (old, new)
+    return out
+
+
+def _pair(builds: dict[str, tuple[Path, Path]], target: str) -> tuple[Path, Path]:
+    if target not in builds:
+        if target == "elf-x86_64" or (target.startswith("go-") and shutil.which("go")):
+            pytest.fail(f"no {target} build although its compiler is here")
+        pytest.skip(f"no compiler for {target} here (zig: run `ppm toolchain list --provision`)")
+    return builds[target]
+
+
+# ---------------------------------------------------------------------------------------------- detection
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_detect_real_executables(builds: dict[str, tuple[Path, Path]], target: str) -> None:
+    old, _ = _pair(builds, target)
+    data = old.read_bytes()
+    layout = xt.detect(data)
+    assert layout is not None
+    assert (xt.FORMAT_NAMES[layout.format], xt.ARCH_NAMES[layout.arch]) == TARGETS[target]
+    assert layout.regions and all(r.offset > 0 and r.offset + r.size <= len(data) for r in layout.regions)
+    assert layout.code_size > 1000
+
+
+def test_detect_refuses_other_files() -> None:
+    assert xt.detect(b"") is None
+    assert xt.detect(b"\x7fELF") is None
+    assert xt.detect(random.Random(1).randbytes(10_000)) is None
+    assert xt.detect(b"#!/bin/sh\necho hi\n" * 10) is None
+
+
+def _elf_header(machine: int, shoff: int, shnum: int) -> bytearray:
+    h = bytearray(64)
+    h[:6] = b"\x7fELF\x02\x01"
+    struct.pack_into("<H", h, 18, machine)
+    struct.pack_into("<Q", h, 0x28, shoff)
+    struct.pack_into("<HHHH", h, 0x36, 56, 0, 64, shnum)
+    return h
+
+
+def test_detect_bounds_checks() -> None:
+    # section table past the end of the file, a section past the end, a huge section count
+    assert xt.detect(bytes(_elf_header(62, 1 << 40, 3)) + bytes(4096)) is None
+    h = _elf_header(62, 64, 1)
+    section = struct.pack("<IIQQQQ", 0, 1, 4, 0x400000, 128, 1 << 62) + bytes(24)
+    assert xt.detect(bytes(h) + section + bytes(4096)) is None  # the only code section does not fit: nothing to do
+    section = struct.pack("<IIQQQQ", 0, 1, 4, 0x400000, 128, 1024) + bytes(24)
+    layout = xt.detect(bytes(h) + section + bytes(4096))
+    assert layout is not None and layout.regions == (xt.Region(128, 1024, 0x400000),)
+    assert xt.detect(bytes(_elf_header(62, 64, 0xFFFF)) + bytes(1000)) is None
+    assert xt.detect(bytes(_elf_header(3, 64, 1)) + section + bytes(4096)) is None  # i386: not transformed
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_detect_never_raises_on_mutated_headers(builds: dict[str, tuple[Path, Path]], data: st.DataObject) -> None:
+    target = data.draw(st.sampled_from(sorted(builds) or ["none"]))
+    if target == "none":
+        pytest.skip("no executables built")
+    blob = bytearray(builds[target][0].read_bytes()[:16384])
+    for _ in range(data.draw(st.integers(1, 8))):
+        pos = data.draw(st.integers(0, min(len(blob), 4096) - 1))
+        blob[pos] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(blob)))
+    layout = xt.detect(bytes(blob[:cut]))
+    if layout is not None:
+        assert all(r.offset >= 0 and r.offset + r.size <= cut for r in layout.regions)
+
+
+# ---------------------------------------------------------------------------------------------- transform
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_transform_round_trip_real(builds: dict[str, tuple[Path, Path]], target: str) -> None:
+    old, new = _pair(builds, target)
+    old_b, new_b = old.read_bytes(), new.read_bytes()
+    lo, ln = xt.detect(old_b), xt.detect(new_b)
+    assert lo is not None and ln is not None
+    maps = xt.build_map(old_b, lo, new_b, ln)
+    assert maps.code.intervals, "the two releases share most of their code: the matcher must find some"
+    if target.startswith("go-"):  # Go's code reaches its data by lea [rip+d] or adrp + add
+        assert maps.data.intervals, "the references in matched code point to data both releases share"
+    buf = bytearray(new_b)
+    refs = xt.transform(buf, ln, maps, encode=True)
+    assert refs > 50 and len(buf) == len(new_b)
+    layout, maps2 = xt.unpack_descriptor(xt.pack_descriptor(ln, maps), len(new_b))
+    assert (layout, maps2.code.intervals, maps2.data.intervals) == (ln, maps.code.intervals, maps.data.intervals)
+    xt.transform(buf, layout, maps2, encode=False)
+    assert bytes(buf) == new_b
+
+
+@pytest.mark.parametrize("arch", [xt.ARCH_X86_64, xt.ARCH_ARM64])
+def test_transform_rewrites_moved_targets(arch: int) -> None:
+    """A call whose target moved by +0x40 (and whose site did not) reads as in the old release."""
+    base = 0x401000
+    if arch == xt.ARCH_X86_64:  # the map is in bytes
+        amap = xt.AddressMap(1 << 25, ((0, 0, 0x500000), (0x500100, 0x5000C0, 0x1000)))
+        new = bytearray(b"\x90" * 16 + b"\xe8" + (0x500100 - (base + 16 + 5)).to_bytes(4, "little") + b"\x90" * 11)
+        layout = xt.ExeLayout(xt.FORMAT_ELF, arch, (xt.Region(0, len(new), base),))
+        old_rel = 0x5000C0 - (base + 16 + 5)
+        expected = bytes(new[:17]) + old_rel.to_bytes(4, "little") + bytes(new[21:])
+    else:  # in words: BL at word 4, to the word at 0x500100 (word 0x140040), which was at 0x5000C0 (word 0x140030)
+        amap = xt.AddressMap(1 << 26, ((0, 0, 0x140000), (0x140040, 0x140030, 0x400)))
+        site = (base >> 2) + 4
+        new = bytearray(bytes(16) + (0x94000000 | (0x140040 - site)).to_bytes(4, "little") + bytes(12))
+        layout = xt.ExeLayout(xt.FORMAT_ELF, arch, (xt.Region(0, len(new), base),))
+        expected = bytes(16) + (0x94000000 | (0x140030 - site)).to_bytes(4, "little") + bytes(12)
+    original = bytes(new)
+    maps = xt.ExeMaps(amap, xt.AddressMap(1 << xt.DATA_BITS[arch], ()))
+    assert xt.transform(new, layout, maps, encode=True) == 1
+    assert bytes(new) == expected
+    xt.transform(new, layout, maps, encode=False)
+    assert bytes(new) == original
+
+
+def test_transform_rewrites_moved_data() -> None:
+    """lea rax, [rip + d] to data that moved by +0x20, and an arm64 ADRP + ADD to data that moved by +0x1010."""
+    base = 0x401000
+    code = xt.AddressMap(1 << 25, ())  # code did not move
+    data = xt.AddressMap(1 << 32, ((0x600020, 0x600000, 0x100),))
+    lea = bytearray(b"\x90" * 8 + b"\x48\x8d\x05" + (0x600030 - (base + 8 + 7)).to_bytes(4, "little") + b"\x90" * 9)
+    layout = xt.ExeLayout(xt.FORMAT_ELF, xt.ARCH_X86_64, (xt.Region(0, len(lea), base),))
+    original = bytes(lea)
+    xt.transform(lea, layout, xt.ExeMaps(code, data), encode=True)
+    assert bytes(lea) == original[:11] + (0x600010 - (base + 8 + 7)).to_bytes(4, "little") + original[15:]
+    xt.transform(lea, layout, xt.ExeMaps(code, data), encode=False)
+    assert bytes(lea) == original
+
+    def adrp(rd: int, pages: int) -> bytes:
+        return (0x90000000 | (pages & 3) << 29 | (pages >> 2) << 5 | rd).to_bytes(4, "little")
+
+    def add(rd: int, rn: int, imm: int) -> bytes:
+        return (0x91000000 | imm << 10 | rn << 5 | rd).to_bytes(4, "little")
+
+    # at 0x401000: x3 = 0x601234 (page 0x601 is 0x200 pages on), which was 0x600224 in the old release
+    words = bytearray(bytes(8) + adrp(3, 0x601 - 0x401) + add(3, 3, 0x234) + bytes(8))
+    layout = xt.ExeLayout(xt.FORMAT_ELF, xt.ARCH_ARM64, (xt.Region(0, len(words), base),))
+    maps = xt.ExeMaps(xt.AddressMap(1 << 26, ()), xt.AddressMap(1 << 33, ((0x601000, 0x5FFFF0, 0x1000),)))
+    original = bytes(words)
+    assert xt.transform(words, layout, maps, encode=True) == 1
+    assert bytes(words) == bytes(8) + adrp(3, 0x600 - 0x401) + add(3, 3, 0x224) + bytes(8)
+    xt.transform(words, layout, maps, encode=False)
+    assert bytes(words) == original
+
+
+@st.composite
+def address_maps(draw: st.DrawFn, bits: int) -> xt.AddressMap:
+    m = 1 << bits
+    cuts = sorted(draw(st.lists(st.integers(0, m), min_size=0, max_size=20, unique=True)))
+    spans = [(a, b - a) for a, b in zip(cuts[::2], cuts[1::2], strict=False) if b > a]
+    olds = draw(st.permutations(spans))
+    # lay the same lengths out in another order in the old space, with random gaps
+    total = sum(length for _, length in spans)
+    gaps = draw(st.lists(st.integers(0, max(0, (m - total) // (len(spans) + 1))), min_size=len(spans), max_size=len(spans)))
+    intervals, pos = [], 0
+    for (_, length), gap, (n, n_len) in zip(olds, gaps, spans, strict=True):
+        del n_len
+        pos += gap
+        intervals.append((n, pos, length))
+        pos += length
+    # pair each new span with an old slot of the same length
+    by_len: dict[int, list[int]] = {}
+    for _, o, length in intervals:
+        by_len.setdefault(length, []).append(o)
+    final = [(n, by_len[length].pop(), length) for n, length in spans]
+    return xt.AddressMap(m, tuple(sorted(final)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(amap=address_maps(25), points=st.lists(st.integers(0, (1 << 25) - 1), max_size=50))
+def test_address_map_is_a_bijection(amap: xt.AddressMap, points: list[int]) -> None:
+    for p in points + [iv[0] for iv in amap.intervals] + [0, amap.modulus - 1]:
+        y = amap.forward(p)
+        assert 0 <= y < amap.modulus and amap.inverse(y) == p
+    for n, o, length in amap.intervals:
+        assert amap.forward(n) == o and amap.forward(n + length - 1) == o + length - 1
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    body=st.binary(min_size=0, max_size=3000),
+    call_bias=st.booleans(),
+    arch=st.sampled_from([xt.ARCH_X86_64, xt.ARCH_ARM64]),
+    vaddr=st.integers(0, (1 << 40)).map(lambda v: v & ~3),
+    data=st.data(),
+)
+def test_transform_round_trip_random_bytes(body: bytes, call_bias: bool, arch: int, vaddr: int, data: st.DataObject) -> None:
+    if call_bias:  # opcodes, prefixes and test bytes packed close together: the hard cases for the scans
+        alphabet = b"\xe8\xe9\x00\xff\x48\x4c\x8b\x8d\x05\x3d\x94\x97\x14\x90\xb0\x91\x01"
+        body = bytes(alphabet[b % len(alphabet)] for b in body)
+    maps = xt.ExeMaps(data.draw(address_maps(25 if arch == xt.ARCH_X86_64 else 26)), data.draw(address_maps(xt.DATA_BITS[arch])))
+    pad = data.draw(st.integers(0, 64))
+    blob = bytes(pad) + body + b"tail"
+    layout = xt.ExeLayout(xt.FORMAT_ELF, arch, (xt.Region(pad, len(body), vaddr),))
+    buf = bytearray(blob)
+    xt.transform(buf, layout, maps, encode=True)
+    assert buf[:pad] == blob[:pad] and buf[pad + len(body) :] == b"tail"
+    xt.transform(buf, layout, maps, encode=False)
+    assert bytes(buf) == blob
+    # and the other way round: decoding arbitrary bytes then encoding gives them back
+    buf = bytearray(blob)
+    xt.transform(buf, layout, maps, encode=False)
+    xt.transform(buf, layout, maps, encode=True)
+    assert bytes(buf) == blob
+
+
+@settings(max_examples=300, deadline=None)
+@given(desc=st.binary(max_size=200), size=st.integers(0, 1 << 40))
+def test_descriptor_parser_only_raises_transform_errors(desc: bytes, size: int) -> None:
+    try:
+        layout, maps = xt.unpack_descriptor(desc, size)
+    except xt.TransformError:
+        return
+    assert all(r.offset + r.size <= size for r in layout.regions)
+    for amap in (maps.code, maps.data):
+        assert all(n + ln <= amap.modulus and o + ln <= amap.modulus for n, o, ln in amap.intervals)
+
+
+def test_descriptor_mutations_refused(builds: dict[str, tuple[Path, Path]]) -> None:
+    old, new = _pair(builds, "elf-x86_64")
+    old_b, new_b = old.read_bytes(), new.read_bytes()
+    ln = xt.detect(new_b)
+    assert ln is not None
+    desc = xt.pack_descriptor(ln, xt.build_map(old_b, xt.detect(old_b), new_b, ln))  # type: ignore[arg-type]
+    for cut in range(len(desc)):
+        with pytest.raises(xt.TransformError):
+            xt.unpack_descriptor(desc[:cut], len(new_b))
+    with pytest.raises(xt.TransformError):
+        xt.unpack_descriptor(desc + b"\0", len(new_b))
+    with pytest.raises(xt.TransformError, match="do not fit"):
+        xt.unpack_descriptor(desc, ln.regions[-1].offset)
+
+
+# ---------------------------------------------------------------------------------------------- patches
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_patch_round_trip(builds: dict[str, tuple[Path, Path]], target: str, tmp_path: Path) -> None:
+    old, new = _pair(builds, target)
+    info = make_patch(old, new, tmp_path / "p")
+    fmt, arch = TARGETS[target]
+    assert (info.format_version, info.transform, info.method) == (2, f"{fmt} {arch}", "hdiff")
+    assert patch_info(tmp_path / "p") == info
+    apply_patch(old, tmp_path / "p", tmp_path / "out")
+    assert (tmp_path / "out").read_bytes() == new.read_bytes()
+    plain = make_patch(old, new, tmp_path / "plain", transform=False)
+    assert (plain.format_version, plain.transform) == (1, "none")
+    apply_patch(old, tmp_path / "plain", tmp_path / "out2")
+    assert (tmp_path / "out2").read_bytes() == new.read_bytes()
+    best = make_patch(old, new, tmp_path / "best", method="best")
+    assert best.patch_size <= min(info.patch_size, plain.patch_size)
+
+
+def test_no_transform_when_the_code_is_the_same(builds: dict[str, tuple[Path, Path]], tmp_path: Path) -> None:
+    """Same code at the same addresses (a bundle whose bootloader did not change): the transform is the identity."""
+    old, _ = _pair(builds, "elf-x86_64")
+    data = bytearray(old.read_bytes())
+    data += b"appended payload, as PyInstaller appends its archive"
+    (tmp_path / "new").write_bytes(data)
+    info = make_patch(old, tmp_path / "new", tmp_path / "p")
+    assert (info.transform, info.format_version) == ("none", 1)
+    forced = make_patch(old, tmp_path / "new", tmp_path / "f", transform=True)
+    assert forced.transform == "ELF x86-64" and forced.patch_size > info.patch_size
+    apply_patch(old, tmp_path / "f", tmp_path / "out")
+    assert (tmp_path / "out").read_bytes() == data
+
+
+def test_transform_needs_executables(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"a" * 1000)
+    (tmp_path / "b").write_bytes(b"b" * 1000)
+    assert make_patch(tmp_path / "a", tmp_path / "b", tmp_path / "p").transform == "none"
+    assert patch_info(tmp_path / "p").format_version == 1
+    with pytest.raises(PatchError, match="not both executables"):
+        make_patch(tmp_path / "a", tmp_path / "b", tmp_path / "p2", transform=True)
+    with pytest.raises(PatchError, match="hdiff method only"):
+        make_patch(tmp_path / "a", tmp_path / "b", tmp_path / "p2", transform=True, method="zstd")
+
+
+def test_memory_need_covers_the_transform(builds: dict[str, tuple[Path, Path]], tmp_path: Path) -> None:
+    old, new = _pair(builds, "elf-x86_64")
+    info = make_patch(old, new, tmp_path / "p")
+    plain = delta.decoder_memory_need("hdiff", info.old_size, info.new_size, info.payload_size, info.raw_size)
+    assert info.memory_need == delta.decoder_memory_need(
+        "hdiff", info.old_size, info.new_size, info.payload_size, info.raw_size, descriptor_size=info.descriptor_size
+    ) > plain
+    with pytest.raises(delta.PatchMemoryError):
+        apply_patch(tmp_path / "missing", tmp_path / "p", tmp_path / "out", max_memory=info.memory_need - 1)
+
+
+# ---------------------------------------------------------------------------------------------- format 1
+
+
+@pytest.mark.parametrize("method", ["hdiff", "zstd"])
+def test_format_1_patches_still_apply(method: str, tmp_path: Path) -> None:
+    import hashlib
+
+    patch = FIXTURES / f"{method}.v1.patch"
+    info = patch_info(patch)
+    assert (info.format_version, info.method, info.transform) == (1, method, "none")
+    apply_patch(FIXTURES / "old.bin", patch, tmp_path / "new.bin")
+    data = (tmp_path / "new.bin").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == V1_NEW_SHA256 == info.new_sha256
+    assert data == (FIXTURES / "new.bin").read_bytes()
+
+
+def _format1_reader():  # type: ignore[no-untyped-def]
+    """ppm.delta as it was before format 2 (tests/fixtures/patch-v1/delta_v1.py): an old client."""
+    spec = importlib.util.spec_from_file_location("delta_v1", FIXTURES / "delta_v1.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["delta_v1"] = module  # dataclasses look their module up there
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules["delta_v1"]
+    return module
+
+
+def test_old_clients_refuse_format_2(builds: dict[str, tuple[Path, Path]], tmp_path: Path) -> None:
+    old, new = _pair(builds, "elf-x86_64")
+    make_patch(old, new, tmp_path / "p")
+    v1 = _format1_reader()
+    with pytest.raises(v1.PatchError, match="patch format version 2, this ppm reads version 1") as e:
+        v1.apply_patch(old, tmp_path / "p", tmp_path / "out")
+    assert e.value.hint and "update ppm" in e.value.hint
+    assert not (tmp_path / "out").exists()
+    # while patches without the transform stay format 1, which old clients apply
+    make_patch(old, new, tmp_path / "plain", transform=False)
+    v1.apply_patch(old, tmp_path / "plain", tmp_path / "out")
+    assert (tmp_path / "out").read_bytes() == new.read_bytes()
+    # and the old client's own patches are what the fixtures hold
+    assert v1.patch_info(FIXTURES / "hdiff.v1.patch").format_version == 1
+
+
+def test_format_1_header_with_transform_fields_refused(tmp_path: Path) -> None:
+    data = bytearray((FIXTURES / "hdiff.v1.patch").read_bytes())
+    data[11] = 1  # a transform in a format 1 header
+    data[124:128] = struct.pack("<I", zlib.crc32(bytes(data[:124])))
+    (tmp_path / "p").write_bytes(data)
+    with pytest.raises(PatchError, match="reserved bytes"):
+        patch_info(tmp_path / "p")
+
+
+# ---------------------------------------------------------------------------------------------- refusals
+
+
+def _refused(old: Path, patch: Path, out: Path) -> str:
+    out.write_bytes(b"previous version")
+    with pytest.raises(PatchError) as e:
+        apply_patch(old, patch, out)
+    assert out.read_bytes() == b"previous version", "a refused patch must leave the output untouched"
+    assert [p.name for p in out.parent.iterdir() if p.name.endswith(".part")] == []
+    return str(e.value)
+
+
+@pytest.fixture(scope="module")
+def exe_patch(builds: dict[str, tuple[Path, Path]], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    old, new = _pair(builds, "elf-x86_64")
+    p = tmp_path_factory.mktemp("exe-patch") / "app.patch"
+    make_patch(old, new, p)
+    return old, p
+
+
+def _with_header(data: bytes, **fields: int) -> bytes:
+    """``data`` with header fields replaced and the header checksum recomputed (a well-formed lie)."""
+    b = bytearray(data)
+    offsets = {"version": (8, "B"), "method": (9, "B"), "transform": (11, "B"), "format": (12, "B"), "arch": (13, "B"),
+               "payload": (96, "<Q"), "raw": (104, "<Q"), "desc": (120, "<I")}
+    for name, value in fields.items():
+        off, fmt = offsets[name]
+        struct.pack_into(fmt, b, off, value)
+    struct.pack_into("<I", b, 124, zlib.crc32(bytes(b[:124])))
+    return bytes(b)
+
+
+def test_corrupt_format_2_patches_refused(exe_patch: tuple[Path, Path], tmp_path: Path) -> None:
+    old, patch = exe_patch
+    data = patch.read_bytes()
+    info = patch_info(patch)
+    dsize = info.descriptor_size
+    def flip(pos: int, bit: int) -> bytes:
+        return data[:pos] + bytes([data[pos] ^ bit]) + data[pos + 1 :]
+
+    cases = {
+        "descriptor byte": flip(delta.HEADER_SIZE + 5, 0x40),
+        "descriptor crc": flip(delta.HEADER_SIZE + dsize - 1, 1),
+        "frame byte": data[:-10] + bytes([data[-10] ^ 0x10]) + data[-9:],
+        "descriptor size": _with_header(data, desc=dsize - 4),
+        "descriptor size 0": _with_header(data, desc=0),
+        "descriptor larger than payload": _with_header(data, desc=info.payload_size + 1),
+        "unknown transform": _with_header(data, transform=9),
+        "other arch": _with_header(data, arch=2),
+        "zstd method with transform": _with_header(data, method=1),
+        "truncated": data[: len(data) - 7],
+        "truncated in descriptor": data[: delta.HEADER_SIZE + dsize // 2],
+    }
+    for name, blob in cases.items():
+        p = tmp_path / name.replace(" ", "-")
+        p.write_bytes(blob)
+        message = _refused(old, p, tmp_path / "out")
+        assert message, name
+
+
+def test_fuzzed_patches_give_only_patch_errors(exe_patch: tuple[Path, Path], tmp_path: Path) -> None:
+    old, patch = exe_patch
+    data = patch.read_bytes()
+    rng = random.Random(14)
+    out = tmp_path / "out"
+    for i in range(300):
+        b = bytearray(data)
+        kind = i % 5
+        if kind == 0:  # flip bytes anywhere
+            for _ in range(rng.randrange(1, 4)):
+                b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
+        elif kind == 1:  # flip bytes in the header, checksum fixed up: the decoder must not trust it
+            for _ in range(rng.randrange(1, 3)):
+                b[rng.randrange(8, 124)] = rng.randrange(256)
+            b = bytearray(_with_header(bytes(b)))
+        elif kind == 2:  # truncate
+            b = b[: rng.randrange(len(b))]
+        elif kind == 3:  # bytes in the descriptor, the frame left alone
+            d = patch_info(patch).descriptor_size
+            b[delta.HEADER_SIZE + rng.randrange(d)] = rng.randrange(256)
+        else:  # insert or delete a run
+            at = rng.randrange(delta.HEADER_SIZE, len(b))
+            b[at:at] = rng.randbytes(rng.randrange(1, 16)) if rng.random() < 0.5 else b""
+            if len(b) == len(data):
+                del b[at : at + rng.randrange(1, 16)]
+        if bytes(b) == data:
+            continue
+        p = tmp_path / "fuzzed.patch"
+        p.write_bytes(b)
+        try:
+            apply_patch(old, p, out)
+        except PatchError:
+            assert not out.exists()
+            continue
+        # a mutation the decoder tolerated must still give exactly the new file (the sha256 decides)
+        assert delta._sha256(out.read_bytes()) == patch_info(patch).new_sha256
+        out.unlink()
+
+
+def _ppm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""), "CI": "1"}
+    return subprocess.run([sys.executable, "-m", "ppm", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_cli_fuzzed_patches_exit_cleanly(exe_patch: tuple[Path, Path], tmp_path: Path) -> None:
+    old, patch = exe_patch
+    data = patch.read_bytes()
+    rng = random.Random(7)
+    d = patch_info(patch).descriptor_size
+    mutants = [
+        data[: rng.randrange(len(data))],
+        _with_header(data, desc=d + 3),
+        _with_header(data, version=3),
+        data[: delta.HEADER_SIZE + 2] + bytes([data[delta.HEADER_SIZE + 2] ^ 0xFF]) + data[delta.HEADER_SIZE + 3 :],
+        data[:-40] + rng.randbytes(40),
+        rng.randbytes(len(data)),
+    ]
+    for i, blob in enumerate(mutants):
+        (tmp_path / f"m{i}").write_bytes(blob)
+        r = _ppm("patch", "apply", str(old), f"m{i}", "-o", "out", cwd=tmp_path)
+        assert r.returncode != 0, i
+        assert "Traceback" not in r.stderr and r.stderr.strip(), (i, r.stderr)
+        assert not (tmp_path / "out").exists()
+    r = _ppm("patch", "info", str(patch), cwd=tmp_path)
+    assert r.returncode == 0 and "transform    ELF x86-64" in r.stdout
+
+
+def test_cli_make_with_and_without_transform(builds: dict[str, tuple[Path, Path]], tmp_path: Path) -> None:
+    old, new = _pair(builds, "elf-x86_64")
+    r = _ppm("patch", "make", str(old), str(new), "-o", "t.patch", "--no-compare", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "ELF x86-64 transform (format 2)" in r.stdout
+    r = _ppm("patch", "make", str(old), str(new), "-o", "n.patch", "--no-transform", "--no-compare", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert '"transform": "none"' in r.stdout and '"format_version": 1' in r.stdout
+    r = _ppm("patch", "make", str(old), str(old), "-o", "x.patch", "--transform", "--no-compare", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "data").write_bytes(b"just data" * 100)
+    r = _ppm("patch", "make", "data", "data", "-o", "y.patch", "--transform", cwd=tmp_path)
+    assert r.returncode != 0 and "not both executables" in r.stderr and "Traceback" not in r.stderr

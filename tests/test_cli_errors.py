@@ -52,7 +52,7 @@ def _ppm(exe: Path, *args: str, cwd: Path, env: dict[str, str] | None = None) ->
 
 
 USAGE_ERRORS = [
-    ("build", "--bogus"), ("bogus",), ("init",), ("help",), ("--install-completion",),
+    ("build", "--bogus"), ("bogus",), ("init",), ("help",), ("build", "--target"),
     ("update", "--install", "X"), ("lock", "--upgrade-package"), ("build", "-j", "many"),
 ]
 

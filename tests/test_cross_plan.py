@@ -4,22 +4,29 @@ tests that say so (macOS through a real `ppm` process; a small multi-target buil
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
+from types import SimpleNamespace
+from typing import Any
 from pathlib import Path
 
 import pytest
 
 from helpers import run_ppm
 from ppm import targets
-from ppm.builders import REGISTRY
+from ppm.builders import REGISTRY, check_manifest
 from ppm.builders.base import PlanContext
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 from ppm.core.errors import ToolchainError
 from ppm.core.manifest import Manifest
-from ppm.core.manifest import load
+from ppm.core.manifest import load as _load
 from ppm.templates import create
 from ppm.toolchains import Toolchain
+
+def load(root: Path) -> Manifest:
+    """A manifest as the planner sees it: builders and settings checked, defaults filled in."""
+    return check_manifest(_load(root))
+
 
 AARCH64 = targets.TARGETS["linux-aarch64"]
 WINDOWS = targets.TARGETS["windows-x86_64"]
@@ -35,7 +42,18 @@ def plan(m: Manifest, name: str, target: targets.Target, deps: dict[str, list[st
          toolchains: dict[str, Toolchain] | None = None) -> list[Action]:
     c = m.components[name]
     ctx = PlanContext(root=m.root, target=target, deps=deps or {}, toolchains=toolchains or {})
-    return REGISTRY[c.builder]().plan(c, ctx)
+    return [_lists(a) for a in REGISTRY[c.builder]().plan(c, ctx)]
+
+
+def _lists(a: Action) -> Any:
+    """The action with its (frozen) tuples as lists, so the expectations below read as data."""
+    def conv(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return [conv(x) for x in v]
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        return v
+    return SimpleNamespace(**{f.name: conv(getattr(a, f.name)) for f in fields(a)})
 
 
 def _tc(name: str, usable: bool = True, **info: str) -> Toolchain:
@@ -80,13 +98,13 @@ def test_go_cross_build_uses_goos_goarch_and_zig_cc(desktop: Manifest, target: t
 def test_go_c_archive_and_wasm(desktop: Manifest) -> None:
     c = desktop.components["app"]
     lib = replace(c, settings={**c.settings, "kind": "c-archive", "exe": "hello"})
-    (a,) = REGISTRY["go"]().plan(lib, PlanContext(desktop.root, AARCH64, DEPS))
+    (a,) = map(_lists, REGISTRY["go"]().plan(lib, PlanContext(desktop.root, AARCH64, DEPS)))
     assert a.outputs == ["libhello.a", "libhello.h"] and "-buildmode=c-archive" in a.commands[-1]
     shared = replace(c, settings={**c.settings, "kind": "c-shared", "exe": "hello"})
-    (a,) = REGISTRY["go"]().plan(shared, PlanContext(desktop.root, WINDOWS, DEPS))
+    (a,) = map(_lists, REGISTRY["go"]().plan(shared, PlanContext(desktop.root, WINDOWS, DEPS)))
     assert a.outputs == ["hello.dll", "hello.h"]
     plain = replace(c, settings={**c.settings, "cgo": False})
-    (a,) = REGISTRY["go"]().plan(plain, PlanContext(desktop.root, WASM, {}))
+    (a,) = map(_lists, REGISTRY["go"]().plan(plain, PlanContext(desktop.root, WASM, {})))
     assert a.env["GOOS"] == "wasip1" and a.env["GOARCH"] == "wasm" and a.env["CGO_ENABLED"] == "0"
     assert a.outputs == ["dt.wasm"] and "CC" not in a.env
     with pytest.raises(ManifestError, match="no cgo"):
@@ -98,7 +116,7 @@ def test_go_output_names_stay_inside(desktop: Manifest, bad: str) -> None:
     c = desktop.components["app"]
     comp = replace(c, settings={**c.settings, "exe": bad})
     if bad == "":
-        (a,) = REGISTRY["go"]().plan(comp, PlanContext(desktop.root, AARCH64, DEPS))
+        (a,) = map(_lists, REGISTRY["go"]().plan(comp, PlanContext(desktop.root, AARCH64, DEPS)))
         assert a.outputs == ["app"]  # empty means the default: the component's name
         return
     with pytest.raises(ManifestError, match=r"components\.app\.exe"):
@@ -162,7 +180,7 @@ def test_esbuild_declares_css_static_files_and_assets(desktop: Manifest) -> None
     try:
         c = desktop.components["ui"]
         comp = replace(c, settings={**c.settings, "loader": {".png": "file"}})
-        (a,) = REGISTRY["esbuild"]().plan(comp, PlanContext(desktop.root, AARCH64, {}))
+        (a,) = map(_lists, REGISTRY["esbuild"]().plan(comp, PlanContext(desktop.root, AARCH64, {})))
         assert "assets/logo.png" in a.outputs and "--loader:.png=file" in a.commands[0]
         assert "--asset-names=assets/[name]" in a.commands[0]
         bad = replace(c, settings={**c.settings, "loader": {".png": "nope"}})

@@ -71,12 +71,23 @@ class LocalStore:
     # SQLite keeps concurrent builds from different projects (one store) safe.
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._db_lock:
-            for attempt in (0, 1):
+            attempt = 0
+            busy_until = 0.0
+            while True:
                 try:
                     if self._db is None:
                         self._db = self._open()
                     return self._db.execute(sql, args).fetchall()
                 except sqlite3.DatabaseError as e:
+                    # SQLITE_BUSY/LOCKED that bypass the busy timeout (a WAL snapshot moved on, a
+                    # recovery or schema change in another process: `ppm cache prune` during a
+                    # build) pass within moments: wait them out, for up to a minute.
+                    if _primary(e) in (5, 6):
+                        now = time.monotonic()
+                        busy_until = busy_until or now + 60
+                        if now < busy_until:
+                            time.sleep(0.05)
+                            continue
                     if not _is_corrupt(e):
                         # a full disk, a read-only file system, a lock held too long: the
                         # database is fine and its entries are worth keeping; say so and stop
@@ -86,7 +97,7 @@ class LocalStore:
                         raise CacheError(f"action cache {self.root / 'ac.sqlite'}: still corrupt after starting anew ({e})",
                                          hint="delete that file and its -wal/-shm companions") from None
                     self._reset()  # a corrupt database is set aside, never trusted
-        return []
+                    attempt += 1
 
     def _open(self) -> sqlite3.Connection:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -70,8 +70,11 @@ EXAMPLES = {
     "make": "ppm patch make old new -o old-to-new.patch",
     "apply": "ppm patch apply old old-to-new.patch -o new",
     "info": "ppm patch info old-to-new.patch",
-    "init-keys": "ppm keys init --root-keys 3 --threshold 2",
-    "rotate": "ppm keys rotate",
+    "keys init": "ppm keys init --root-keys 3 --threshold 2",
+    "keys rotate": "ppm keys rotate",
+    "release promote": "ppm release promote 1.2.0 --rollout 100%",
+    "ci init": "ppm ci init && git add .github/workflows/ppm.yml",
+    "ci summary": "ppm build --json > build.json; ppm ci summary build.json >> \"$GITHUB_STEP_SUMMARY\"",
 }
 
 
@@ -80,13 +83,17 @@ def _polish(t: typer.Typer, group: str = "") -> None:
     would otherwise cut it to the terminal's width with '...'."""
     for info in t.registered_commands:
         name = info.name or info.callback.__name__.replace("_", "-")  # type: ignore[union-attr]
-        key = "init-keys" if (group, name) == ("keys", "init") else name
+        key = f"{group} {name}" if f"{group} {name}" in EXAMPLES else name
         if info.epilog is None and key in EXAMPLES:
             info.epilog = f"Example: {EXAMPLES[key]}"
         if info.short_help is None:
             info.short_help = _first_sentence(info.help or (info.callback.__doc__ if info.callback else "") or "")
     for g in t.registered_groups:
         if g.typer_instance is not None:
+            info = g.typer_instance.info
+            doc = g.help if isinstance(g.help, str) else info.help if isinstance(info.help, str) else ""
+            if not isinstance(g.short_help, str) and doc:
+                g.short_help = _first_sentence(doc)
             name = g.name if isinstance(g.name, str) else g.typer_instance.info.name
             _polish(g.typer_instance, name if isinstance(name, str) else "")
 

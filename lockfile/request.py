@@ -12,7 +12,7 @@ from typing import Any, Mapping
 from ppm.lockfile.model import ALL_COMPONENTS
 from ppm.lockfile.model import LOCK_VERSION
 
-RESOLVER_VERSION = 2  # bump when resolution rules change, so old locks are redone
+RESOLVER_VERSION = 3  # bump when resolution rules change, so old locks are redone
 PYTHON_VERSION = os.environ.get("PPM_PYTHON_VERSION", "3.11")
 
 

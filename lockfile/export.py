@@ -358,7 +358,10 @@ def go_mod(world: World, module: str, existing: str | None = None, go_version: s
     else:
         text = text[:m.start()] + f"go {go_directive([text[m.start():m.end()]], go_version)}" + text[m.end():]
     d = [p for p in world.packages if p.name in direct]
-    ind = [p for p in world.packages if p.name not in direct]
+    # Only the modules the resolver found safe to list (extra "go-mod-require"): listing any other
+    # module of the build list would make the go command read its go.mod as a root and select
+    # more, or higher, versions than ppm.lock holds (lockfile/resolvers/go.py, _safe_to_list).
+    ind = [p for p in world.packages if p.name not in direct and p.extra.get("go-mod-require")]
     for group, suffix in ((d, ""), (ind, " // indirect")):
         if group:
             text += "\nrequire (\n" + "".join(f"\t{p.name} {p.version}{suffix}\n" for p in group) + ")\n"
@@ -378,6 +381,9 @@ def go_sum(world: World) -> str:
         for s in p.extra.get("go-mod-sums", []):  # type: ignore[union-attr]
             v, h = str(s).split(" ", 1)
             lines.add((p.name, v, "/go.mod", h))
+        for s in p.extra.get("go-graph-mods", []):  # type: ignore[union-attr]
+            m, v, h = str(s).split(" ", 2)
+            lines.add((m, v, "/go.mod", h))
 
     def key(x: tuple[str, str, str, str]) -> Any:
         try:

@@ -453,6 +453,23 @@ def _fetches(world: export.World) -> list[_Fetch]:
                 v, h = str(s).split(" ", 1)
                 if base:
                     out.append(_Fetch(model.Package(p.ecosystem, p.name, v, p.source), f"{base}{v}.mod", h))
+            out += _go_graph_mods(p)
+    return out
+
+
+def _go_graph_mods(p: model.Package) -> list[_Fetch]:
+    """go.mod files of modules outside the build list that the go command reads when a module of
+    it becomes a root (`go build -mod=mod`); only the go.mod, never a zip (issue 8)."""
+    from ppm.lockfile.registries.go import escape
+
+    out = []
+    for s in p.extra.get("go-graph-mods", []):  # type: ignore[union-attr]
+        m, v, h = (str(s).split(" ", 2) + ["", ""])[:3]
+        # the lock is untrusted: these become paths under .ppm/vendor/go
+        if not m or m.startswith("/") or {".", ".."} & set(m.split("/")) or "/" in v or v in (".", "..") or not h:
+            raise LockError(f"ppm.lock: go:{p.name}@{p.version}: go-graph-mods entry {s!r} is not "
+                            "`<module> <version> h1:<hash>`; run `ppm lock` to rewrite it")
+        out.append(_Fetch(model.Package(p.ecosystem, m, v, p.source), f"{p.source}{escape(m)}/@v/{v}.mod", h))
     return out
 
 

@@ -1,0 +1,94 @@
+"""Each resolver rule issue 8 fixed, on a small universe shaped like the real case it was recorded
+from, served through the registry's real protocol. Where the native tool is on the machine it
+resolves the same universe offline (the Go proxy tree through GOPROXY=file://), so the rule is
+checked against the tool itself, not against a belief about it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ppm.lockfile import export
+from ppm.lockfile.registries.http import HttpClient
+from ppm.lockfile.request import Root
+from ppm.lockfile.resolve import resolve_roots
+from registry_server import RegistryServer, go_module
+
+
+@pytest.fixture
+def universe(tmp_path: Path):
+    root = tmp_path / "reg"
+    with RegistryServer(root) as srv:
+        yield root, srv
+
+
+def lock(srv: RegistryServer, tmp_path: Path, roots: list[Root]) -> dict:
+    with HttpClient(cache=tmp_path / "cache", retries=0, timeout=5) as http:
+        return {p.key: p for p in resolve_roots(roots, ["linux-x86_64"], http=http, registries=srv.urls)}
+
+
+def go_list(tmp_path: Path, reg: Path, go_mod: str) -> set[str]:
+    """`go list -m all` over the fixture proxy, offline: the go command's own build list."""
+    d = tmp_path / "native"
+    d.mkdir(exist_ok=True)
+    (d / "go.mod").write_text(go_mod)
+    env = {**os.environ, "GOPROXY": f"file://{reg / 'go'}", "GOFLAGS": "-mod=mod", "GOSUMDB": "off",
+           "GOTOOLCHAIN": "local", "GOPATH": str(tmp_path / "gopath"), "GOMODCACHE": str(tmp_path / "gomod")}
+    out = subprocess.run(["go", "list", "-m", "all"], cwd=d, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return {"go:" + "@".join(line.split()[:2]) for line in out.stdout.splitlines()[1:]}
+
+
+def test_go_pruned_graph_raises_nothing(universe, tmp_path):
+    """Recorded from gin + cobra + aws-sdk-go-v2/config: ppm listed 66 modules and higher
+    versions where `go list -m all` lists 50. In a go >= 1.17 graph, what a pruned-out module
+    requires is never read; a go < 1.17 module's graph is read in full; a root raised by another
+    module is read again at its new version."""
+    root, srv = universe
+    go_module(root, "example.com/web", {"v1.0.0": ["example.com/codec v1.0.0", "golang.org/x/crypto v0.20.0",
+                                                   "example.com/legacy v1.0.0"]})
+    # legacy (go 1.16) is in the build list; its own graph is read only once something imports it
+    go_module(root, "example.com/legacy", {"v1.0.0": ["example.com/legacytest v1.0.0"]}, go="1.16")
+    go_module(root, "example.com/legacytest", {"v1.0.0": []})
+    # codec is pruned out (only web's go.mod is read): its requirement of crypto v0.30 must not count
+    go_module(root, "example.com/codec", {"v1.0.0": ["golang.org/x/crypto v0.30.0", "example.com/testonly v1.0.0"]})
+    go_module(root, "golang.org/x/crypto", {"v0.20.0": [], "v0.30.0": []})
+    go_module(root, "example.com/testonly", {"v1.0.0": []})
+    # an old, unpruned root: its whole graph counts, down to what old requires through new
+    go_module(root, "example.com/old", {"v1.0.0": ["example.com/mid v1.0.0"]}, go="1.16")
+    go_module(root, "example.com/mid", {"v1.0.0": ["example.com/leaf v1.1.0"]})
+    go_module(root, "example.com/leaf", {"v1.1.0": ["example.com/deeper v1.0.0"]})
+    go_module(root, "example.com/deeper", {"v1.0.0": []})
+    # a root that another root raises: read again at v1.1.0, whose requirements differ
+    go_module(root, "example.com/cli", {"v1.0.0": ["example.com/gone v1.0.0"], "v1.1.0": []})
+    go_module(root, "example.com/gone", {"v1.0.0": []})
+    go_module(root, "example.com/tool", {"v1.0.0": ["example.com/cli v1.1.0"]})
+    roots = [Root("go", "example.com/web", "v1.0.0"), Root("go", "example.com/old", "v1.0.0"),
+             Root("go", "example.com/cli", "v1.0.0"), Root("go", "example.com/tool", "v1.0.0")]
+    pkgs = lock(srv, tmp_path, roots)
+    expected = {"go:example.com/web@v1.0.0", "go:example.com/legacy@v1.0.0", "go:example.com/codec@v1.0.0", "go:golang.org/x/crypto@v0.20.0",
+                "go:example.com/old@v1.0.0", "go:example.com/mid@v1.0.0", "go:example.com/leaf@v1.1.0",
+                "go:example.com/deeper@v1.0.0", "go:example.com/cli@v1.1.0", "go:example.com/tool@v1.0.0"}
+    assert set(pkgs) == expected
+    # the exported go.mod lists only modules whose go.mod selects nothing new: codec would pull
+    # in crypto v0.30 and testonly, so it stays unlisted; go.sum has every go.mod the go command reads
+    world = export.World("svc", "go", [(r, pkgs[next(k for k in pkgs if k.startswith(f"go:{r.name}@"))]) for r in roots],
+                         sorted(pkgs.values(), key=lambda p: p.name))
+    gm = export.go_mod(world, "svc", None, go_version="1.22")
+    assert "example.com/codec" not in gm and "\texample.com/deeper v1.0.0 // indirect\n" in gm
+    gs = export.go_sum(world)
+    assert "example.com/cli v1.0.0/go.mod" in gs
+    # `go build` makes legacy a root when the code imports it, and then reads legacytest's go.mod:
+    # the lock hashes that go.mod (not a zip: legacytest stays outside the build list)
+    assert "example.com/legacytest v1.0.0/go.mod h1:" in gs and "example.com/legacytest v1.0.0 h1:" not in gs
+    assert pkgs["go:example.com/legacy@v1.0.0"].extra["go-graph-mods"][0].startswith("example.com/legacytest v1.0.0 h1:")
+    if shutil.which("go") is None:
+        pytest.skip("go is not installed: the go command's own answer was not checked")
+    user = "module svc\n\ngo 1.22\n\nrequire (\n" + "".join(f"\t{r.name} {r.spec}\n" for r in roots) + ")\n"
+    assert go_list(tmp_path, root, user) == expected
+    # the exported go.mod selects exactly the lock too
+    assert go_list(tmp_path, root, gm) == expected

@@ -16,7 +16,7 @@ from ppm.lockfile import export
 from ppm.lockfile.registries.http import HttpClient
 from ppm.lockfile.request import Root
 from ppm.lockfile.resolve import resolve_roots
-from registry_server import RegistryServer, go_module
+from registry_server import RegistryServer, go_module, maven_artifact, pom
 
 
 @pytest.fixture
@@ -29,6 +29,10 @@ def universe(tmp_path: Path):
 def lock(srv: RegistryServer, tmp_path: Path, roots: list[Root]) -> dict:
     with HttpClient(cache=tmp_path / "cache", retries=0, timeout=5) as http:
         return {p.key: p for p in resolve_roots(roots, ["linux-x86_64"], http=http, registries=srv.urls)}
+
+
+def dep(g: str, a: str, v: str = "", extra: str = "") -> str:
+    return f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>" + (f"<version>{v}</version>" if v else "") + f"{extra}</dependency>"
 
 
 def go_list(tmp_path: Path, reg: Path, go_mod: str) -> set[str]:
@@ -92,3 +96,30 @@ def test_go_pruned_graph_raises_nothing(universe, tmp_path):
     assert go_list(tmp_path, root, user) == expected
     # the exported go.mod selects exactly the lock too
     assert go_list(tmp_path, root, gm) == expected
+
+
+def test_maven_management_key_and_inherited_order(universe, tmp_path):
+    """Recorded from spring-boot-starter-web 3.3.0: logback-classic 1.5.6 declares logback-core
+    and slf4j-api twice, as compile jars and as test-scoped test-jars; ppm kept one entry per
+    groupId:artifactId, lost logback-core and took slf4j-api 2.0.9 from deeper down where
+    `mvn dependency:list` has 2.0.13."""
+    root, srv = universe
+    maven_artifact(root, "ch.qos.logback", "logback-classic", {"1.5.6": pom("ch.qos.logback", "logback-classic", "1.5.6", deps=(
+        dep("ch.qos.logback", "logback-core", "1.5.6") + dep("org.slf4j", "slf4j-api", "2.0.13") +
+        dep("org.slf4j", "slf4j-api", "2.0.13", "<type>test-jar</type><scope>test</scope>") +
+        dep("ch.qos.logback", "logback-core", "1.5.6", "<type>test-jar</type><scope>test</scope>")))})
+    maven_artifact(root, "ch.qos.logback", "logback-core", {"1.5.6": pom("ch.qos.logback", "logback-core", "1.5.6")})
+    maven_artifact(root, "org.slf4j", "slf4j-api", {"2.0.9": pom("org.slf4j", "slf4j-api", "2.0.9"),
+                                                    "2.0.13": pom("org.slf4j", "slf4j-api", "2.0.13")})
+    maven_artifact(root, "org.apache.logging.log4j", "log4j-to-slf4j", {"2.23.1": pom(
+        "org.apache.logging.log4j", "log4j-to-slf4j", "2.23.1", deps=dep("org.slf4j", "slf4j-api", "2.0.9"))})
+    # the starter: the child's own dependencies come before those it inherits
+    parent = "<parent><groupId>org.boot</groupId><artifactId>starters</artifactId><version>3</version></parent>"
+    maven_artifact(root, "org.boot", "starters", {"3": pom("org.boot", "starters", "3", packaging="pom",
+                                                          deps=dep("org.apache.logging.log4j", "log4j-to-slf4j", "2.23.1"))})
+    maven_artifact(root, "org.boot", "starter-logging", {"3.3.0": pom("org.boot", "starter-logging", "3.3.0", parent=parent,
+                                                                      deps=dep("ch.qos.logback", "logback-classic", "1.5.6"))})
+    pkgs = lock(srv, tmp_path, [Root("maven", "org.boot:starter-logging", "3.3.0")])
+    assert sorted(pkgs) == ["maven:ch.qos.logback:logback-classic@1.5.6", "maven:ch.qos.logback:logback-core@1.5.6",
+                            "maven:org.apache.logging.log4j:log4j-to-slf4j@2.23.1", "maven:org.boot:starter-logging@3.3.0",
+                            "maven:org.slf4j:slf4j-api@2.0.13"]

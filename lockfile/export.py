@@ -28,6 +28,7 @@ from ppm.lockfile.model import Lock
 from ppm.lockfile.model import Package
 from ppm.lockfile.request import Root
 from ppm.lockfile.request import roots as request_roots
+from ppm.lockfile.request import concrete_targets
 
 if TYPE_CHECKING:
     from ppm.core.manifest import Manifest
@@ -91,7 +92,9 @@ def _reach(lock: Lock, starts: Iterable[Package]) -> list[Package]:
 
 def worlds(manifest: "Manifest", lock: Lock) -> list[World]:
     comp_deps = {n: c.dependencies for n, c in manifest.components.items()}
-    all_roots = request_roots(manifest.dependencies, comp_deps)
+    targets = concrete_targets(manifest.targets)
+    # roots needed on none of the project's targets are not locked (lockfile/resolve.py)
+    all_roots = [r for r in request_roots(manifest.dependencies, comp_deps) if not r.conditional or r.targets_in(targets)]
     project_roots = [r for r in all_roots if r.component == ALL_COMPONENTS]
     out: list[World] = []
     claimed: set[str] = set()  # ecosystems whose project-wide packages some component takes

@@ -271,6 +271,16 @@ def _npm_fits(p: model.Package) -> bool:
     return ok(p.extra.get("os"), plat) and ok(p.extra.get("cpu"), arch)
 
 
+def _needed_on_host(ecosystem: str, p: model.Package) -> bool:
+    """Whether this machine's build needs the package (issue 8: ppm.lock records the targets that
+    reach a package when not all do). Cargo and Go need every locked package in their locked,
+    offline modes whatever the target (they pick per target themselves: cfg tables, build
+    constraints), so only PyPI, npm and Maven packages are left out here."""
+    if not p.targets or ecosystem in ("cargo", "go"):
+        return True
+    return _host_target() in p.targets
+
+
 def _wheels_for_host(p: model.Package) -> list[model.Artifact]:
     from packaging.utils import parse_wheel_filename
 
@@ -371,6 +381,33 @@ def _cargo_spec(r: Any) -> Any:
     return t
 
 
+def _place_cargo_root(doc: Any, deps: Any, r: Any, managed_before: list[str]) -> None:
+    """Per-target roots (issue 8) in cargo's own words: a root with a `cfg(...)` condition or a
+    `targets = [...]` restriction goes under [target.'cfg(...)'.dependencies], so cargo compiles it
+    only for those targets (Cargo.lock still holds it: cargo resolves every platform)."""
+    import tomlkit
+
+    from ppm.lockfile import conditions
+
+    cfg = conditions.cargo_cfg(r.cfg, r.targets)
+    for spec in (doc.get("target") or {}).values():  # where an earlier sync put it
+        table = (spec or {}).get("dependencies")
+        if table is not None and r.name in table and r.name in managed_before:
+            del table[r.name]
+    if not cfg:
+        deps[r.name] = _cargo_spec(r)
+        return
+    if r.name in deps and r.name in managed_before:
+        del deps[r.name]
+    if "target" not in doc:
+        doc["target"] = tomlkit.table(is_super_table=True)
+    if cfg not in doc["target"]:
+        doc["target"][cfg] = tomlkit.table(is_super_table=True)
+    if "dependencies" not in doc["target"][cfg]:
+        doc["target"][cfg]["dependencies"] = tomlkit.table()
+    doc["target"][cfg]["dependencies"][r.name] = _cargo_spec(r)
+
+
 def _sync_cargo_toml(root: Path, comp_dir: Path, world: export.World, managed_before: list[str], result: SyncResult) -> list[str]:
     import tomlkit
 
@@ -389,7 +426,7 @@ def _sync_cargo_toml(root: Path, comp_dir: Path, world: export.World, managed_be
         if n not in names and n in deps:
             del deps[n]
     for r, _ in sorted(world.direct, key=lambda x: x[0].name):
-        deps[r.name] = _cargo_spec(r)
+        _place_cargo_root(doc, deps, r, managed_before)
     # cargo --locked needs every dependency in Cargo.lock, and ppm writes Cargo.lock from ppm.toml
     tables = [("dependencies", doc.get("dependencies") or {}), ("build-dependencies", doc.get("build-dependencies") or {}),
               ("dev-dependencies", doc.get("dev-dependencies") or {})]
@@ -442,6 +479,8 @@ def _fetches(world: export.World) -> list[_Fetch]:
     out = []
     for p in world.packages:
         if world.ecosystem == "npm" and not _npm_fits(p):
+            continue
+        if not _needed_on_host(world.ecosystem, p):
             continue
         arts = _wheels_for_host(p) if world.ecosystem == "pypi" else p.artifacts
         if world.ecosystem == "pypi" and not arts:
@@ -502,7 +541,7 @@ def _install_npm(comp_dir: Path, world: export.World, lock: model.Lock, files: d
     tmp.mkdir()
     try:
         for path, p in layout.items():
-            if not _npm_fits(p) or not p.artifacts:
+            if not _npm_fits(p) or not p.artifacts or not _needed_on_host("npm", p):
                 continue
             art = p.artifacts[0]
             dest = tmp / path.removeprefix("node_modules/")
@@ -578,6 +617,8 @@ def _vendor_maven(root: Path, world: export.World, files: dict[tuple[str, str], 
     base = root / VENDOR / "maven"
     cp = []
     for p in world.packages:
+        if not _needed_on_host("maven", p):
+            continue
         for a in p.artifacts:
             g, art = p.name.split(":", 1)
             fn = a.url.rsplit("/", 1)[-1]

@@ -49,6 +49,7 @@ class Cand:
     version: SemVer
     entry: dict[str, Any] = field(repr=False)
     feature: str | None = None
+    satisfies: dict[str, bool] = field(default_factory=dict, repr=False)  # requirement text -> answer
 
     @property
     def ident(self) -> str:
@@ -114,7 +115,12 @@ class _Provider(resolvelib.AbstractProvider):
         return out
 
     def is_satisfied_by(self, requirement: Req, candidate: Cand) -> bool:
-        return requirement.req.contains(candidate.version)
+        # resolvelib re-checks every pin against every requirement each round (quadratic on big
+        # graphs such as eframe's): remember the answers per (requirement text, version)
+        hit = candidate.satisfies.get(requirement.req.spec)
+        if hit is None:
+            hit = candidate.satisfies[requirement.req.spec] = requirement.req.contains(candidate.version)
+        return hit
 
     def dep_reqs(self, d: dict[str, Any], parent: str) -> list[Req]:
         real = d.get("package") or d["name"]

@@ -14,12 +14,18 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from helpers import run_ppm
 from ppm.lockfile import conditions, model
 from ppm.lockfile.errors import LockError
 from ppm.lockfile.request import parse_spec
-from registry_server import RegistryServer, cargo_crate, maven_artifact, npm_package, pom, pypi_project
+from registry_server import (
+    RegistryServer,
+    cargo_crate,
+    maven_artifact,
+    npm_package,
+    pom,
+    pypi_project,
+)
 
 MANIFEST = """\
 [project]

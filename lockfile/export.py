@@ -275,6 +275,18 @@ def _wheel_name(url: str) -> str:
     return url.rsplit("/", 1)[-1].split("#", 1)[0]
 
 
+def target_marker(targets: Iterable[str]) -> str:
+    """A PEP 508 marker true exactly on these targets (sys_platform and platform_machine, as
+    lockfile/resolvers/pypi.py evaluates them), for packages only some targets reach."""
+    from ppm.lockfile.resolvers.pypi import marker_env
+
+    each = []
+    for t in sorted(targets):
+        env = marker_env(t)
+        each.append(f"(sys_platform == '{env['sys_platform']}' and platform_machine == '{env['platform_machine']}')")
+    return " or ".join(each)
+
+
 def pylock(world: World, python: str | None = None) -> str:
     """PEP 751 pylock.toml: every package with a wheel for each declared target, hashes as locked."""
     from ppm.lockfile.model import _str
@@ -284,6 +296,8 @@ def pylock(world: World, python: str | None = None) -> str:
     out = ['lock-version = "1.0"\n', f'requires-python = "=={py}.*"\n', 'created-by = "ppm"\n']
     for p in world.packages:
         out.append(f"\n[[packages]]\nname = {_str(p.name)}\nversion = {_str(p.version)}\nindex = {_str(p.source)}\n")
+        if p.targets:  # PEP 751: installers skip a package whose marker is false here
+            out.append(f"marker = {_str(target_marker(p.targets))}\n")
         if p.dependencies:
             deps = ", ".join(f"{{ name = {_str(k.split(':', 1)[1].rsplit('@', 1)[0])} }}" for k in sorted(p.dependencies))
             out.append(f"dependencies = [{deps}]\n")
@@ -304,7 +318,8 @@ def requirements(world: World, packages: Iterable[Package] | None = None) -> str
         out.append(f"--index-url {index[0]}\n")
     for p in pkgs:
         hashes = sorted({a.hash for a in p.artifacts if a.hash.startswith("sha256:")})
-        out.append(f"{p.name}=={p.version}" + "".join(f" \\\n    --hash={h}" for h in hashes) + "\n")
+        marker = f" ; {target_marker(p.targets)}" if p.targets else ""  # pip skips it elsewhere
+        out.append(f"{p.name}=={p.version}{marker}" + "".join(f" \\\n    --hash={h}" for h in hashes) + "\n")
     return "".join(out)
 
 

@@ -98,6 +98,10 @@ def test_per_target_roots_end_to_end(project):
                              capture_output=True, text=True, env={**os.environ, "CARGO_HOME": str(proj.parent / "cargo-home")})
         assert out.returncode == 0, out.stderr
         assert {p["name"] for p in json.loads(out.stdout)["packages"]} == {"core", "libc", "windows-sys"}
+    # the exported pip files say where pywin32 belongs, in PEP 508 words
+    req = (proj / ".ppm/sync/project/pypi/requirements-locked.txt")
+    req = req if req.is_file() else next(proj.rglob("requirements-locked.txt"))
+    assert "pywin32==306 ; (sys_platform == 'win32' and platform_machine == 'AMD64')" in req.read_text()
     if sys.platform == "linux":
         # this machine builds linux-x86_64: neither Windows wheel nor the Windows jar is fetched
         site = proj / ".ppm/vendor/pypi"

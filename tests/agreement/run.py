@@ -5,6 +5,7 @@ agreement per ecosystem with both sides' times (needs the network and the native
     python tests/agreement/run.py                      # every ecosystem, one after the other
     python tests/agreement/run.py cargo go --only gin  # some ecosystems, some sets
     python tests/agreement/run.py cargo --build        # also: ppm sync, then the native build offline
+    python tests/agreement/run.py pypi-2t              # linux + windows lock vs uv once per platform
 
 Native resolvers: `uv pip compile` (the same answers as pip), `npm install --package-lock-only`,
 `cargo generate-lockfile`, `go list -m all`, `mvn dependency:list` (all sets in one reactor
@@ -83,6 +84,56 @@ def ppm_lock(ecosystem: str, deps: dict[str, Any], targets: list[str]) -> Versio
     for p in pkgs:
         out.setdefault(_canon(ecosystem, p.name), set()).add(p.version)
     return out
+
+
+def ppm_lock_per_target(deps: dict[str, Any], targets: list[str]) -> dict[str, Versions]:
+    """One multi-target PyPI lock, split by the targets ppm.lock records for each package."""
+    from ppm.lockfile.registries.http import HttpClient
+    from ppm.lockfile.request import parse_spec
+    from ppm.lockfile.resolve import resolve_roots
+
+    roots = [parse_spec("pypi", n, s) for n, s in deps.items()]
+    with HttpClient() as http:
+        pkgs = resolve_roots(roots, targets, http=http)
+    out: dict[str, Versions] = {t: {} for t in targets}
+    for p in pkgs:
+        for t in p.targets or targets:
+            out[t].setdefault(_canon("pypi", p.name), set()).add(p.version)
+    return out
+
+
+# uv's --python-platform for each ppm target
+UV_PLATFORM = {"linux-x86_64": "x86_64-manylinux_2_40", "windows-x86_64": "x86_64-pc-windows-msvc"}
+
+
+def run_pypi_two_targets(work: Path, only: list[str]) -> list[Outcome]:
+    """A linux + windows PyPI lock against `uv pip compile --python-platform`, once per platform."""
+    outcomes = []
+    for name, deps in load_sets("pypi").items():
+        if only and name not in only:
+            continue
+        o = Outcome("pypi-2t", name)
+        try:
+            t = time.perf_counter()
+            ours = ppm_lock_per_target(deps, list(UV_PLATFORM))
+            o.ppm_seconds = time.perf_counter() - t
+            for target, plat in UV_PLATFORM.items():
+                d = work / "native-2t" / f"{name}--{target}"
+                shutil.rmtree(d, ignore_errors=True)
+                d.mkdir(parents=True)
+                t = time.perf_counter()
+                theirs = native_pypi(d, deps, plat)
+                o.native_seconds += time.perf_counter() - t
+                o.ppm_count += sum(map(len, ours[target].values()))
+                o.native_count += sum(map(len, theirs.values()))
+                o.differences += [f"[{target}] {x}" for x in compare("pypi", name, ours[target], theirs)]
+        except Exception as e:
+            o.error = str(e)[-1500:]
+        print(f"pypi-2t {'=' if o.agrees else '≠'} {name:28} ppm {o.ppm_count:4} in {o.ppm_seconds:6.2f}s  native "
+              f"{o.native_count:4} in {o.native_seconds:6.2f}s" + (f"\n         {o.error[:300]}" if o.error else "")
+              + "".join(f"\n         {d}" for d in o.differences[:12]), flush=True)
+        outcomes.append(o)
+    return outcomes
 
 
 def _canon(ecosystem: str, name: str) -> str:
@@ -385,7 +436,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[Outcome]] = {}
     for eco in args.ecosystems:
         (work / eco).mkdir(parents=True, exist_ok=True)
-        results[eco] = run_ecosystem(eco, work / eco, args.only, args.build)
+        if eco == "pypi-2t":
+            results[eco] = run_pypi_two_targets(work / eco, args.only)
+        else:
+            results[eco] = run_ecosystem(eco, work / eco, args.only, args.build)
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / f"{eco}.json").write_text(json.dumps([asdict(o) for o in results[eco]], indent=1) + "\n")
     text = summary(results)

@@ -15,7 +15,7 @@ from ppm.lockfile import export
 from ppm.lockfile.registries.http import HttpClient
 from ppm.lockfile.request import Root
 from ppm.lockfile.resolve import resolve_roots
-from registry_server import RegistryServer, go_module, maven_artifact, pom
+from registry_server import RegistryServer, go_module, maven_artifact, npm_package, pom
 
 
 @pytest.fixture
@@ -122,3 +122,27 @@ def test_maven_management_key_and_inherited_order(universe, tmp_path):
     assert sorted(pkgs) == ["maven:ch.qos.logback:logback-classic@1.5.6", "maven:ch.qos.logback:logback-core@1.5.6",
                             "maven:org.apache.logging.log4j:log4j-to-slf4j@2.23.1", "maven:org.boot:starter-logging@3.3.0",
                             "maven:org.slf4j:slf4j-api@2.0.13"]
+
+
+def test_npm_installs_required_peers_beside_their_dependent(universe, tmp_path):
+    """Recorded from @mui/material 5: @types/react-transition-group has a required peer
+    @types/react, which npm 7+ installs (package-lock has it, `"peer": true`); the optional
+    peers of @mui/* (peerDependenciesMeta) stay out."""
+    import json
+
+    root, srv = universe
+    npm_package(root, "@mui/material", {"5.15.0": {"@types/react-transition-group": "^4.4.10"}})
+    npm_package(root, "@types/react-transition-group", {"4.4.10": {}})
+    npm_package(root, "@types/react", {"18.3.3": {}, "19.3.3": {}})
+    npm_package(root, "optional-peer", {"1.0.0": {}})
+    for name, peers, meta in (("@types/react-transition-group", {"@types/react": "*"}, {}),
+                              ("@mui/material", {"@types/react": "^18 || ^19", "optional-peer": "1"},
+                               {"@types/react": {"optional": True}, "optional-peer": {"optional": True}})):
+        f = root / "npm" / (name.replace("/", "%2f") + ".json")
+        doc = json.loads(f.read_text())
+        for v in doc["versions"].values():
+            v["peerDependencies"], v["peerDependenciesMeta"] = peers, meta
+        f.write_text(json.dumps(doc))
+    pkgs = lock(srv, tmp_path, [Root("npm", "@mui/material", "^5")])
+    assert set(pkgs) == {"npm:@mui/material@5.15.0", "npm:@types/react-transition-group@4.4.10", "npm:@types/react@19.3.3"}
+    assert pkgs["npm:@types/react@19.3.3"].extra["paths"] == ["node_modules/@types/react"]

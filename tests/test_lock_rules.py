@@ -146,3 +146,22 @@ def test_npm_installs_required_peers_beside_their_dependent(universe, tmp_path):
     pkgs = lock(srv, tmp_path, [Root("npm", "@mui/material", "^5")])
     assert set(pkgs) == {"npm:@mui/material@5.15.0", "npm:@types/react-transition-group@4.4.10", "npm:@types/react@19.3.3"}
     assert pkgs["npm:@types/react@19.3.3"].extra["paths"] == ["node_modules/@types/react"]
+
+
+def test_maven_managed_exclusions_apply(universe, tmp_path):
+    """Recorded from dropwizard-core 4.0.7: its BOM manages guava with an exclusion of jsr305; a
+    declaration of guava without exclusions takes the managed ones, so `mvn dependency:list` has
+    no jsr305 (found by the corpus)."""
+    root, srv = universe
+    maven_artifact(root, "io.dw", "dw-dependencies", {"4.0.7": pom("io.dw", "dw-dependencies", "4.0.7", packaging="pom", extra=(
+        "<dependencyManagement><dependencies>" + dep("com.google.guava", "guava", "33.0.0-jre",
+        "<exclusions><exclusion><groupId>com.google.code.findbugs</groupId><artifactId>jsr305</artifactId></exclusion>"
+        "</exclusions>") + "</dependencies></dependencyManagement>"))})
+    maven_artifact(root, "io.dw", "dw-util", {"4.0.7": pom("io.dw", "dw-util", "4.0.7", deps=dep("com.google.guava", "guava"), extra=(
+        "<dependencyManagement><dependencies>" + dep("io.dw", "dw-dependencies", "4.0.7", "<type>pom</type><scope>import</scope>")
+        + "</dependencies></dependencyManagement>"))})
+    maven_artifact(root, "com.google.guava", "guava", {"33.0.0-jre": pom("com.google.guava", "guava", "33.0.0-jre",
+                                                                         deps=dep("com.google.code.findbugs", "jsr305", "3.0.2"))})
+    maven_artifact(root, "com.google.code.findbugs", "jsr305", {"3.0.2": pom("com.google.code.findbugs", "jsr305", "3.0.2")})
+    pkgs = lock(srv, tmp_path, [Root("maven", "io.dw:dw-util", "4.0.7")])
+    assert sorted(pkgs) == ["maven:com.google.guava:guava@33.0.0-jre", "maven:io.dw:dw-util@4.0.7"]

@@ -135,6 +135,10 @@ class _Models:
                 d.version = md.version
             if md and d.scope == "" and md.scope:
                 d.scope = md.scope
+            if md and not d.exclusions and md.exclusions:
+                # DefaultDependencyManagementInjector.mergeDependency_Exclusions: a declaration
+                # without exclusions takes the managed ones (dropwizard's BOM drops guava's jsr305)
+                d.exclusions = md.exclusions
             d.scope = d.scope or "compile"
         m.dependencies = list(deps.values())
         self.cache[key] = m

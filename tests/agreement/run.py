@@ -424,7 +424,7 @@ def summary(results: dict[str, list[Outcome]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("ecosystems", nargs="*", default=list(ECOSYSTEMS))
+    ap.add_argument("ecosystems", nargs="*", default=list(ECOSYSTEMS), help="pypi npm cargo go maven, and pypi-2t")
     ap.add_argument("--only", action="append", default=[], help="a set name (repeatable)")
     ap.add_argument("--build", action="store_true", help="also ppm sync and the native build (cargo, go, npm)")
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (caches are kept there)")
@@ -443,8 +443,8 @@ def main(argv: list[str] | None = None) -> int:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / f"{eco}.json").write_text(json.dumps([asdict(o) for o in results[eco]], indent=1) + "\n")
     text = summary(results)
-    if not args.only:
-        (RESULTS / ("summary.md" if len(args.ecosystems) == len(ECOSYSTEMS) else f"summary-{'-'.join(args.ecosystems)}.md")).write_text(text)
+    if not args.only and set(ECOSYSTEMS) <= set(args.ecosystems):
+        (RESULTS / "summary.md").write_text(f"`python tests/agreement/run.py {' '.join(argv or sys.argv[1:])}`\n\n" + text)
     print(text)
     return 0 if all(o.agrees for outs in results.values() for o in outs) else 1
 

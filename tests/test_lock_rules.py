@@ -31,7 +31,8 @@ def lock(srv: RegistryServer, tmp_path: Path, roots: list[Root]) -> dict:
 
 
 def dep(g: str, a: str, v: str = "", extra: str = "") -> str:
-    return f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>" + (f"<version>{v}</version>" if v else "") + f"{extra}</dependency>"
+    version = f"<version>{v}</version>" if v else ""
+    return f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>{version}{extra}</dependency>"
 
 
 def go_list(tmp_path: Path, reg: Path, go_mod: str) -> set[str]:
@@ -73,7 +74,8 @@ def test_go_pruned_graph_raises_nothing(universe, tmp_path):
     roots = [Root("go", "example.com/web", "v1.0.0"), Root("go", "example.com/old", "v1.0.0"),
              Root("go", "example.com/cli", "v1.0.0"), Root("go", "example.com/tool", "v1.0.0")]
     pkgs = lock(srv, tmp_path, roots)
-    expected = {"go:example.com/web@v1.0.0", "go:example.com/legacy@v1.0.0", "go:example.com/codec@v1.0.0", "go:golang.org/x/crypto@v0.20.0",
+    expected = {"go:example.com/web@v1.0.0", "go:example.com/legacy@v1.0.0", "go:example.com/codec@v1.0.0",
+                "go:golang.org/x/crypto@v0.20.0",
                 "go:example.com/old@v1.0.0", "go:example.com/mid@v1.0.0", "go:example.com/leaf@v1.1.0",
                 "go:example.com/deeper@v1.0.0", "go:example.com/cli@v1.1.0", "go:example.com/tool@v1.0.0"}
     assert set(pkgs) == expected
@@ -157,11 +159,12 @@ def test_maven_managed_exclusions_apply(universe, tmp_path):
         "<dependencyManagement><dependencies>" + dep("com.google.guava", "guava", "33.0.0-jre",
         "<exclusions><exclusion><groupId>com.google.code.findbugs</groupId><artifactId>jsr305</artifactId></exclusion>"
         "</exclusions>") + "</dependencies></dependencyManagement>"))})
-    maven_artifact(root, "io.dw", "dw-util", {"4.0.7": pom("io.dw", "dw-util", "4.0.7", deps=dep("com.google.guava", "guava"), extra=(
+    maven_artifact(root, "io.dw", "dw-util", {"4.0.7": pom("io.dw", "dw-util", "4.0.7", deps=dep("com.google.guava", "guava"),
+                                                            extra=(
         "<dependencyManagement><dependencies>" + dep("io.dw", "dw-dependencies", "4.0.7", "<type>pom</type><scope>import</scope>")
         + "</dependencies></dependencyManagement>"))})
-    maven_artifact(root, "com.google.guava", "guava", {"33.0.0-jre": pom("com.google.guava", "guava", "33.0.0-jre",
-                                                                         deps=dep("com.google.code.findbugs", "jsr305", "3.0.2"))})
+    guava = pom("com.google.guava", "guava", "33.0.0-jre", deps=dep("com.google.code.findbugs", "jsr305", "3.0.2"))
+    maven_artifact(root, "com.google.guava", "guava", {"33.0.0-jre": guava})
     maven_artifact(root, "com.google.code.findbugs", "jsr305", {"3.0.2": pom("com.google.code.findbugs", "jsr305", "3.0.2")})
     pkgs = lock(srv, tmp_path, [Root("maven", "io.dw:dw-util", "4.0.7")])
     assert sorted(pkgs) == ["maven:com.google.guava:guava@33.0.0-jre", "maven:io.dw:dw-util@4.0.7"]

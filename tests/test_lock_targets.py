@@ -54,7 +54,8 @@ def project(tmp_path: Path):
     maven_artifact(reg, "org.win", "jna-win", {"5.14.0": pom("org.win", "jna-win", "5.14.0")})
     proj = tmp_path / "proj"
     (proj / "core/src").mkdir(parents=True)
-    (proj / "core/Cargo.toml").write_text('[package]\nname = "core"\nversion = "0.1.0"\nedition = "2021"\n\n[lib]\npath = "src/lib.rs"\n')
+    (proj / "core/Cargo.toml").write_text('[package]\nname = "core"\nversion = "0.1.0"\nedition = "2021"\n\n'
+                                         '[lib]\npath = "src/lib.rs"\n')
     (proj / "core/src/lib.rs").write_text("")
     (proj / "ppm.toml").write_text(MANIFEST)
     with RegistryServer(reg) as srv:
@@ -116,7 +117,8 @@ def test_conditions_in_each_ecosystems_words():
     assert conditions.cfg_matches('cfg(any(target_arch = "wasm32", target_family = "windows"))', "wasm32-wasi")
     assert conditions.cfg_matches("x86_64-pc-windows-msvc", "windows-x86_64")
     assert conditions.npm_matches(["!win32"], "linux") and not conditions.npm_matches(["darwin"], "linux")
-    assert conditions.cargo_cfg("cfg(unix)", ("linux-x86_64",)) == 'cfg(all(all(target_os = "linux", target_arch = "x86_64"), unix))'
+    both = 'cfg(all(all(target_os = "linux", target_arch = "x86_64"), unix))'
+    assert conditions.cargo_cfg("cfg(unix)", ("linux-x86_64",)) == both
     r = parse_spec("pypi", "pywin32", {"version": ">=306", "markers": "sys_platform == 'win32'", "targets": ["windows-x86_64"]})
     assert r.targets_in(["linux-x86_64", "windows-x86_64"]) == ["windows-x86_64"]
     with pytest.raises(LockError, match=r"cargo:x: cannot read the condition 'cfg\(windows'"):

@@ -1,7 +1,8 @@
 """Go resolution: minimal version selection over the pruned module graph, as the go command builds
 it for a main module at go >= 1.17 that requires the roots (cmd/go/internal/modload, readModGraph
-and expandGraph; cmd/go/internal/mvs): for each module, the highest version the graph requires. The lock keeps the h1 hash of each selected module's zip
-and go.mod, and the go.mod hashes of the other versions the walk read (go.sum lists those too)."""
+and expandGraph; cmd/go/internal/mvs): for each module, the highest version the graph requires.
+The lock keeps the h1 hash of each selected module's zip and go.mod, and the go.mod hashes of the
+other versions the walk read (go.sum lists those too)."""
 
 from __future__ import annotations
 

@@ -286,7 +286,8 @@ def build(ecosystem: str, work: Path, name: str, deps: dict[str, Any]) -> str:
             (proj / comp / "package.json").write_text('{"name": "ui", "version": "0.0.0"}\n')
             (proj / comp / "src/index.js").write_text("")
     else:
-        (proj / "ppm.toml").write_text(f'[project]\nname = "b"\ntargets = ["linux-x86_64"]\n\n[dependencies.{ecosystem}]\n{table}\n')
+        head = '[project]\nname = "b"\ntargets = ["linux-x86_64"]\n\n'
+        (proj / "ppm.toml").write_text(head + f"[dependencies.{ecosystem}]\n{table}\n")
     ppm = [sys.executable, "-m", "ppm"]
     try:
         run([*ppm, "lock"], proj)
@@ -305,7 +306,9 @@ def build(ecosystem: str, work: Path, name: str, deps: dict[str, Any]) -> str:
                 return "ok (cargo build)"
         elif ecosystem == "npm":
             shutil.rmtree(proj / "ui/node_modules", ignore_errors=True)
-            run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--offline"], proj / "ui",
+            # npm's locked mode: installs exactly package-lock.json, checking each integrity (npm
+            # keeps its own cache, so it downloads the tarballs ppm verified into .ppm again)
+            run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], proj / "ui",
                 {"npm_config_cache": str(work / "npm-cache")})
         elif ecosystem == "go":
             g = proj / ".ppm/sync/project/go"
@@ -408,9 +411,10 @@ def summary(results: dict[str, list[Outcome]]) -> str:
     for eco, outs in results.items():
         ppm_t, nat_t = sum(o.ppm_seconds for o in outs), sum(o.native_seconds for o in outs)
         builds = [o for o in outs if o.build]
-        lines.append(f"| {eco} | {len(outs)} | {sum(o.agrees for o in outs)} ({100 * sum(o.agrees for o in outs) / max(1, len(outs)):.0f}%) "
+        agree = sum(o.agrees for o in outs)
+        lines.append(f"| {eco} | {len(outs)} | {agree} ({100 * agree / max(1, len(outs)):.0f}%) "
                      f"| {sum(o.ppm_count for o in outs)} / {sum(o.native_count for o in outs)} | {ppm_t:.1f} | {nat_t:.1f} "
-                     f"| {ppm_t / nat_t if nat_t else 0:.2f}× | "
+                     f"| {ppm_t / nat_t if nat_t else 0:.2f}x | "
                      + (f"{sum(o.build.startswith('ok') for o in builds)}/{len(builds)}" if builds else "-") + " |")
     lines.append("")
     for eco, outs in results.items():

@@ -28,6 +28,7 @@ from ppm.lockfile.model import ALL_COMPONENTS, Lock, Package, _str
 from ppm.lockfile.request import PYTHON_VERSION, Root
 from ppm.lockfile.request import roots as request_roots
 from ppm.lockfile.versions import CargoReq, GoVersion, SemVer
+from ppm.lockfile.request import concrete_targets
 
 if TYPE_CHECKING:
     from ppm.core.manifest import Manifest
@@ -90,7 +91,9 @@ def _reach(lock: Lock, starts: Iterable[Package]) -> list[Package]:
 
 def worlds(manifest: "Manifest", lock: Lock) -> list[World]:
     comp_deps = {n: c.dependencies for n, c in manifest.components.items()}
-    all_roots = request_roots(manifest.dependencies, comp_deps)
+    targets = concrete_targets(manifest.targets)
+    # roots needed on none of the project's targets are not locked (lockfile/resolve.py)
+    all_roots = [r for r in request_roots(manifest.dependencies, comp_deps) if not r.conditional or r.targets_in(targets)]
     project_roots = [r for r in all_roots if r.component == ALL_COMPONENTS]
     out: list[World] = []
     claimed: set[str] = set()  # ecosystems whose project-wide packages some component takes
@@ -270,6 +273,18 @@ def _wheel_name(url: str) -> str:
     return url.rsplit("/", 1)[-1].split("#", 1)[0]
 
 
+def target_marker(targets: Iterable[str]) -> str:
+    """A PEP 508 marker true exactly on these targets (sys_platform and platform_machine, as
+    lockfile/resolvers/pypi.py evaluates them), for packages only some targets reach."""
+    from ppm.lockfile.resolvers.pypi import marker_env
+
+    each = []
+    for t in sorted(targets):
+        env = marker_env(t)
+        each.append(f"(sys_platform == '{env['sys_platform']}' and platform_machine == '{env['platform_machine']}')")
+    return " or ".join(each)
+
+
 def pylock(world: World, python: str | None = None) -> str:
     """PEP 751 pylock.toml: every package with a wheel for each declared target, hashes as locked."""
 
@@ -277,6 +292,8 @@ def pylock(world: World, python: str | None = None) -> str:
     out = ['lock-version = "1.0"\n', f'requires-python = "=={py}.*"\n', 'created-by = "ppm"\n']
     for p in world.packages:
         out.append(f"\n[[packages]]\nname = {_str(p.name)}\nversion = {_str(p.version)}\nindex = {_str(p.source)}\n")
+        if p.targets:  # PEP 751: installers skip a package whose marker is false here
+            out.append(f"marker = {_str(target_marker(p.targets))}\n")
         if p.dependencies:
             deps = ", ".join(f"{{ name = {_str(k.split(':', 1)[1].rsplit('@', 1)[0])} }}" for k in sorted(p.dependencies))
             out.append(f"dependencies = [{deps}]\n")
@@ -297,7 +314,8 @@ def requirements(world: World, packages: Iterable[Package] | None = None) -> str
         out.append(f"--index-url {index[0]}\n")
     for p in pkgs:
         hashes = sorted({a.hash for a in p.artifacts if a.hash.startswith("sha256:")})
-        out.append(f"{p.name}=={p.version}" + "".join(f" \\\n    --hash={h}" for h in hashes) + "\n")
+        marker = f" ; {target_marker(p.targets)}" if p.targets else ""  # pip skips it elsewhere
+        out.append(f"{p.name}=={p.version}{marker}" + "".join(f" \\\n    --hash={h}" for h in hashes) + "\n")
     return "".join(out)
 
 
@@ -353,7 +371,10 @@ def go_mod(world: World, module: str, existing: str | None = None, go_version: s
     else:
         text = text[:m.start()] + f"go {go_directive([text[m.start():m.end()]], go_version)}" + text[m.end():]
     d = [p for p in world.packages if p.name in direct]
-    ind = [p for p in world.packages if p.name not in direct]
+    # Only the modules the resolver found safe to list (extra "go-mod-require"): listing any other
+    # module of the build list would make the go command read its go.mod as a root and select
+    # more, or higher, versions than ppm.lock holds (lockfile/resolvers/go.py, _safe_to_list).
+    ind = [p for p in world.packages if p.name not in direct and p.extra.get("go-mod-require")]
     for group, suffix in ((d, ""), (ind, " // indirect")):
         if group:
             text += "\nrequire (\n" + "".join(f"\t{p.name} {p.version}{suffix}\n" for p in group) + ")\n"
@@ -372,6 +393,9 @@ def go_sum(world: World) -> str:
         for s in p.extra.get("go-mod-sums", []):  # type: ignore[union-attr]
             v, h = str(s).split(" ", 1)
             lines.add((p.name, v, "/go.mod", h))
+        for s in p.extra.get("go-graph-mods", []):  # type: ignore[union-attr]
+            m, v, h = str(s).split(" ", 2)
+            lines.add((m, v, "/go.mod", h))
 
     def key(x: tuple[str, str, str, str]) -> Any:
         try:

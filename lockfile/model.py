@@ -82,6 +82,8 @@ class Package:
     artifacts: list[Artifact] = field(default_factory=list)
     features: list[str] = field(default_factory=list)  # cargo features / pypi extras in use
     extra: dict[str, Extra] = field(default_factory=dict)  # ecosystem-specific, e.g. npm `paths`
+    # the targets whose roots reach it, when not every target does (empty: every target)
+    targets: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -166,6 +168,8 @@ def dumps(lock: Lock) -> str:
         out.append(f"ecosystem = {_str(p.ecosystem)}\nname = {_str(p.name)}\nversion = {_str(p.version)}\n")
         out.append(f"source = {_str(p.source)}\n")
         out.append(f"components = {_list(sorted(set(p.components)))}\n")
+        if p.targets:
+            out.append(f"targets = {_list(sorted(set(p.targets)))}\n")
         if p.features:
             out.append(f"features = {_list(sorted(set(p.features)))}\n")
         out.append(f"dependencies = {_list(sorted(set(p.dependencies)))}\n")
@@ -254,7 +258,7 @@ def loads(text: str, path: Path | str = LOCK) -> Lock:
                                                      and type(a.get("size", 0)) is int for a in arts):
                 raise err(header, f"toolchain.{name}.platform.{plat}: `artifacts` must list {{path, hash, size}} tables")
         lock.toolchains[name] = Toolchain(name, t["version"], t["source"], t["digest"], {k: dict(v) for k, v in plats.items()})
-    known = {"ecosystem", "name", "version", "source", "components", "features", "dependencies", "artifacts"}
+    known = {"ecosystem", "name", "version", "source", "components", "features", "dependencies", "artifacts", "targets"}
     for key, p in (data.get("package") or {}).items():
         header = f"[package.{_str(key)}]"
         if not isinstance(p, dict):
@@ -275,7 +279,7 @@ def loads(text: str, path: Path | str = LOCK) -> Lock:
             if not isinstance(a, dict) or not isinstance(a.get("url"), str) or not isinstance(a.get("hash"), str):
                 raise err(header, f"package {key!r}: each artifact needs `url` and `hash` strings")
             arts.append(Artifact(a["url"], a["hash"]))
-        for k in ("components", "features", "dependencies"):
+        for k in ("components", "features", "dependencies", "targets"):
             v = p.get(k, [])
             if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
                 raise err(header, f"package {key!r}: `{k}` must be a list of strings")
@@ -289,7 +293,8 @@ def loads(text: str, path: Path | str = LOCK) -> Lock:
                     raise err(header, f"package {key!r}: install path {where!r} is refused "
                                       f"(each is node_modules/NAME, nested, ending in {p['name']!r})")
         lock.add(Package(p["ecosystem"], p["name"], p["version"], p["source"], list(p.get("components", [])),
-                         list(p.get("dependencies", [])), arts, list(p.get("features", [])), extra))
+                         list(p.get("dependencies", [])), arts, list(p.get("features", [])), extra,
+                         list(p.get("targets", []))))
     for pkg in lock.packages.values():
         for dep in pkg.dependencies:
             if dep not in lock.packages:

@@ -193,15 +193,36 @@ class AddSpec:
     name: str
     spec: str  # "" = pick the newest and write a requirement for it
     features: tuple[str, ...] = ()
+    # where it is needed (lockfile/conditions.py): a PEP 508 marker, a cargo cfg, npm os/cpu,
+    # ppm's targets
+    marker: str = ""
+    cfg: str = ""
+    targets: tuple[str, ...] = ()
+    os: tuple[str, ...] = ()
+    cpu: tuple[str, ...] = ()
+
+    def root(self, component: str) -> request.Root:
+        return request.Root(self.ecosystem, self.name, self.spec, component, self.features, targets=self.targets,
+                            marker=self.marker, cfg=self.cfg, os=self.os, cpu=self.cpu)
 
 
-def parse_add(arg: str, features: Iterable[str] = ()) -> AddSpec:
-    """`pypi:httpx>=0.27`, `pypi:httpx[socks]`, `npm:preact@^10`, `npm:@types/node@20`, `cargo:serde@1`,
-    `go:github.com/google/uuid@v1.6.0`, `maven:com.google.guava:guava@33.0.0-jre`."""
+def parse_add(arg: str, features: Iterable[str] = (), *, targets: Iterable[str] = (), os: Iterable[str] = (),
+              cpu: Iterable[str] = ()) -> AddSpec:
+    """`pypi:httpx>=0.27`, `pypi:httpx[socks]`, `pypi:pywin32>=306; sys_platform == 'win32'`, `npm:preact@^10`,
+    `npm:@types/node@20`, `cargo:serde@1`, `cargo:windows-sys@0.52; cfg(windows)`,
+    `go:github.com/google/uuid@v1.6.0`, `maven:com.google.guava:guava@33.0.0-jre`. `targets` (any
+    ecosystem) and npm's `os`/`cpu` restrict where the package is needed."""
     eco, sep, rest = arg.partition(":")
     if not sep or eco not in request_ecosystems():
         raise LockError(f"{arg!r}: start with an ecosystem: {', '.join(request_ecosystems())} (like pypi:httpx>=0.27)")
     feats = tuple(features) if eco == "cargo" else ()
+    where = {"targets": tuple(sorted(set(targets)))}
+    if (os or cpu) and eco != "npm":
+        raise LockError(f"{arg!r}: --os and --cpu are npm's conditions; use --targets for {eco}")
+    try:
+        where["targets"] = tuple(sorted(set(request.concrete_targets(list(where["targets"]))))) if where["targets"] else ()
+    except LookupError as e:
+        raise LockError(f"{arg!r}: {e}") from None
     if eco == "pypi":
         # packaging costs ~100 ms to import: only in the pypi branches, so the `ppm lock` no-op
         # (which imports this module) does not pay for it
@@ -212,7 +233,16 @@ def parse_add(arg: str, features: Iterable[str] = ()) -> AddSpec:
             r = Requirement(rest)
         except InvalidRequirement as e:
             raise LockError(f"{arg!r}: not a PEP 508 requirement: {e}") from None
-        return AddSpec(eco, canonicalize_name(r.name), str(r.specifier), tuple(sorted(r.extras)))
+        return AddSpec(eco, canonicalize_name(r.name), str(r.specifier), tuple(sorted(r.extras)),
+                       marker=str(r.marker) if r.marker else "", targets=where["targets"])
+    rest, semi, cond = rest.partition(";")
+    rest, cond = rest.strip(), cond.strip()
+    if semi and eco != "cargo":
+        raise LockError(f"{arg!r}: a `; condition` is PyPI's marker or cargo's cfg(...); use --targets for {eco}")
+    if semi:
+        from ppm.lockfile import conditions
+
+        conditions.check(eco, rest, cfg=cond)
     i = rest.rfind("@")
     name, spec = (rest[:i], rest[i + 1:]) if i > 0 else (rest, "")
     if not name:
@@ -220,7 +250,7 @@ def parse_add(arg: str, features: Iterable[str] = ()) -> AddSpec:
     if eco == "maven" and name.count(":") != 1:
         raise LockError(f"{arg!r}: Maven packages are groupId:artifactId@version")
     ecosystems.check(eco, name, where=f"ppm add {arg}")
-    return AddSpec(eco, name, spec, feats)
+    return AddSpec(eco, name, spec, feats, cfg=cond if semi else "", targets=where["targets"], os=tuple(os), cpu=tuple(cpu))
 
 
 def request_ecosystems() -> tuple[str, ...]:
@@ -237,14 +267,18 @@ def _default_spec(eco: str, version: str) -> str:
     return version  # cargo: a bare version is a caret requirement; go and maven: exact
 
 
-def _toml_value(spec: str, features: tuple[str, ...], eco: str):  # noqa: ANN202
+def _toml_value(spec: str, features: tuple[str, ...], eco: str, s: AddSpec | None = None):  # noqa: ANN202
     import tomlkit
 
-    if not features:
+    where = {k: v for k, v in (("markers", s.marker), ("target", s.cfg), ("targets", list(s.targets)), ("os", list(s.os)),
+                               ("cpu", list(s.cpu))) if v} if s else {}
+    if not features and not where:
         return spec
     t = tomlkit.inline_table()
     t["version"] = spec
-    t["extras" if eco == "pypi" else "features"] = list(features)
+    if features:
+        t["extras" if eco == "pypi" else "features"] = list(features)
+    t.update(where)
     return t
 
 
@@ -296,7 +330,8 @@ def _write_manifest(root: Path, text: str) -> None:
 
 
 def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | None = None,
-        offline: bool = False) -> tuple[list[str], LockResult]:
+        offline: bool = False, targets: Iterable[str] = (), os: Iterable[str] = (),
+        cpu: Iterable[str] = ()) -> tuple[list[str], LockResult]:
     """Add packages to ppm.toml and re-lock. Everything is resolved first: on any error ppm.toml
     and ppm.lock are left untouched."""
     import tomlkit
@@ -304,7 +339,7 @@ def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | 
 
     from ppm.core import manifest as manifest_mod
 
-    specs = [parse_add(a, features) for a in args]
+    specs = [parse_add(a, features, targets=targets, os=os, cpu=cpu) for a in args]
     m = manifest_mod.load(root)
     if to is not None and to not in m.components:
         raise LockError(f"no component {to!r} in {MANIFEST}; components: {', '.join(sorted(m.components)) or 'none'}")
@@ -317,11 +352,14 @@ def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | 
     targets = request.concrete_targets(m.targets)
     path = root / model.LOCK
     old = _read_old(path)
-    new_roots = [request.Root(s.ecosystem, s.name, s.spec, to or model.ALL_COMPONENTS, s.features) for s in specs]
+    new_roots = [s.root(to or model.ALL_COMPONENTS) for s in specs]
     with _http(offline) as http:
         # 1. each new package alone, so the error says which ecosystem refused what
         chosen: dict[AddSpec, str] = {}
         for s, r in zip(specs, new_roots, strict=True):
+            if r.conditional and not r.targets_in(targets):
+                raise LockError(f"cannot add {s.ecosystem}:{s.name}: its condition holds on none of the project's targets "
+                                f"({', '.join(targets)})", hint="add the target to [project] targets, or change the condition")
             try:
                 pkgs = resolve_roots([r], targets, http=http, old=old)
             except ResolutionError as e:
@@ -335,8 +373,10 @@ def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | 
         for s in specs:
             spec = s.spec or _default_spec(s.ecosystem, chosen[s])
             table = _deps_table(doc, to, s.ecosystem, create=True)
-            table[s.name] = _toml_value(spec, s.features, s.ecosystem)
-            written.append(f"{s.ecosystem}:{s.name} = {spec!r}" + (f" (features {', '.join(s.features)})" if s.features else ""))
+            table[s.name] = _toml_value(spec, s.features, s.ecosystem, s)
+            cond = "; ".join(x for x in (s.marker, s.cfg, ", ".join(s.targets), " ".join(s.os + s.cpu)) if x)
+            written.append(f"{s.ecosystem}:{s.name} = {spec!r}" + (f" (features {', '.join(s.features)})" if s.features else "")
+                           + (f" (only where {cond})" if cond else ""))
         new_text = tomlkit.dumps(doc)
         backup = text
         _write_manifest(root, new_text)

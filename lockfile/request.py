@@ -7,12 +7,13 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
+from ppm.lockfile.errors import LockError
 from ppm.lockfile.model import ALL_COMPONENTS
 from ppm.lockfile.model import LOCK_VERSION
 
-RESOLVER_VERSION = 2  # bump when resolution rules change, so old locks are redone
+RESOLVER_VERSION = 3  # bump when resolution rules change, so old locks are redone
 PYTHON_VERSION = os.environ.get("PPM_PYTHON_VERSION", "3.11")
 
 
@@ -27,14 +28,63 @@ class Root:
     features: tuple[str, ...] = ()  # cargo features, pypi extras
     default_features: bool = True
     optional: bool = False
+    # Where it is needed, in the ecosystem's own words (all empty: on every target):
+    targets: tuple[str, ...] = ()  # ppm's `targets = [...]`, any ecosystem
+    marker: str = ""  # PyPI: a PEP 508 marker, `sys_platform == 'win32'`
+    cfg: str = ""  # cargo: `cfg(windows)` or a target triple, as in [target.'cfg(...)'.dependencies]
+    os: tuple[str, ...] = ()  # npm: `os`/`cpu` lists, as in package.json (`!x` excludes)
+    cpu: tuple[str, ...] = ()
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.targets or self.marker or self.cfg or self.os or self.cpu)
+
+    def on(self, target: str) -> bool:
+        """Whether this root is needed when building for `target`."""
+        if not self.conditional:
+            return True
+        from ppm.lockfile import conditions
+
+        return conditions.applies(self.ecosystem, self.name, targets=self.targets, marker=self.marker, cfg=self.cfg,
+                                  os=self.os, cpu=self.cpu, on=target)
+
+    def targets_in(self, targets: Sequence[str]) -> list[str]:
+        return [t for t in targets if self.on(t)]
+
+
+_CONDITION_KEYS = {"pypi": ("markers", "marker"), "cargo": ("target",), "npm": ("os", "cpu")}
 
 
 def parse_spec(ecosystem: str, name: str, spec: Any, component: str = ALL_COMPONENTS) -> Root:
     if isinstance(spec, str):
         return Root(ecosystem, name, spec.strip(), component)
     feats = tuple(spec.get("features", ())) + tuple(spec.get("extras", ()))
-    return Root(ecosystem, name, str(spec.get("version", "")).strip(), component, tuple(sorted(set(feats))),
-                bool(spec.get("default-features", spec.get("default_features", True))), bool(spec.get("optional", False)))
+    where = f"{ecosystem}:{name}" + ("" if component == ALL_COMPONENTS else f" (component {component})")
+    for key in ("markers", "marker", "target", "os", "cpu"):
+        if key in spec and key not in _CONDITION_KEYS.get(ecosystem, ()):
+            raise LockError(f"ppm.toml: {where}: `{key}` is not a condition {ecosystem} knows",
+                            hint="`targets = [...]` restricts a dependency in any ecosystem; PyPI takes `markers`, "
+                                 "cargo `target = \"cfg(...)\"`, npm `os` and `cpu`")
+    wanted = spec.get("targets", ())
+    if isinstance(wanted, str) or not all(isinstance(t, str) for t in wanted):
+        raise LockError(f"ppm.toml: {where}: `targets` must be a list of target names, like [\"windows-x86_64\"]")
+    try:
+        tnames = tuple(sorted(set(concrete_targets(list(wanted))))) if wanted else ()
+    except LookupError as e:
+        raise LockError(f"ppm.toml: {where}: {e}") from None
+    root = Root(ecosystem, name, str(spec.get("version", "")).strip(), component, tuple(sorted(set(feats))),
+                bool(spec.get("default-features", spec.get("default_features", True))), bool(spec.get("optional", False)),
+                tnames, str(spec.get("markers", spec.get("marker", ""))).strip(), str(spec.get("target", "")).strip(),
+                tuple(_strs(spec.get("os", ()))), tuple(_strs(spec.get("cpu", ()))))
+    if root.marker or root.cfg:
+        from ppm.lockfile import conditions
+
+        conditions.check(ecosystem, name, marker=root.marker, cfg=root.cfg)
+    return root
+
+
+def _strs(v: Any) -> list[str]:
+    return [v] if isinstance(v, str) else [str(x) for x in v]
 
 
 def roots(project_deps: Mapping[str, Mapping[str, Any]], component_deps: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[Root]:

@@ -45,19 +45,21 @@ def resolve_roots(roots: Sequence[Root], targets: Sequence[str], *, http: HttpCl
                     else f"ppm.toml [components.{r.component}.dependencies.{r.ecosystem}]")
 
     def one(eco: str) -> list[Package]:
-        eco_roots = [r for r in roots if r.ecosystem == eco]
+        # a root whose conditions hold on none of the project's targets is not needed at all
+        eco_roots = [r for r in roots if r.ecosystem == eco and (not r.conditional or r.targets_in(targets))]
         resolver = table.resolver(eco)
         client = client_for(eco, http, urls[eco])
         pinned = pinned_from(old, eco, upgrade)
-        if eco == "pypi":
+        if eco == "pypi":  # markers decide wheels and edges per target: the resolver records targets itself
             pkgs = resolver.resolve(client, eco_roots, targets, pinned=pinned)
         else:
-            pkgs = resolver.resolve(client, eco_roots, pinned=pinned)
+            pkgs = record_targets(resolver.resolve(client, eco_roots, pinned=pinned), eco_roots, targets)
         for p in pkgs:  # what the registry named: checked before it can reach a lock or a path
             table.check(eco, p.name, p.version, where=f"{eco} registry {urls[eco]}")
         return pkgs
 
-    todo = [eco for eco in (ecosystems or ORDER) if any(r.ecosystem == eco for r in roots)]
+    todo = [eco for eco in (ecosystems or ORDER) if any(r.ecosystem == eco and (not r.conditional or r.targets_in(targets))
+                                                        for r in roots)]
     if len(todo) <= 1:
         return [p for eco in todo for p in one(eco)]
     # The ecosystems are independent and mostly wait on their registries: resolve them at once
@@ -72,6 +74,25 @@ def resolve_roots(roots: Sequence[Root], targets: Sequence[str], *, http: HttpCl
         if isinstance(res, BaseException):
             raise res
     return [p for res in results for p in res]  # type: ignore[union-attr]
+
+
+def record_targets(pkgs: list[Package], roots: Sequence[Root], targets: Sequence[str]) -> list[Package]:
+    """Which targets reach each package, when a root is conditional (cargo `cfg(...)`, npm
+    `os`/`cpu`, `targets = [...]`): the union of the targets of the roots it is reached from.
+    Resolution itself is not narrowed: Cargo.lock is platform-independent (cargo resolves
+    target-specific dependencies for every platform) and npm's lock lists every optional
+    platform package; only what each target installs and compiles depends on it."""
+    if not any(r.conditional for r in roots):
+        return pkgs
+    from ppm.lockfile.resolvers import reaching
+
+    edges = {p.key: p.dependencies for p in pkgs}
+    starts = [(t, [p.key for p in pkgs if p.name == r.name]) for r in roots for t in r.targets_in(targets)]
+    reach = reaching(starts, edges)
+    for p in pkgs:
+        on = reach.get(p.key, set())
+        p.targets = sorted(on) if on != set(targets) else []
+    return pkgs
 
 
 def lock_project(root: Path, *, http: HttpClient, old: Lock | None = None, upgrade: bool | Iterable[str] = False,

@@ -313,11 +313,13 @@ def go_escape(path: str) -> str:
     return "".join("!" + c.lower() if c.isupper() else c for c in path)
 
 
-def go_module(root: Path, path: str, versions: dict[str, list[str]], files: dict[str, str] | None = None) -> None:
-    """versions: {"v1.0.0": ["example.com/b v1.2.0", ...]} (the go.mod require lines)."""
+def go_module(root: Path, path: str, versions: dict[str, list[str]], files: dict[str, str] | None = None,
+              go: str = "1.21") -> None:
+    """versions: {"v1.0.0": ["example.com/b v1.2.0", ...]} (the go.mod require lines); `go` is the
+    go.mod's go line (below 1.17 the module's graph is not pruned)."""
     esc = go_escape(path)
     for v, reqs in versions.items():
-        mod = f"module {path}\n\ngo 1.21\n"
+        mod = f"module {path}\n\ngo {go}\n"
         if reqs:
             mod += "\nrequire (\n" + "".join(f"\t{r}\n" for r in reqs) + ")\n"
         _write(root, f"go/{esc}/@v/{v}.mod", mod)

@@ -100,7 +100,7 @@ def test_go_mod_keeps_the_modules_own_lines(tmp_path):
                    Artifact("https://proxy.golang.org/example.com/lib/@v/v1.1.0.mod", "h1:mod=")])
     dep = Package("go", "example.com/dep", "v1.0.0", "https://proxy.golang.org/", ["c"], [],
                   [Artifact("https://proxy.golang.org/example.com/dep/@v/v1.0.0.zip", "h1:dz="),
-                   Artifact("https://proxy.golang.org/example.com/dep/@v/v1.0.0.mod", "h1:dm=")], [], {"go-mod-sums": ["v0.9.0 h1:old="]})
+                   Artifact("https://proxy.golang.org/example.com/dep/@v/v1.0.0.mod", "h1:dm=")], [], {"go-mod-sums": ["v0.9.0 h1:old="], "go-mod-require": True})
     w = world("go", [(Root("go", "example.com/lib", "v1.1.0", "c"), lib)], [lib, dep])
     existing = "module example.com/me\n\ngo 1.20\n\nrequire old.example/x v0.1.0\n\nreplace example.com/x => ../x\n"
     gm = export.go_mod(w, "c", existing, go_version="1.22")

@@ -107,9 +107,38 @@ def test_cargo_weak_features_and_ranges_across_series(universe, tmp_path):
     pkgs = {p.key: p for p in lock(srv, tmp_path, [Root("cargo", "auto", "0.4", "core", ("fast",))])}
     assert sorted(pkgs) == ["cargo:aho@1.1.0", "cargo:auto@0.4.0", "cargo:memchr@2.7.0", "cargo:wsys@0.61.2"]
     assert pkgs["cargo:aho@1.1.0"].features == ["perf"] and pkgs["cargo:aho@1.1.0"].dependencies == ["cargo:memchr@2.7.0"]
-    # without `search`, aho is not enabled and `aho?/perf` enables nothing
+    # without `search`, the build would not enable aho, but Cargo.lock still holds it: cargo's
+    # dependency resolver activates weak `aho?/perf` like `aho/perf` (the feature resolver narrows
+    # it later), so the lock carries what any feature combination may compile
     pkgs = {p.key for p in lock(srv, tmp_path, [Root("cargo", "auto", "0.4", "core", ("fast",), default_features=False)])}
-    assert pkgs == {"cargo:auto@0.4.0", "cargo:wsys@0.61.2"}
+    assert pkgs == {"cargo:aho@1.1.0", "cargo:auto@0.4.0", "cargo:memchr@2.7.0", "cargo:wsys@0.61.2"}
+
+
+def test_cargo_lock_is_platform_independent(universe, tmp_path):
+    """Recorded from reqwest 0.12 (`http2 = [..., "hyper-rustls?/http2"]`, the TLS stack declared
+    under `[target.'cfg(not(target_arch = "wasm32"))'.dependencies]`) and ring 0.17 (an older
+    windows-sys under `cfg(windows)`): `cargo generate-lockfile` puts all of it in Cargo.lock."""
+    root, srv = universe
+    nw = 'cfg(not(target_arch = "wasm32"))'
+    cargo_crate(root, "reqwest", [{"vers": "0.12.28",
+        "features": {"default": ["default-tls", "http2"], "default-tls": ["dep:hyper-tls"], "http2": ["hyper-rustls?/http2"]},
+        "deps": [{"name": "hyper-tls", "req": "^0.6", "optional": True, "target": nw},
+                 {"name": "hyper-rustls", "req": "^0.27", "optional": True, "default_features": False, "target": nw},
+                 # one name under two target tables, each with its own features: both apply
+                 {"name": "getrandom", "req": "^0.2", "target": "cfg(unix)"},
+                 {"name": "getrandom", "req": "^0.2", "features": ["js"], "target": 'cfg(target_arch = "wasm32")'}]}])
+    cargo_crate(root, "hyper-tls", [{"vers": "0.6.0"}])
+    cargo_crate(root, "hyper-rustls", [{"vers": "0.27.10", "features": {"http2": []},
+                                        "deps": [{"name": "ring", "req": "^0.17"}]}])
+    cargo_crate(root, "ring", [{"vers": "0.17.14", "deps": [{"name": "windows-sys", "req": "^0.52", "target": "cfg(windows)"}]}])
+    cargo_crate(root, "windows-sys", [{"vers": "0.52.0"}, {"vers": "0.61.2"}])
+    cargo_crate(root, "getrandom", [{"vers": "0.2.17", "features": {"js": ["dep:wasm-bindgen"]},
+                                     "deps": [{"name": "wasm-bindgen", "req": "^0.2", "optional": True, "target": 'cfg(target_arch = "wasm32")'}]}])
+    cargo_crate(root, "wasm-bindgen", [{"vers": "0.2.100"}])
+    pkgs = {p.key: p for p in lock(srv, tmp_path, [Root("cargo", "reqwest", "0.12")])}
+    assert sorted(pkgs) == ["cargo:getrandom@0.2.17", "cargo:hyper-rustls@0.27.10", "cargo:hyper-tls@0.6.0", "cargo:reqwest@0.12.28",
+                            "cargo:ring@0.17.14", "cargo:wasm-bindgen@0.2.100", "cargo:windows-sys@0.52.0"]
+    assert pkgs["cargo:getrandom@0.2.17"].features == ["js"] and pkgs["cargo:hyper-rustls@0.27.10"].features == ["http2"]
 
 
 def test_cargo_conflict_in_one_series(universe, tmp_path):

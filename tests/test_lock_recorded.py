@@ -22,3 +22,13 @@ def test_recorded_registries(tmp_path):
                                                 "h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo="}
     slf4j = pkgs["maven:org.slf4j:slf4j-api@2.0.13"]
     assert slf4j.artifacts[0].hash.startswith("sha1:") and slf4j.artifacts[0].url.endswith("slf4j-api-2.0.13.jar")
+
+
+def test_recorded_maven_management_key(tmp_path):
+    """logback-classic 1.5.6 as Maven Central serves it: logback-core and slf4j-api are declared as
+    compile jars and again as test-scoped test-jars; `mvn dependency:list` keeps both jars."""
+    with RegistryServer() as srv, HttpClient(cache=tmp_path / "cache", retries=0) as http:
+        pkgs = {p.key for p in resolve_roots([Root("maven", "ch.qos.logback:logback-classic", "1.5.6")], ["linux-x86_64"],
+                                             http=http, registries=srv.urls)}
+    assert pkgs == {"maven:ch.qos.logback:logback-classic@1.5.6", "maven:ch.qos.logback:logback-core@1.5.6",
+                    "maven:org.slf4j:slf4j-api@2.0.13"}

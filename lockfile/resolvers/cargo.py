@@ -49,6 +49,7 @@ class Cand:
     version: SemVer
     entry: dict[str, Any] = field(repr=False)
     feature: str | None = None
+    satisfies: dict[str, bool] = field(default_factory=dict, repr=False)  # requirement text -> answer
 
     @property
     def ident(self) -> str:
@@ -114,7 +115,12 @@ class _Provider(resolvelib.AbstractProvider):
         return out
 
     def is_satisfied_by(self, requirement: Req, candidate: Cand) -> bool:
-        return requirement.req.contains(candidate.version)
+        # resolvelib re-checks every pin against every requirement each round (quadratic on big
+        # graphs such as eframe's): remember the answers per (requirement text, version)
+        hit = candidate.satisfies.get(requirement.req.spec)
+        if hit is None:
+            hit = candidate.satisfies[requirement.req.spec] = requirement.req.contains(candidate.version)
+        return hit
 
     def dep_reqs(self, d: dict[str, Any], parent: str) -> list[Req]:
         real = d.get("package") or d["name"]
@@ -129,16 +135,24 @@ class _Provider(resolvelib.AbstractProvider):
     def get_dependencies(self, candidate: Cand) -> list[Req]:
         e = candidate.entry
         parent = f"{candidate.name} {candidate.version}"
+        # Cargo.lock is platform-independent: the dependency resolver keeps every dependency
+        # whatever its `target` cfg (cargo's resolver/dep_cache.rs filters on kind and features
+        # only; the cfg is applied later, when compiling). Normal and build dependencies count;
+        # dev-dependencies of registry crates never reach a lock.
         deps = [d for d in e.get("deps", []) if d.get("kind", "normal") in ("normal", "build")]
         # Requirements read their crate's index entry (to know its series): fetch them all at once.
         self.client.prefetch(sorted({d.get("package") or d["name"] for d in deps}))
-        by_name = {d["name"]: d for d in deps}
+        # One name may be declared several times (under different `target` tables, or as normal
+        # and build dependency): cargo's Requirements::require_dependency activates every entry
+        # with that name_in_toml, so each of them brings its own requirement and features.
+        by_name: dict[str, list[dict[str, Any]]] = {}
+        for d in deps:
+            by_name.setdefault(d["name"], []).append(d)
         out: list[Req] = []
         if candidate.feature is None:
             for d in deps:
                 if not d.get("optional"):
                     out += self.dep_reqs(d, parent)
-            self.client.prefetch(sorted({d.get("package") or d["name"] for d in deps if not d.get("optional")}))
             return out
         pin = Req(candidate.name, CargoReq(f"={candidate.version}"), cargo_series(candidate.version), parent)
         out.append(pin)
@@ -148,49 +162,28 @@ class _Provider(resolvelib.AbstractProvider):
             items = [f"dep:{feature}"] if feature in by_name else []  # an optional dependency's implicit feature
         for item in items:
             if item.startswith("dep:"):
-                d = by_name.get(item[4:])
-                if d:
+                for d in by_name.get(item[4:], ()):
                     out += self.dep_reqs(d, parent)
             elif "/" in item:
                 dep_name, sub = item.split("/", 1)
                 weak = dep_name.endswith("?")
                 dep_name = dep_name.rstrip("?")
-                d = by_name.get(dep_name)
-                if d is None:
-                    continue
-                if d.get("optional") and weak:
-                    continue  # `dep?/feat` only applies when something else enables dep
-                reqs = self.dep_reqs(d, parent)
-                out += reqs + [Req(reqs[0].name, reqs[0].req, reqs[0].series, parent, sub)]
+                # "Weak features are always activated in the dependency resolver. They will be
+                # narrowed inside the new feature resolver." (cargo, resolver/dep_cache.rs,
+                # Requirements::require_value): for the lock, `dep?/feat` enables `dep` like
+                # `dep/feat` does. Only the non-weak form also enables the parent's feature
+                # named `dep` (require_dep_feature), which may switch on more than `dep:dep`.
+                if not weak and dep_name in e["features"] and any(d.get("optional") for d in by_name.get(dep_name, ())):
+                    out.append(Req(candidate.name, pin.req, pin.series, parent, dep_name))
+                for d in by_name.get(dep_name, ()):
+                    reqs = self.dep_reqs(d, parent)
+                    out += reqs + [Req(reqs[0].name, reqs[0].req, reqs[0].series, parent, sub)]
             elif item in e["features"]:
                 out.append(Req(candidate.name, pin.req, pin.series, parent, item))
             elif item in by_name:
-                out += self.dep_reqs(by_name[item], parent)
+                for d in by_name[item]:
+                    out += self.dep_reqs(d, parent)
         return out
-
-
-def _weak_features(provider: _Provider, result: Any) -> list[Req]:
-    """`dep?/feat` items of enabled features whose optional `dep` ended up enabled anyway."""
-    mapping: dict[str, Cand] = result.mapping
-    children: dict[str, set[str]] = {}
-    for ident in mapping:
-        children.setdefault(ident.split("[")[0], set()).update(c.split("[")[0] for c in result.graph.iter_children(ident))
-    out: list[Req] = []
-    for ident, cand in mapping.items():
-        if not cand.feature:
-            continue
-        by_name = {d["name"]: d for d in cand.entry.get("deps", []) if d.get("kind", "normal") in ("normal", "build")}
-        for item in cand.entry["features"].get(cand.feature) or []:
-            dep_name, slash, sub = item.partition("/")
-            if not slash or not dep_name.endswith("?"):
-                continue
-            d = by_name.get(dep_name[:-1])
-            if d is None:
-                continue
-            req = provider.make_req(d.get("package") or d["name"], d.get("req", "*"), f"{cand.name} {cand.version}")
-            if f"{req.name}@{req.series}" in children.get(ident.split("[")[0], set()):
-                out.append(Req(req.name, req.req, req.series, req.parent, sub))
-    return out
 
 
 def _optional_dep(entry: dict[str, Any], name: str) -> bool:
@@ -215,16 +208,7 @@ def resolve(client: CargoClient, roots: list[Root], *, pinned: Mapping[str, str]
         root_feats = set(r.features) | ({"default"} if r.default_features else set())
         reqs += [base] + [Req(base.name, base.req, base.series, who, f) for f in sorted(root_feats)]
     try:
-        # Weak dependency features (`dep?/feat`) apply only when something else enables `dep`,
-        # which is known only once resolved: add what they enable and resolve again until stable.
-        extra: list[Req] = []
-        for _ in range(20):
-            result = resolvelib.Resolver(provider, resolvelib.BaseReporter()).resolve(reqs + extra, max_rounds=20000)
-            more = [r for r in _weak_features(provider, result) if r.ident not in result.mapping]
-            if not more:
-                break
-            provider.pinned = {**provider.pinned, **{i.split("[")[0]: str(c.version) for i, c in result.mapping.items()}}
-            extra += more
+        result = resolvelib.Resolver(provider, resolvelib.BaseReporter()).resolve(reqs, max_rounds=20000)
     except resolvelib.ResolutionImpossible as e:
         lines = []
         for name in sorted({c.requirement.ident for c in e.causes}):

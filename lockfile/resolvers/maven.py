@@ -34,10 +34,18 @@ class Dep:
     optional: bool = False
     type: str = "jar"
     exclusions: frozenset[str] = frozenset()
+    classifier: str = ""
 
     @property
     def ga(self) -> str:
         return f"{self.group}:{self.artifact}"
+
+    @property
+    def mkey(self) -> str:
+        """Maven's management key, groupId:artifactId:type[:classifier] (Dependency.getManagementKey):
+        inheritance merges and dependencyManagement match on it, so logback-classic's compile
+        `logback-core` and its test-scoped `logback-core` test-jar are two dependencies, not one."""
+        return f"{self.ga}:{self.type}" + (f":{self.classifier}" if self.classifier else "")
 
 
 @dataclass
@@ -47,7 +55,7 @@ class Model:
     version: str
     packaging: str = "jar"
     properties: dict[str, str] = field(default_factory=dict)
-    managed: dict[str, Dep] = field(default_factory=dict)  # ga -> managed dep (version, scope)
+    managed: dict[str, Dep] = field(default_factory=dict)  # management key -> managed dep (version, scope)
     dependencies: list[Dep] = field(default_factory=list)
 
 
@@ -108,22 +116,29 @@ class _Models:
             if d.scope == "import" and d.type == "pom":
                 imports.append(d)
             else:
-                own_managed[d.ga] = d
+                own_managed[d.mkey] = d
         m.managed.update(own_managed)
         for bom in imports:  # imported BOMs never override what is declared directly
             bm = self.effective(bom.group, bom.artifact, bom.version, _depth + 1)
-            for ga, d in bm.managed.items():
-                if ga not in own_managed:
-                    m.managed.setdefault(ga, d)
-        deps = {d.ga: d for d in (parent.dependencies if parent else [])}
-        for d in self._deps(root.find("dependencies"), interp):
-            deps[d.ga] = d
+            for key, d in bm.managed.items():
+                if key not in own_managed:
+                    m.managed.setdefault(key, d)
+        # Inheritance puts the child's own dependencies first, then the parent's it does not
+        # redeclare (ModelMerger.mergeModelBase_Dependencies with target = child): the order
+        # decides which declaration is first at equal depth.
+        deps = {d.mkey: d for d in self._deps(root.find("dependencies"), interp)}
+        for d in parent.dependencies if parent else []:
+            deps.setdefault(d.mkey, Dep(d.group, d.artifact, d.version, d.scope, d.optional, d.type, d.exclusions, d.classifier))
         for d in deps.values():
-            md = m.managed.get(d.ga)
+            md = m.managed.get(d.mkey)
             if not d.version and md:
                 d.version = md.version
             if md and d.scope == "" and md.scope:
                 d.scope = md.scope
+            if md and not d.exclusions and md.exclusions:
+                # DefaultDependencyManagementInjector.mergeDependency_Exclusions: a declaration
+                # without exclusions takes the managed ones (dropwizard's BOM drops guava's jsr305)
+                d.exclusions = md.exclusions
             d.scope = d.scope or "compile"
         m.dependencies = list(deps.values())
         self.cache[key] = m
@@ -135,7 +150,8 @@ class _Models:
         for d in el.findall("dependency") if el is not None else []:
             excl = frozenset(f"{interp(_t(x, 'groupId'))}:{interp(_t(x, 'artifactId'))}" for x in d.findall("exclusions/exclusion"))
             out.append(Dep(interp(_t(d, "groupId")), interp(_t(d, "artifactId")), interp(_t(d, "version")),
-                           interp(_t(d, "scope")) or "", interp(_t(d, "optional")) == "true", interp(_t(d, "type")) or "jar", excl))
+                           interp(_t(d, "scope")) or "", interp(_t(d, "optional")) == "true", interp(_t(d, "type")) or "jar", excl,
+                           interp(_t(d, "classifier")) or ""))
         return out
 
 

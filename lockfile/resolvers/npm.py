@@ -83,6 +83,13 @@ def resolve(client: NpmClient, roots: list[Root], *, pinned: Mapping[str, str] |
         name, version = nodes[path]
         meta = client.packument(name)["versions"][version]
         deps = _deps(meta)
+        # npm 7+ installs peer dependencies (arborist's default; not with --legacy-peer-deps),
+        # except those peerDependenciesMeta marks optional. A peer must be visible from the
+        # package's parent, so it is never nested under the package itself.
+        peer_meta = meta.get("peerDependenciesMeta") or {}
+        peers = {d: r for d, r in (meta.get("peerDependencies") or {}).items()
+                 if d not in deps and not (peer_meta.get(d) or {}).get("optional")}
+        deps = {**deps, **peers}
         client.prefetch(sorted(deps))
         resolved_from[path] = {}
         for dep in sorted(deps):
@@ -92,7 +99,7 @@ def resolve(client: NpmClient, roots: list[Root], *, pinned: Mapping[str, str] |
             except VersionError:
                 raise ResolutionError(f"npm: {name}@{version} depends on {dep}@{rng!r}, which is not a semver range "
                                       "(git, file and URL dependencies are not supported)") from None
-            chain = ancestors(path)
+            chain = ancestors(path)[1:] if dep in peers else ancestors(path)
             found = next((children[a][dep] for a in chain if dep in children[a]), None)
             if found is not None and want.contains(nodes[found][1]):
                 resolved_from[path][dep] = found
@@ -100,7 +107,7 @@ def resolve(client: NpmClient, roots: list[Root], *, pinned: Mapping[str, str] |
             v = _pick(client, dep, [(rng, f"{name}@{version}")], pinned)
             # Place as high as possible: stop below the first ancestor that already has this name,
             # and below any ancestor whose subtree already resolved this name to a copy above it.
-            target = path
+            target = chain[0]
             for a in chain[1:]:
                 if dep in children[a]:
                     break

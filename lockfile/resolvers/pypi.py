@@ -76,6 +76,9 @@ class Req:
     spec: SpecifierSet
     parent: str  # who asked: "component X", "project" or "name version"
     extra: str | None = None
+    # the targets this requirement is needed on: its root's conditions (PEP 508 markers, ppm's
+    # `targets`) and the markers along the way, each evaluated per target
+    targets: frozenset[str] = frozenset()
 
     def __str__(self) -> str:
         e = f"[{self.extra}]" if self.extra else ""
@@ -89,6 +92,7 @@ class Cand:
     files: list[File]
     extra: str | None = None
     _meta: Metadata | None = field(default=None, repr=False)
+    targets: frozenset[str] = frozenset()  # where it is needed: it must have a wheel for each
 
     @property
     def ident(self) -> str:
@@ -116,21 +120,24 @@ class _Provider(resolvelib.AbstractProvider):
     def _versions(self, name: str) -> dict[Version, list[File]]:
         return self.client.files(name)
 
-    def _usable(self, name: str, version: Version, files: list[File], exact: bool) -> list[File] | None:
+    def _usable(self, name: str, version: Version, files: list[File], exact: bool, targets: frozenset[str]) -> list[File] | None:
+        """The wheels of `version` for the targets that need the package; None when one lacks any."""
         files = [f for f in files if exact or not f.yanked]
         files = [f for f in files if not f.requires_python or self.python in SpecifierSet(f.requires_python)]
         wheels = [f for f in files if f.is_wheel]
-        missing = [t for t in self.targets if not any(wheel_fits(f.tags, t, str(self.python)) for f in wheels)]
+        wanted = [t for t in self.targets if t in targets]
+        missing = [t for t in wanted if not any(wheel_fits(f.tags, t, str(self.python)) for f in wheels)]
         if missing:
             if files:
                 self.why_skipped.setdefault(name, []).append(f"{version} has no wheel for {', '.join(missing)}")
             return None
-        return [f for f in wheels if any(wheel_fits(f.tags, t, str(self.python)) for t in self.targets)]
+        return [f for f in wheels if any(wheel_fits(f.tags, t, str(self.python)) for t in wanted)]
 
     def find_matches(self, identifier: str, requirements: Mapping[str, Iterator[Req]], incompatibilities: Mapping[str, Iterator[Cand]]) -> list[Cand]:
         reqs = list(requirements[identifier])
         bad = {c.version for c in incompatibilities[identifier]}
         name, extra = reqs[0].name, reqs[0].extra
+        targets = frozenset().union(*(r.targets for r in reqs))
         spec = SpecifierSet()
         for r in reqs:
             spec &= r.spec
@@ -146,21 +153,24 @@ class _Provider(resolvelib.AbstractProvider):
             # Lazily: the resolver mostly takes the first, and checking a version's wheels for
             # every target is the costly part of a big project page.
             for v in allowed:
-                files = self._usable(name, v, versions[v], exact)
+                files = self._usable(name, v, versions[v], exact, targets)
                 if files is None:
                     continue
-                base = self.cands.get((name, v))
+                base = self.cands.get((name, v, targets))
                 if base is None:
-                    base = self.cands[(name, v)] = Cand(name, v, files)
-                yield base if extra is None else Cand(name, v, files, extra)
+                    base = self.cands[(name, v, targets)] = Cand(name, v, files, targets=targets)
+                yield base if extra is None else Cand(name, v, files, extra, targets=targets)
 
         return matches  # type: ignore[return-value]  # resolvelib accepts a factory of iterators
 
     def is_satisfied_by(self, requirement: Req, candidate: Cand) -> bool:
-        return candidate.name == requirement.name and requirement.spec.contains(candidate.version, prereleases=True)
+        # a pin chosen for fewer targets than a later requirement needs is picked again (with
+        # wheels for the wider set): resolvelib re-pins what no longer satisfies
+        return (candidate.name == requirement.name and requirement.spec.contains(candidate.version, prereleases=True)
+                and requirement.targets <= candidate.targets)
 
     def metadata(self, cand: Cand) -> Metadata:
-        base = self.cands.get((cand.name, cand.version), cand)
+        base = self.cands.get((cand.name, cand.version, cand.targets), cand)
         if base._meta is None:
             file = sorted(base.files, key=lambda f: (not f.has_metadata, "none-any" not in f.filename, f.filename))[0]
             base._meta = self.client.metadata(cand.name, file)
@@ -171,7 +181,9 @@ class _Provider(resolvelib.AbstractProvider):
         parent = f"{candidate.name} {candidate.version}"
         deps: list[Req] = []
         if candidate.extra:
-            deps.append(Req(candidate.name, candidate.name, SpecifierSet(f"=={candidate.version}"), parent))
+            deps.append(Req(candidate.name, candidate.name, SpecifierSet(f"=={candidate.version}"), parent,
+                            targets=candidate.targets))
+        envs = [(t, env) for t, env in zip(self.targets, self.envs) if t in candidate.targets]
         for line in meta.requires_dist:
             try:
                 r = Requirement(line)
@@ -179,23 +191,27 @@ class _Provider(resolvelib.AbstractProvider):
                 continue
             if r.marker is not None:
                 extra = candidate.extra or ""
-                if not any(r.marker.evaluate({**env, "extra": extra}) for env in self.envs):
+                on = frozenset(t for t, env in envs if r.marker.evaluate({**env, "extra": extra}))
+                if not on:
                     continue
             elif candidate.extra:
                 continue  # the base candidate carries the unconditional requirements
-            deps.extend(_reqs(r, parent))
+            else:
+                on = candidate.targets
+            deps.extend(_reqs(r, parent, on))
         self.client.prefetch(sorted({d.name for d in deps}))
         return deps
 
 
-def _reqs(r: Requirement, parent: str) -> list[Req]:
+def _reqs(r: Requirement, parent: str, targets: frozenset[str]) -> list[Req]:
     name = canonicalize_name(r.name)
-    out = [Req(name, name, r.specifier, parent)]
-    out += [Req(f"{name}[{canonicalize_name(e)}]", name, r.specifier, parent, canonicalize_name(e)) for e in sorted(r.extras)]
+    out = [Req(name, name, r.specifier, parent, targets=targets)]
+    out += [Req(f"{name}[{canonicalize_name(e)}]", name, r.specifier, parent, canonicalize_name(e), targets)
+            for e in sorted(r.extras)]
     return out
 
 
-def _root_reqs(root: Root) -> list[Req]:
+def _root_reqs(root: Root, targets: Sequence[str]) -> list[Req]:
     parent = "the project" if root.component == "*" else f"component {root.component}"
     try:
         spec = pep440_spec(root.spec)
@@ -204,7 +220,8 @@ def _root_reqs(root: Root) -> list[Req]:
     r = Requirement(root.name)
     r.specifier = spec
     r.extras = set(root.features)
-    return _reqs(r, parent)
+    on = frozenset(root.targets_in(targets))  # PEP 508 marker and `targets`, per target
+    return _reqs(r, parent, on) if on else []
 
 
 def resolve(client: PypiClient, roots: list[Root], targets: Sequence[str], *, python: str = PYTHON_VERSION,
@@ -213,7 +230,7 @@ def resolve(client: PypiClient, roots: list[Root], targets: Sequence[str], *, py
     if not roots:
         return []
     provider = _Provider(client, targets, python, {canonicalize_name(k): Version(v) for k, v in (pinned or {}).items()})
-    reqs = [r for root in roots for r in _root_reqs(root)]
+    reqs = [r for root in roots for r in _root_reqs(root, targets)]
     client.prefetch(sorted({r.name for r in reqs}))
     try:
         result = resolvelib.Resolver(provider, resolvelib.BaseReporter()).resolve(reqs, max_rounds=20000)
@@ -241,7 +258,9 @@ def resolve(client: PypiClient, roots: list[Root], targets: Sequence[str], *, py
     for name, cand in sorted(bases.items()):
         deps = [package_key(ECO, d, str(bases[d].version)) for d in sorted(edges[name])]
         arts = [Artifact(f.url, f"sha256:{f.sha256}") for f in cand.files]
-        out.append(Package(ECO, name, str(cand.version), src, sorted(reach.get(name, ())), deps, arts, sorted(extras[name])))
+        only = sorted(cand.targets) if set(cand.targets) != set(targets) else []
+        out.append(Package(ECO, name, str(cand.version), src, sorted(reach.get(name, ())), deps, arts, sorted(extras[name]),
+                           {}, only))
     return out
 
 

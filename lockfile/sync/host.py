@@ -30,6 +30,16 @@ def npm_fits(p: model.Package) -> bool:
     return ok(p.extra.get("os"), plat) and ok(p.extra.get("cpu"), arch)
 
 
+def needed_on_host(ecosystem: str, p: model.Package) -> bool:
+    """Whether this machine's build needs the package (ppm.lock records the targets that reach a
+    package when not all do). Cargo and Go need every locked package in their locked, offline
+    modes whatever the target (they pick per target themselves: cfg tables, build
+    constraints), so only PyPI, npm and Maven packages are left out here."""
+    if not p.targets or ecosystem in ("cargo", "go"):
+        return True
+    return targets_mod.host().name in p.targets
+
+
 def wheels_for_host(p: model.Package) -> list[model.Artifact]:
     host = targets_mod.host().name
     out = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ppm.lockfile.sync.host import needed_on_host
 from ppm.lockfile.sync.staging import Context, Staged, copy_verified
 from ppm.lockfile.sync.state import VENDOR
 
@@ -16,6 +17,8 @@ def stage(ctx: Context) -> Staged:
     copies: list[tuple[Path, Path]] = []
     cp: list[str] = []
     for p in ctx.world.packages:
+        if not needed_on_host("maven", p):
+            continue
         what = f"maven package {p.name} {p.version}"
         g, art = p.name.split(":", 1)
         for a in p.artifacts:

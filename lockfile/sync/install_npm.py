@@ -5,7 +5,7 @@ from __future__ import annotations
 from ppm.lockfile import export
 from ppm.lockfile.errors import LockError
 from ppm.lockfile.extract import extract_tgz
-from ppm.lockfile.sync.host import npm_fits
+from ppm.lockfile.sync.host import needed_on_host, npm_fits
 from ppm.lockfile.sync.staging import Context, Staged, temp_dir_beside
 
 from ppm.core.safepath import join_under
@@ -21,7 +21,7 @@ def stage(ctx: Context) -> Staged:
     staged.dirs.append((tmp, final))
     try:
         for path, p in export._npm_layout(ctx.world, ctx.lock).items():
-            if not npm_fits(p) or not p.artifacts:
+            if not npm_fits(p) or not p.artifacts or not needed_on_host("npm", p):
                 continue
             what = f"npm package {p.name} {p.version}"
             if not path.startswith("node_modules/"):

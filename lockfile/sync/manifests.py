@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
-from ppm.lockfile import export
+from ppm.lockfile import conditions, export
 from ppm.lockfile.errors import LockError
 
 
@@ -23,6 +23,29 @@ def _cargo_spec(r: Any) -> Any:
     if not r.default_features:
         t["default-features"] = False
     return t
+
+
+def _place_cargo_root(doc: Any, deps: Any, r: Any, managed_before: list[str]) -> None:
+    """Per-target roots in cargo's own words: a root with a `cfg(...)` condition or a
+    `targets = [...]` restriction goes under [target.'cfg(...)'.dependencies], so cargo compiles it
+    only for those targets (Cargo.lock still holds it: cargo resolves every platform)."""
+    cfg = conditions.cargo_cfg(r.cfg, r.targets)
+    for spec in (doc.get("target") or {}).values():  # where an earlier sync put it
+        table = (spec or {}).get("dependencies")
+        if table is not None and r.name in table and r.name in managed_before:
+            del table[r.name]
+    if not cfg:
+        deps[r.name] = _cargo_spec(r)
+        return
+    if r.name in deps and r.name in managed_before:
+        del deps[r.name]
+    if "target" not in doc:
+        doc["target"] = tomlkit.table(is_super_table=True)
+    if cfg not in doc["target"]:
+        doc["target"][cfg] = tomlkit.table(is_super_table=True)
+    if "dependencies" not in doc["target"][cfg]:
+        doc["target"][cfg]["dependencies"] = tomlkit.table()
+    doc["target"][cfg]["dependencies"][r.name] = _cargo_spec(r)
 
 
 def cargo_toml(root: Path, comp_dir: Path, world: export.World, managed_before: list[str]) -> tuple[str, list[str]]:
@@ -45,7 +68,7 @@ def cargo_toml(root: Path, comp_dir: Path, world: export.World, managed_before: 
         if n not in names and n in deps:
             del deps[n]
     for r, _ in sorted(world.direct, key=lambda x: x[0].name):
-        deps[r.name] = _cargo_spec(r)
+        _place_cargo_root(doc, deps, r, managed_before)
     # cargo --locked needs every dependency in Cargo.lock, and ppm writes Cargo.lock from ppm.toml
     tables = [("dependencies", doc.get("dependencies") or {}), ("build-dependencies", doc.get("build-dependencies") or {}),
               ("dev-dependencies", doc.get("dev-dependencies") or {})]

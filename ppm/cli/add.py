@@ -9,6 +9,10 @@ import typer
 from ppm.cli.common import print_diff, project_root
 
 
+def _split(values: Optional[list[str]]) -> list[str]:
+    return [f.strip() for chunk in values or () for f in chunk.split(",") if f.strip()]
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def add(
@@ -16,12 +20,17 @@ def register(app: typer.Typer) -> None:
         features: Optional[list[str]] = typer.Option(None, "--features", "-F", help="Cargo features to enable (comma-separated or repeated)."),
         to: Optional[str] = typer.Option(None, "--to", help="Add to this component's dependencies instead of the project's."),
         offline: bool = typer.Option(False, "--offline", help="Use only the local HTTP cache."),
+        targets: Optional[list[str]] = typer.Option(None, "--targets", help="Only for these targets (comma-separated or repeated), any ecosystem."),
+        os_: Optional[list[str]] = typer.Option(None, "--os", help="npm: only where process.platform matches (like package.json `os`)."),
+        cpu: Optional[list[str]] = typer.Option(None, "--cpu", help="npm: only where process.arch matches (like package.json `cpu`)."),
     ) -> None:
-        """Add packages to ppm.toml (checked against their registries first) and re-lock."""
+        """Add packages to ppm.toml (checked against their registries first) and re-lock. Per-target
+        conditions in each ecosystem's words: `pypi:pywin32>=306; sys_platform == 'win32'`,
+        `cargo:windows-sys@0.52; cfg(windows)`, npm --os/--cpu, --targets for any ecosystem."""
         from ppm.lockfile import project
 
-        feats = [f.strip() for chunk in features or () for f in chunk.split(",") if f.strip()]
-        written, result = project.add(project_root(), packages, features=feats, to=to, offline=offline)
+        written, result = project.add(project_root(), packages, features=_split(features), to=to, offline=offline,
+                                      targets=_split(targets), os=_split(os_), cpu=_split(cpu))
         for w in written:
             print(f"added {w}")
         print_diff(result)

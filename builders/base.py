@@ -15,8 +15,8 @@ from ppm import targets
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError, ToolchainError
 from ppm.core.manifest import Component
-from ppm.toolchains import Toolchain
 from ppm.targets import Target
+from ppm.toolchains import Toolchain
 
 
 @dataclass
@@ -163,12 +163,12 @@ class Builder:
     # or "exit" (one case per action, passed when the command exits 0).
     test_format: ClassVar[str] = "exit"
 
-    def dev_run(self, component: "Component", ctx: PlanContext) -> DevRun | None:
+    def dev_run(self, component: Component, ctx: PlanContext) -> DevRun | None:
         """For a host that can run from its sources (`ppm dev` then skips its bundle step).
         Default None: the dev loop builds the component and runs its executable output."""
         return None
 
-    def plan_tests(self, component: "Component", ctx: PlanContext) -> list[Action]:
+    def plan_tests(self, component: Component, ctx: PlanContext) -> list[Action]:
         """The component's test actions (for the host target; default: none). Each may need
         the component's own actions ("NAME:ACTION") and the components it needs; build the
         command that runs the tests with `test_action`, so the engine caches a passing run

@@ -15,15 +15,17 @@ import re
 import tomllib
 
 from ppm import targets
-from ppm.builders.base import Builder
-from ppm.builders.base import PlanContext
-from ppm.builders.base import Setting
-from ppm.builders.base import join
-from ppm.builders.base import strs
-from ppm.builders.base import TEST_LOG, test_command
+from ppm.builders.base import (
+    TEST_LOG,
+    Builder,
+    PlanContext,
+    Setting,
+    join,
+    strs,
+    test_command,
+)
 from ppm.core.action import Action
-from ppm.core.errors import ManifestError
-from ppm.core.errors import ToolchainError
+from ppm.core.errors import ManifestError, ToolchainError
 from ppm.core.manifest import Component
 from ppm.targets import Target
 from ppm.toolchains import Toolchain

@@ -8,16 +8,18 @@ in, and its outputs are on the include and (with zig's clang) the `#embed` path.
 from __future__ import annotations
 
 from ppm import targets
-from ppm.builders.base import Builder
-from ppm.builders.base import PlanContext
-from ppm.builders.base import Setting
-from ppm.builders.base import output_name
-from ppm.builders.base import TEST_LOG, test_command
+from ppm.builders.base import (
+    TEST_LOG,
+    Builder,
+    PlanContext,
+    Setting,
+    output_name,
+    test_command,
+)
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 from ppm.core.manifest import Component
 from ppm.targets import Target
-
 
 KINDS = ("shared", "static", "executable")
 
@@ -96,7 +98,7 @@ class CcBuilder(Builder):
         ))
         return actions
 
-    def plan_tests(self, component: "Component", ctx: PlanContext) -> list[Action]:
+    def plan_tests(self, component: Component, ctx: PlanContext) -> list[Action]:
         """Each declared test source compiled, linked with the component's objects and run: it
         passes when it exits 0 (one test case per program)."""
         s = component.settings

@@ -11,17 +11,19 @@ from __future__ import annotations
 import posixpath
 import re
 
-from ppm.builders.base import Builder
-from ppm.builders.base import PlanContext
-from ppm.builders.base import Setting
-from ppm.builders.base import output_name
-from ppm.builders.base import join
-from ppm.builders.base import strs
-from ppm.builders.base import TEST_LOG, test_command
+from ppm.builders.base import (
+    TEST_LOG,
+    Builder,
+    PlanContext,
+    Setting,
+    join,
+    output_name,
+    strs,
+    test_command,
+)
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 from ppm.core.manifest import Component
-
 
 _FORMATS = ("iife", "cjs", "esm")
 _PLATFORMS = ("browser", "node", "neutral")
@@ -158,7 +160,7 @@ class EsbuildBuilder(Builder):
         )]
 
 
-def _loaders(component: "Component", value: object) -> dict[str, str]:
+def _loaders(component: Component, value: object) -> dict[str, str]:
     if not isinstance(value, dict):
         raise ManifestError(f"components.{component.name}.loader: expected a table of \".ext\" = \"loader\"")
     for ext, loader in value.items():

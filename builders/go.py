@@ -15,14 +15,12 @@ import re
 from typing import TYPE_CHECKING
 
 from ppm.builders.base import Builder, PlanContext, Setting, join, strs
-
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 
 if TYPE_CHECKING:
-    from ppm.targets import Target
-
     from ppm.core.manifest import Component
+    from ppm.targets import Target
 
 KINDS = ("executable", "c-archive", "c-shared")
 DEPS_DIR = "ppm_deps"

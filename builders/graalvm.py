@@ -6,12 +6,14 @@ no package registry), so components using this builder are usually `optional = t
 
 from __future__ import annotations
 
-from ppm.builders.base import Builder
-from ppm.builders.base import PlanContext
-from ppm.builders.base import Setting
-from ppm.builders.base import output_name
-from ppm.builders.base import require_host
-from ppm.builders.base import strs
+from ppm.builders.base import (
+    Builder,
+    PlanContext,
+    Setting,
+    output_name,
+    require_host,
+    strs,
+)
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 from ppm.core.manifest import Component

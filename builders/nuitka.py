@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from ppm.builders.base import Builder, PlanContext, Setting, join, require_host, strs
 from ppm.builders.pyinstaller import COMPONENTS_FILE, DEPS_DIR, _datas
-
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 

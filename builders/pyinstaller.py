@@ -10,19 +10,22 @@ from __future__ import annotations
 import json
 import posixpath
 
-from ppm.builders.base import Builder
-from ppm.builders.base import PlanContext
-from ppm.builders.base import Setting
-from ppm.builders.base import output_name
-from ppm.builders.base import join
-from ppm.builders.base import require_host
-from ppm.builders.base import strs
-from ppm.builders.base import TEST_LOG, DevRun, test_command
+from ppm.builders.base import (
+    TEST_LOG,
+    Builder,
+    DevRun,
+    PlanContext,
+    Setting,
+    join,
+    output_name,
+    require_host,
+    strs,
+    test_command,
+)
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 from ppm.core.manifest import Component
 from ppm.targets import Target
-
 
 DEPS_DIR = "ppm_deps"  # where embedded outputs live inside the bundle
 COMPONENTS_FILE = "ppm_components.json"
@@ -126,7 +129,7 @@ class PyinstallerBuilder(Builder):
 
     test_format = "pytest"
 
-    def plan_tests(self, component: "Component", ctx: PlanContext) -> list[Action]:
+    def plan_tests(self, component: Component, ctx: PlanContext) -> list[Action]:
         """pytest on the host's sources, with the needed components' fresh outputs laid out as
         the bundle lays them out (PPM_BUNDLE_DIR), on the Python PyInstaller would freeze."""
         s = component.settings
@@ -168,7 +171,7 @@ class PyinstallerBuilder(Builder):
                       stage=tuple(tuple(c) for c in stage_commands("{stage}", embedded, listing)))
 
 
-def _listing(component: "Component", ctx: PlanContext) -> tuple[dict[str, list[str]], dict]:
+def _listing(component: Component, ctx: PlanContext) -> tuple[dict[str, list[str]], dict]:
     """What the bundle embeds (component -> its files) and ppm_components.json's content."""
     embedded = {name: sorted(ctx.deps[name]) for name in sorted(ctx.deps)}
     # An optional component whose toolchain was missing is not in ctx.deps: say so in the
@@ -188,7 +191,7 @@ def stage_commands(dest: str, embedded: dict[str, list[str]], listing: dict) -> 
     return cmds
 
 
-def _datas(component: "Component", ctx: PlanContext, patterns: list[str]) -> tuple[list[str], list[str]]:
+def _datas(component: Component, ctx: PlanContext, patterns: list[str]) -> tuple[list[str], list[str]]:
     """The files the `datas` globs name; a glob that names nothing is a mistake worth a message."""
     for p in patterns:
         if p.startswith("/") or ".." in p.split("/") or ":" in p:
@@ -209,7 +212,7 @@ def _fnmatch_rel(f: str, base: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(rel, pattern) or (pattern.startswith("**/") and fnmatch.fnmatchcase(rel, pattern[3:]))
 
 
-def _is_binary(path: str, target: "Target") -> bool:
+def _is_binary(path: str, target: Target) -> bool:
     """Shared libraries and executables go in with --add-binary (PyInstaller keeps them
     executable and collects what they link against); everything else is data."""
     name = posixpath.basename(path)

@@ -5,16 +5,18 @@ Both of zig's caches live in {state}: they persist between local runs, never fee
 
 from __future__ import annotations
 
-from ppm.builders.base import Builder
-from ppm.builders.base import PlanContext
-from ppm.builders.base import Setting
-from ppm.builders.base import output_name
-from ppm.builders.base import join
-from ppm.builders.base import TEST_LOG, test_command
+from ppm.builders.base import (
+    TEST_LOG,
+    Builder,
+    PlanContext,
+    Setting,
+    join,
+    output_name,
+    test_command,
+)
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 from ppm.core.manifest import Component
-
 
 _OPTIMIZE = ("Debug", "ReleaseSafe", "ReleaseFast", "ReleaseSmall")
 

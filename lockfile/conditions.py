@@ -114,6 +114,7 @@ def npm_matches(values: Iterable[str], here: str) -> bool:
 
 def marker_matches(marker: str, target: str) -> bool:
     from packaging.markers import Marker
+
     from ppm.lockfile.resolvers.pypi import marker_env
 
     return Marker(marker).evaluate(marker_env(target))

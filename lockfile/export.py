@@ -18,17 +18,17 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ppm.lockfile import ecosystems
 from ppm.lockfile.errors import LockError
 from ppm.lockfile.model import ALL_COMPONENTS, Lock, Package, _str
-from ppm.lockfile.request import PYTHON_VERSION, Root
+from ppm.lockfile.request import PYTHON_VERSION, Root, concrete_targets
 from ppm.lockfile.request import roots as request_roots
 from ppm.lockfile.versions import CargoReq, GoVersion, SemVer
-from ppm.lockfile.request import concrete_targets
 
 if TYPE_CHECKING:
     from ppm.core.manifest import Manifest
@@ -89,7 +89,7 @@ def _reach(lock: Lock, starts: Iterable[Package]) -> list[Package]:
     return [seen[k] for k in sorted(seen)]
 
 
-def worlds(manifest: "Manifest", lock: Lock) -> list[World]:
+def worlds(manifest: Manifest, lock: Lock) -> list[World]:
     comp_deps = {n: c.dependencies for n, c in manifest.components.items()}
     targets = concrete_targets(manifest.targets)
     # roots needed on none of the project's targets are not locked (lockfile/resolve.py)

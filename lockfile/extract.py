@@ -22,9 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ppm.lockfile.errors import LockError
-
 from ppm.core.safepath import UnsafePath, join_under
+from ppm.lockfile.errors import LockError
 
 CHUNK = 1 << 20
 RATIO_FLOOR = 64 << 20  # below this much output, any ratio is fine (small files of zeros compress well)

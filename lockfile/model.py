@@ -38,10 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ppm.core.fsutil import mode_for
 from ppm.lockfile import ecosystems, names
 from ppm.lockfile.errors import LockError
-
-from ppm.core.fsutil import mode_for
 
 LOCK = "ppm.lock"
 LOCK_VERSION = 1

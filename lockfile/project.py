@@ -7,16 +7,15 @@ import hashlib
 import os
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from ppm.core import projectroot
+from ppm.core.fsutil import atomic_write_bytes
 from ppm.lockfile import checkrecord, ecosystems, model, request
 from ppm.lockfile.errors import LockError, ResolutionError
 from ppm.lockfile.registries import registry_urls
-
-from ppm.core.fsutil import atomic_write_bytes
 
 MANIFEST = "ppm.toml"
 
@@ -335,9 +334,9 @@ def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | 
     """Add packages to ppm.toml and re-lock. Everything is resolved first: on any error ppm.toml
     and ppm.lock are left untouched."""
     import tomlkit
-    from ppm.lockfile.resolve import lock_project, resolve_roots
 
     from ppm.core import manifest as manifest_mod
+    from ppm.lockfile.resolve import lock_project, resolve_roots
 
     specs = [parse_add(a, features, targets=targets, os=os, cpu=cpu) for a in args]
     m = manifest_mod.load(root)
@@ -392,6 +391,7 @@ def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | 
 
 def remove(root: Path, args: list[str], *, from_component: str | None = None, offline: bool = False) -> tuple[list[str], LockResult]:
     import tomlkit
+
     from ppm.lockfile.resolve import lock_project
 
     text = (root / MANIFEST).read_text(encoding="utf-8")

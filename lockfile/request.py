@@ -6,12 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ppm.lockfile.errors import LockError
-from ppm.lockfile.model import ALL_COMPONENTS
-from ppm.lockfile.model import LOCK_VERSION
+from ppm.lockfile.model import ALL_COMPONENTS, LOCK_VERSION
 
 RESOLVER_VERSION = 3  # bump when resolution rules change, so old locks are redone
 PYTHON_VERSION = os.environ.get("PPM_PYTHON_VERSION", "3.11")

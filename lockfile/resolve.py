@@ -4,9 +4,9 @@ the old lock are preferred unless an upgrade was asked for, so re-locking change
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from ppm.lockfile import ecosystems as table
 from ppm.lockfile import request

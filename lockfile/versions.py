@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 __all__ = [
-    "SemVer", "NpmRange", "CargoReq", "GoVersion", "MavenVersion", "MavenRange",
-    "pep440_version", "pep440_spec", "cargo_series", "go_version_key",
+    "CargoReq",
+    "GoVersion",
+    "MavenRange",
+    "MavenVersion",
+    "NpmRange",
+    "SemVer",
+    "cargo_series",
+    "go_version_key",
+    "pep440_spec",
+    "pep440_version",
 ]
 
 

@@ -3,7 +3,6 @@ shared toolchain cache, so tests never see each other's action cache."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest

@@ -212,7 +212,7 @@ def pypi_project(root: Path, name: str, versions: dict[str, dict]) -> None:
     "wheels": ["py3-none-any"], "sdist": True, "extras": [...]}}"""
     files = []
     for v, info in versions.items():
-        meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {v}"]
+        meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {v}"]
         if info.get("requires_python"):
             meta.append(f"Requires-Python: {info['requires_python']}")
         meta += [f"Provides-Extra: {e}" for e in info.get("extras", [])]

@@ -11,14 +11,12 @@ from pathlib import Path
 import pytest
 
 from ppm import targets
-from ppm.builders import REGISTRY
-from ppm.builders.base import NativeOnly
-from ppm.builders.base import PlanContext
+from ppm.builders import REGISTRY, check_manifest
+from ppm.builders.base import NativeOnly, PlanContext
+from ppm.core import manifest as manifest_mod
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 from ppm.core.manifest import Manifest
-from ppm.builders import check_manifest
-from ppm.core import manifest as manifest_mod
 from ppm.templates import create
 
 MINE = ("cargo", "zig", "esbuild", "graalvm", "pyinstaller")

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from helpers import run_ppm
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler on PATH")

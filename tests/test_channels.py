@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import run_ppm
 from test_update_support import (
     Install,
     Published,
@@ -17,6 +16,7 @@ from test_update_support import (
     output_of,
 )
 
+from helpers import run_ppm
 from ppm.release.channels import ChannelError
 from ppm.release.publish import promote
 from ppm.release.tufrepo import serve

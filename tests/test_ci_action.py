@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 from ci_runner import run_action
-from helpers import run_ppm
 from test_update_support import needs_cc
+
+from helpers import run_ppm
 
 pytest_plugins = ("test_update_support",)  # its fixtures: bins
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from helpers import run_ppm
 
 BIN = Path(sys.executable).parent  # the venv's bin, where the `ppm` script is installed

@@ -13,9 +13,9 @@ import subprocess
 import time
 from pathlib import Path
 
+import foreign
 import pytest
 
-import foreign
 from helpers import run_ppm
 
 pytestmark = pytest.mark.slow

@@ -5,9 +5,9 @@ tests that say so (macOS through a real `ppm` process; a small multi-target buil
 from __future__ import annotations
 
 from dataclasses import fields, replace
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from pathlib import Path
 
 import pytest
 
@@ -16,12 +16,12 @@ from ppm import targets
 from ppm.builders import REGISTRY, check_manifest
 from ppm.builders.base import PlanContext
 from ppm.core.action import Action
-from ppm.core.errors import ManifestError
-from ppm.core.errors import ToolchainError
+from ppm.core.errors import ManifestError, ToolchainError
 from ppm.core.manifest import Manifest
 from ppm.core.manifest import load as _load
 from ppm.templates import create
 from ppm.toolchains import Toolchain
+
 
 def load(root: Path) -> Manifest:
     """A manifest as the planner sees it: builders and settings checked, defaults filled in."""

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from helpers import run_ppm
 
 pytestmark = pytest.mark.slow

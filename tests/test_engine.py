@@ -344,7 +344,7 @@ def test_noop_notices_a_tool_installed_on_path(proj: Path, tmp_path: Path) -> No
     bindir.mkdir()
     env = {"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
     build_json(proj, env=env)
-    assert "nothing to do: 5 actions up to date\n" == run_ppm("build", cwd=proj, env=env).stderr
+    assert run_ppm("build", cwd=proj, env=env).stderr == "nothing to do: 5 actions up to date\n"
     time.sleep(0.06)
     (bindir / "native-image").write_text("#!/bin/sh\n")
     p = run_ppm("build", cwd=proj, env=env)

@@ -5,14 +5,9 @@ from __future__ import annotations
 
 import json
 import tomllib
-from pathlib import Path
 
-import pytest
-
-from ppm.lockfile import export
-from ppm.lockfile import model
-from ppm.lockfile.model import Artifact
-from ppm.lockfile.model import Package
+from ppm.lockfile import export, model
+from ppm.lockfile.model import Artifact, Package
 from ppm.lockfile.request import Root
 
 CIO = "registry+https://github.com/rust-lang/crates.io-index"
@@ -127,8 +122,7 @@ def test_maven_list_nearest_first():
 
 
 def test_lock_pins_the_provisioned_toolchains(tmp_path, monkeypatch):
-    from ppm.lockfile import project
-    from ppm.lockfile import toolchains
+    from ppm.lockfile import project, toolchains
     from ppm.toolchains import PINS, pin_for
 
     monkeypatch.setenv("PPM_CACHE_DIR", str(tmp_path / "cache"))

@@ -8,9 +8,9 @@ import stat
 from pathlib import Path
 
 import pytest
-from ppm.lockfile import model
 
 from ppm.core.fsutil import atomic_write_text
+from ppm.lockfile import model
 
 
 def _mode(p: Path) -> int:

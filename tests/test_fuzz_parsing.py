@@ -11,10 +11,10 @@ import pytest
 import tomlkit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ppm.lockfile import model
 
 from ppm.core import manifest as manifest_mod
 from ppm.core.errors import PpmError
+from ppm.lockfile import model
 
 VALID_LOCK = """\
 # This file is written by `ppm lock`; edit ppm.toml instead.

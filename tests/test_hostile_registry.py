@@ -17,12 +17,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from test_sync import CARGO_TOML, MANIFEST, universe
+
 from helpers import run_ppm
 from ppm.lockfile import project as lock_project
 from ppm.lockfile import sync
 from ppm.lockfile.errors import HashMismatch, LockError
 from registry_server import RegistryServer, _tgz, _write, npm_package
-from test_sync import CARGO_TOML, MANIFEST, universe
 
 
 def _snapshot(d: Path) -> dict[str, bytes]:

@@ -9,9 +9,9 @@ import json
 import subprocess
 from pathlib import Path
 
+import foreign
 import pytest
 
-import foreign
 from helpers import run_ppm
 
 pytestmark = pytest.mark.slow

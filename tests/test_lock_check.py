@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+
 from ppm.lockfile import project as lock_project
 from registry_server import RegistryServer, npm_package
 

@@ -3,9 +3,6 @@ against the local registry server (run in-process through the typer app)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from typer.testing import CliRunner
 

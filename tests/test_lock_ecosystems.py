@@ -6,13 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from ppm.lockfile.errors import RegistryError
-from ppm.lockfile.errors import ResolutionError
+from ppm.lockfile.errors import RegistryError, ResolutionError
 from ppm.lockfile.registries.go import hash_mod
 from ppm.lockfile.registries.http import HttpClient
 from ppm.lockfile.request import Root
 from ppm.lockfile.resolve import resolve_roots
-from registry_server import RegistryServer, cargo_crate, go_module, maven_artifact, npm_package, pom
+from registry_server import (
+    RegistryServer,
+    cargo_crate,
+    go_module,
+    maven_artifact,
+    npm_package,
+    pom,
+)
 
 
 @pytest.fixture
@@ -173,11 +179,11 @@ def test_go_mvs_upgrades_to_highest_required(universe, tmp_path):
 
 
 def test_go_h1_matches_dirhash():
-    from ppm.lockfile.registries.go import hash1
-
     # golang.org/x/mod/sumdb/dirhash test vector: files "xyz" = "data for xyz", "abc" = "data for abc"
     import base64
     import hashlib
+
+    from ppm.lockfile.registries.go import hash1
     lines = "".join(f"{hashlib.sha256(d).hexdigest()}  {n}\n" for n, d in sorted([("abc", b"data for abc"), ("xyz", b"data for xyz")]))
     assert hash1([("xyz", b"data for xyz"), ("abc", b"data for abc")]) == "h1:" + base64.b64encode(hashlib.sha256(lines.encode()).digest()).decode()
 

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ppm.lockfile import model
-from ppm.lockfile import sync
+from ppm.lockfile import model, sync
 from ppm.lockfile import project as lock_project
 
 pytestmark = pytest.mark.live

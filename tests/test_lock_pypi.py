@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ppm.lockfile.errors import HashMismatch
-from ppm.lockfile.errors import RegistryError
-from ppm.lockfile.errors import ResolutionError
+from ppm.lockfile.errors import HashMismatch, RegistryError, ResolutionError
 from ppm.lockfile.registries.http import HttpClient
 from ppm.lockfile.request import Root
 from ppm.lockfile.resolve import resolve_roots

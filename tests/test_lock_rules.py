@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from ppm.lockfile import export
 from ppm.lockfile.registries.http import HttpClient
 from ppm.lockfile.request import Root

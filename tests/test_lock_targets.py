@@ -14,6 +14,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
 from helpers import run_ppm
 from ppm.lockfile import conditions, model
 from ppm.lockfile.errors import LockError

@@ -6,13 +6,13 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from ppm.builders import REGISTRY, check_manifest
-from ppm.builders.base import PlanContext
-from ppm.templates import create
 
 from ppm import targets
+from ppm.builders import REGISTRY, check_manifest
+from ppm.builders.base import PlanContext
 from ppm.core.errors import ManifestError
 from ppm.core.manifest import Manifest, load
+from ppm.templates import create
 
 SETTING = {"cc": "lib", "zig": "lib", "esbuild": "outfile", "graalvm": "exe", "pyinstaller": "exe"}
 

@@ -8,6 +8,7 @@ import base64
 from pathlib import Path
 
 import pytest
+
 from helpers import run_ppm
 from registry_server import RegistryServer
 

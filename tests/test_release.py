@@ -13,11 +13,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import run_ppm
 from test_update_support import Published, make_project, needs_cc
 
-from ppm.release.publish import ReleaseError
-from ppm.release.publish import published_versions
+from helpers import run_ppm
+from ppm.release.publish import ReleaseError, published_versions
 from ppm.release.tufrepo import TufRepository
 
 pytestmark = needs_cc

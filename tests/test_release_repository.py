@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import run_ppm
 from test_update_support import (
     Published,
     make_install,
@@ -19,6 +18,7 @@ from test_update_support import (
     output_of,
 )
 
+from helpers import run_ppm
 from ppm.core.errors import ManifestError
 from ppm.release.publish import ReleaseError
 from ppm.release.restore import RestoreError

@@ -10,11 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from ppm.lockfile import model
 from ppm.lockfile import sync
-from ppm.lockfile.errors import HashMismatch
-from ppm.lockfile.errors import LockError
-from registry_server import RegistryServer, cargo_crate, go_module, maven_artifact, npm_package, pom, pypi_project
+from ppm.lockfile.errors import HashMismatch, LockError
+from registry_server import (
+    RegistryServer,
+    cargo_crate,
+    go_module,
+    maven_artifact,
+    npm_package,
+    pom,
+    pypi_project,
+)
 
 MANIFEST = """\
 [project]

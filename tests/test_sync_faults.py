@@ -16,12 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from ppm.lockfile import project as lock_project
-from ppm.lockfile.sync.state import is_synced
 
 from ppm.build.localstore import LocalStore as Store
-from ppm.build.results import ActionResult, OutputFile
+from ppm.build.results import ActionResult
 from ppm.core.errors import CacheError
+from ppm.lockfile import project as lock_project
+from ppm.lockfile.sync.state import is_synced
 
 
 @contextmanager
@@ -107,8 +107,9 @@ def test_corrupt_action_cache_is_still_set_aside(tmp_path):
 @pytest.fixture
 def synced_world(tmp_path, monkeypatch):
     """The test_sync project, locked, its registry served on 127.0.0.1; environment for ppm processes."""
-    from registry_server import RegistryServer
     from test_sync import CARGO_TOML, MANIFEST, universe
+
+    from registry_server import RegistryServer
 
     reg = tmp_path / "reg"
     universe(reg)

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from helpers import run_ppm
 
 pytestmark = pytest.mark.slow

@@ -26,8 +26,7 @@ import pytest
 
 from ppm import toolchains
 from ppm.core.errors import ToolchainError
-from ppm.toolchains import Artifact, Pin, resolve
-from ppm.toolchains import provisioning
+from ppm.toolchains import Artifact, Pin, provisioning, resolve
 
 REPO = Path(__file__).resolve().parent.parent
 FAKE_ZIG = "#!/bin/sh\necho 0.17.1-fake\n"

@@ -17,13 +17,9 @@ from pathlib import Path
 import pytest
 from test_update_support import Install, Published, make_project, needs_cc, output_of
 
+from ppm.release.keys import KeyDirs, load_signers, online_signers, rotate_keys
+from ppm.release.tufrepo import Expiry, TufRepository
 from ppm.update import client as update
-from ppm.release.keys import KeyDirs
-from ppm.release.keys import load_signers
-from ppm.release.keys import online_signers
-from ppm.release.keys import rotate_keys
-from ppm.release.tufrepo import Expiry
-from ppm.release.tufrepo import TufRepository
 
 pytestmark = needs_cc
 pytest_plugins = ("test_update_support",)  # its fixtures: bins, published, server, install

@@ -91,8 +91,7 @@ def test_truncated_patch_falls_back_to_full(published: Published, server: str, i
 def test_corrupt_but_signed_patch_falls_back_to_full(published: Published, server: str, install: Install) -> None:
     """A patch that passes the signed hash (the publisher signed a bad one) but does not decode."""
     from ppm.release.keys import online_signers
-    from ppm.release.tufrepo import Expiry
-    from ppm.release.tufrepo import TufRepository
+    from ppm.release.tufrepo import Expiry, TufRepository
 
     repo = TufRepository(published.repo)
     tp = f"{published.target}/1.1.0/app.from-1.0.0.patch"

@@ -102,8 +102,7 @@ class Published:
 
 
 def make_project(tmp: Path, name: str = "app", root_keys: int = 1, threshold: int = 1) -> Published:
-    from ppm.release.keys import KeyDirs
-    from ppm.release.keys import init_keys
+    from ppm.release.keys import KeyDirs, init_keys
     from ppm.release.publish import repository_dir
     from ppm.release.tufrepo import TufRepository
     from ppm.targets import host

@@ -7,8 +7,8 @@ the environment (a URL in PPM_REGISTRY_<ECO>) or a netrc file (see http.py)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 DEFAULTS = {
     "pypi": "https://pypi.org/simple/",

@@ -6,8 +6,7 @@ import json
 from typing import Any
 
 from ppm.lockfile.errors import RegistryError
-from ppm.lockfile.registries.http import HttpClient
-from ppm.lockfile.registries.http import NotFound
+from ppm.lockfile.registries.http import HttpClient, NotFound
 
 ECO = "cargo"
 CRATES_IO_SOURCE = "registry+https://github.com/rust-lang/crates.io-index"

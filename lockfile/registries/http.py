@@ -11,15 +11,15 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import httpx
-from ppm.lockfile.errors import HashMismatch, RegistryError
 
 from ppm.core import hashing, paths
+from ppm.lockfile.errors import HashMismatch, RegistryError
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3

@@ -6,8 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from ppm.lockfile.errors import RegistryError
-from ppm.lockfile.registries.http import HttpClient
-from ppm.lockfile.registries.http import NotFound
+from ppm.lockfile.registries.http import HttpClient, NotFound
 
 ECO = "maven"
 

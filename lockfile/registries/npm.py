@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ppm.lockfile.errors import RegistryError
-from ppm.lockfile.registries.http import HttpClient
-from ppm.lockfile.registries.http import NotFound
+from ppm.lockfile.registries.http import HttpClient, NotFound
 
 ACCEPT = "application/vnd.npm.install-v1+json"
 ECO = "npm"

@@ -8,18 +8,19 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from urllib.parse import urljoin
 
-from packaging.utils import (InvalidSdistFilename, InvalidWheelFilename, canonicalize_name, parse_sdist_filename,
-                             parse_wheel_filename)
+from packaging.utils import (
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_wheel_filename,
+)
 from packaging.version import InvalidVersion, Version
 
 from ppm.lockfile.errors import RegistryError
-from ppm.lockfile.registries.http import HttpClient
-from ppm.lockfile.registries.http import NotFound
-from ppm.lockfile.registries.http import verify
+from ppm.lockfile.registries.http import HttpClient, NotFound, verify
 
 ACCEPT = "application/vnd.pypi.simple.v1+json"
 ECO = "pypi"
@@ -45,7 +46,7 @@ class File:
         return _wheel_tags(self.filename) if self.is_wheel else frozenset()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _wheel_tags(filename: str) -> frozenset:
     try:
         return frozenset(parse_wheel_filename(filename)[3])
@@ -53,7 +54,7 @@ def _wheel_tags(filename: str) -> frozenset:
         return frozenset()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _version(s: str) -> Version | None:
     try:
         return Version(s)

@@ -7,22 +7,18 @@ skipped unless already locked."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import resolvelib
 
 from ppm.lockfile.errors import ResolutionError
-from ppm.lockfile.model import Artifact
-from ppm.lockfile.model import Package
-from ppm.lockfile.model import package_key
+from ppm.lockfile.model import Artifact, Package, package_key
 from ppm.lockfile.registries.cargo import CargoClient
 from ppm.lockfile.request import Root
 from ppm.lockfile.resolvers import reaching
-from ppm.lockfile.versions import CargoReq
-from ppm.lockfile.versions import SemVer
-from ppm.lockfile.versions import VersionError
-from ppm.lockfile.versions import cargo_series
+from ppm.lockfile.versions import CargoReq, SemVer, VersionError, cargo_series
 
 ECO = "cargo"
 

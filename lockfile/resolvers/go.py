@@ -7,19 +7,15 @@ other versions the walk read (go.sum lists those too)."""
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ppm.lockfile.errors import ResolutionError
-from ppm.lockfile.model import Artifact
-from ppm.lockfile.model import Package
-from ppm.lockfile.model import package_key
-from ppm.lockfile.registries.go import GoClient
-from ppm.lockfile.registries.go import hash_mod
-from ppm.lockfile.registries.go import hash_zip
+from ppm.lockfile.model import Artifact, Package, package_key
+from ppm.lockfile.registries.go import GoClient, hash_mod, hash_zip
 from ppm.lockfile.request import Root
 from ppm.lockfile.resolvers import reaching
-from ppm.lockfile.versions import GoVersion
-from ppm.lockfile.versions import VersionError
+from ppm.lockfile.versions import GoVersion, VersionError
 
 ECO = "go"
 _REQ_LINE = re.compile(r"^\s*(\S+)\s+(v\S+)")

@@ -9,18 +9,14 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from ppm.lockfile.errors import ResolutionError
-from ppm.lockfile.model import Artifact
-from ppm.lockfile.model import Package
-from ppm.lockfile.model import package_key
+from ppm.lockfile.model import Artifact, Package, package_key
 from ppm.lockfile.registries.maven import MavenClient
 from ppm.lockfile.request import Root
-from ppm.lockfile.versions import MavenRange
-from ppm.lockfile.versions import MavenVersion
-from ppm.lockfile.versions import VersionError
+from ppm.lockfile.versions import MavenRange, MavenVersion, VersionError
 
 ECO = "maven"
 

@@ -7,17 +7,14 @@ so conflicting versions nest under their dependents, as npm does. Each range pic
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ppm.lockfile.errors import ResolutionError
-from ppm.lockfile.model import Artifact
-from ppm.lockfile.model import Package
-from ppm.lockfile.model import package_key
+from ppm.lockfile.model import Artifact, Package, package_key
 from ppm.lockfile.registries.npm import NpmClient
 from ppm.lockfile.request import Root
-from ppm.lockfile.versions import NpmRange
-from ppm.lockfile.versions import SemVer
-from ppm.lockfile.versions import VersionError
+from ppm.lockfile.versions import NpmRange, SemVer, VersionError
 
 ECO = "npm"
 

@@ -7,8 +7,9 @@ fails the lock naming the target."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import resolvelib
 from packaging.requirements import InvalidRequirement, Requirement
@@ -17,19 +18,12 @@ from packaging.tags import Tag
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from ppm.lockfile.errors import RegistryError
-from ppm.lockfile.errors import ResolutionError
-from ppm.lockfile.model import Artifact
-from ppm.lockfile.model import Package
-from ppm.lockfile.model import package_key
-from ppm.lockfile.registries.pypi import File
-from ppm.lockfile.registries.pypi import Metadata
-from ppm.lockfile.registries.pypi import PypiClient
-from ppm.lockfile.request import PYTHON_VERSION
-from ppm.lockfile.request import Root
+from ppm.lockfile.errors import RegistryError, ResolutionError
+from ppm.lockfile.model import Artifact, Package, package_key
+from ppm.lockfile.registries.pypi import File, Metadata, PypiClient
+from ppm.lockfile.request import PYTHON_VERSION, Root
 from ppm.lockfile.resolvers import reaching
-from ppm.lockfile.versions import VersionError
-from ppm.lockfile.versions import pep440_spec
+from ppm.lockfile.versions import VersionError, pep440_spec
 
 ECO = "pypi"
 

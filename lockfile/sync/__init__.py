@@ -111,13 +111,12 @@ def _write_text(root: Path, rel: Path, text: str, result: SyncResult) -> None:
 
 
 def _sync_locked(root: Path, m: Manifest, *, offline: bool, report: Report | None) -> SyncResult:
+    from ppm.core.safepath import join_under
     from ppm.lockfile import ecosystems, export
     from ppm.lockfile.sync import manifests
     from ppm.lockfile.sync.fetches import fetches
     from ppm.lockfile.sync.staging import Context, Staged
     from ppm.lockfile.sync.store import fetch_all
-
-    from ppm.core.safepath import join_under
 
     result = SyncResult()
     lock = _read_lock(root, m)

@@ -7,11 +7,11 @@ import sys
 from typing import Any
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from ppm import targets as targets_mod
 from ppm.lockfile import model
 from ppm.lockfile.export import _wheel_name as wheel_name
 from ppm.lockfile.resolvers.pypi import wheel_fits
-
-from ppm import targets as targets_mod
 
 
 def npm_fits(p: model.Package) -> bool:

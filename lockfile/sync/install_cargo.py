@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
+from ppm.core.safepath import join_under
 from ppm.lockfile.extract import extract_tgz
 from ppm.lockfile.sync.staging import Context, Staged, temp_dir_beside
 from ppm.lockfile.sync.state import VENDOR
-
-from ppm.core.safepath import join_under
 
 
 def stage(ctx: Context) -> Staged:

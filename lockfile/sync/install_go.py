@@ -7,13 +7,12 @@ import os
 import tempfile
 from pathlib import Path
 
+from ppm.core.safepath import join_under
 from ppm.lockfile.extract import check_zip
 from ppm.lockfile.registries.go import escape
 from ppm.lockfile.sync.fetches import fetches
 from ppm.lockfile.sync.staging import Context, Staged, copy_verified
 from ppm.lockfile.sync.state import VENDOR
-
-from ppm.core.safepath import join_under
 
 
 def _write(path: Path, text: str) -> None:

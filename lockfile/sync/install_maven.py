@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ppm.core.safepath import join_under
 from ppm.lockfile.sync.host import needed_on_host
 from ppm.lockfile.sync.staging import Context, Staged, copy_verified
 from ppm.lockfile.sync.state import VENDOR
-
-from ppm.core.safepath import join_under
 
 
 def stage(ctx: Context) -> Staged:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from ppm.core.safepath import join_under
 from ppm.lockfile import export
 from ppm.lockfile.errors import LockError
 from ppm.lockfile.extract import extract_tgz
 from ppm.lockfile.sync.host import needed_on_host, npm_fits
 from ppm.lockfile.sync.staging import Context, Staged, temp_dir_beside
-
-from ppm.core.safepath import join_under
 
 
 def stage(ctx: Context) -> Staged:

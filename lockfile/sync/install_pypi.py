@@ -6,15 +6,14 @@ import shutil
 import subprocess
 import sys
 
+from ppm.core.fsutil import rmtree
+from ppm.core.safepath import join_under
 from ppm.lockfile import export
 from ppm.lockfile.errors import LockError
 from ppm.lockfile.extract import check_zip
 from ppm.lockfile.sync.host import wheel_name, wheels_for_host
 from ppm.lockfile.sync.staging import Context, Staged, temp_dir_beside
 from ppm.lockfile.sync.state import VENDOR
-
-from ppm.core.fsutil import rmtree
-from ppm.core.safepath import join_under
 
 
 def stage(ctx: Context) -> Staged:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
+
 from ppm.lockfile import conditions, export
 from ppm.lockfile.errors import LockError
 

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ppm.lockfile import export, model
-
 from ppm.core.fsutil import replace_dir, rmtree, sha256_file, umask
+from ppm.lockfile import export, model
 
 
 @dataclass

@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ppm.lockfile import model
-
 from ppm.core import machinekey
+from ppm.lockfile import model
 
 SYNC_FORMAT = 1
 MANIFEST = "ppm.toml"

@@ -14,13 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ppm.core import hashing
+from ppm.core.paths import cache_dir
 from ppm.lockfile import model
 from ppm.lockfile.errors import HashMismatch, LockError, RegistryError
 from ppm.lockfile.registries.go import hash_mod, hash_zip
 from ppm.lockfile.registries.http import HttpClient, NotFound
-
-from ppm.core import hashing
-from ppm.core.paths import cache_dir
 
 
 @dataclass(frozen=True)

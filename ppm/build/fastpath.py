@@ -51,7 +51,7 @@ def _parse(argv: list[str]) -> dict[str, Any] | None:
             opts["json"] = True
         elif a in ("-j", "--jobs") and i + 1 < len(argv) and argv[i + 1].isdigit():
             i += 1
-        elif a.startswith("-j") and a[2:].isdigit() or a.startswith("--jobs=") and a[7:].isdigit():
+        elif (a.startswith("-j") and a[2:].isdigit()) or (a.startswith("--jobs=") and a[7:].isdigit()):
             pass
         else:
             return None

@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ppm.core.fsutil import atomic_write_text
-from ppm.core.fsutil import sha256_file
+from ppm.core.fsutil import atomic_write_text, sha256_file
 
 RACY_NS = 50_000_000  # 50 ms: coarser than any file system's timestamp granularity we meet
 

@@ -78,15 +78,15 @@ def run_tests(root: Path, components: list[str] | None = None, *, jobs: int | No
     """Build what the named components' tests need (default: every component), run the tests,
     and gather their results. Raises PpmError only when nothing could be tested."""
     from filelock import FileLock
-    from ppm.builders.base import TEST_LOG, test_log_path
-    from ppm.lockfile.sync import ensure_synced
 
     from ppm import targets
     from ppm.build import fastpath
     from ppm.build.engine import Engine
     from ppm.build.plan import make_plan
+    from ppm.builders.base import TEST_LOG, test_log_path
     from ppm.core import manifest
     from ppm.core.paths import state_dir
+    from ppm.lockfile.sync import ensure_synced
 
     t0 = time.time()
     state = state_dir(root)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from ppm.cli.complete import components
@@ -12,10 +10,10 @@ from ppm.cli.complete import components
 def register(app: typer.Typer) -> None:
     @app.command(epilog="Examples: ppm build · ppm build core ui · ppm build --target linux-aarch64 --json")
     def build(
-        components: Optional[list[str]] = typer.Argument(None, help="Build only these components and what they need (default: all).",
+        components: list[str] | None = typer.Argument(None, help="Build only these components and what they need (default: all).",
                                                   autocompletion=components),
-        target: Optional[list[str]] = typer.Option(None, "--target", "-t", help="Target to build (repeatable); default: the project's targets."),
-        jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Actions to run at once (default: number of cores)."),
+        target: list[str] | None = typer.Option(None, "--target", "-t", help="Target to build (repeatable); default: the project's targets."),
+        jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Actions to run at once (default: number of cores)."),
         keep_going: bool = typer.Option(False, "--keep-going", "-k", help="Go on with independent actions after a failure."),
         explain: bool = typer.Option(False, "--explain", help="Say why each action ran."),
         json_out: bool = typer.Option(False, "--json", help="Print a machine-readable summary on stdout."),

@@ -8,7 +8,9 @@ from typing import Any
 
 def project_root() -> Path:
     """The project the command runs in: the nearest ppm.toml at or above the working directory."""
-    from ppm.core.manifest import find_root  # the CLI edge: `ppm --help` must not pay for it
+    from ppm.core.manifest import (
+        find_root,  # the CLI edge: `ppm --help` must not pay for it
+    )
 
     return find_root(Path.cwd())
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 
@@ -12,7 +10,7 @@ def register(app: typer.Typer) -> None:
     def graph(
         json_out: bool = typer.Option(False, "--json", help="Components, edges and actions as JSON."),
         dot: bool = typer.Option(False, "--dot", help="Graphviz DOT (pipe to `dot -Tsvg`)."),
-        target: Optional[list[str]] = typer.Option(None, "--target", "-t", help="Target(s) to plan for."),
+        target: list[str] | None = typer.Option(None, "--target", "-t", help="Target(s) to plan for."),
     ) -> None:
         """Show the components, their edges and the actions a build would run."""
         import json

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from ppm.cli.common import print_diff, project_root
@@ -14,7 +12,7 @@ def register(app: typer.Typer) -> None:
     def lock(
         check: bool = typer.Option(False, "--check", help="Exit non-zero, naming what differs, when ppm.lock is out of date."),
         upgrade: bool = typer.Option(False, "--upgrade", "-U", help="Pick the newest allowed versions of everything."),
-        upgrade_package: Optional[list[str]] = typer.Option(None, "--upgrade-package", "-P", help="Upgrade only this package (eco:name or name)."),
+        upgrade_package: list[str] | None = typer.Option(None, "--upgrade-package", "-P", help="Upgrade only this package (eco:name or name)."),
         offline: bool = typer.Option(False, "--offline", help="Use only the local HTTP cache."),
     ) -> None:
         """Resolve every ecosystem's dependencies into ppm.lock."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from ppm.cli.common import print_diff, project_root
@@ -13,7 +11,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def remove(
         packages: list[str] = typer.Argument(..., help="eco:name"),
-        from_component: Optional[str] = typer.Option(None, "--from", help="Remove from this component's dependencies."),
+        from_component: str | None = typer.Option(None, "--from", help="Remove from this component's dependencies."),
         offline: bool = typer.Option(False, "--offline", help="Use only the local HTTP cache."),
     ) -> None:
         """Remove packages from ppm.toml and re-lock."""

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group, name="toolchain")
 
 
-def print_table(tcs: list["Toolchain"], as_json: bool) -> None:
+def print_table(tcs: list[Toolchain], as_json: bool) -> None:
     if as_json:
         import dataclasses
         import json

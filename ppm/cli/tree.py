@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from ppm.cli.common import project_root
@@ -12,7 +10,7 @@ from ppm.cli.common import project_root
 def register(app: typer.Typer) -> None:
     @app.command()
     def tree(
-        ecosystem: Optional[str] = typer.Option(None, "--ecosystem", "-e", help="Only this ecosystem."),
+        ecosystem: str | None = typer.Option(None, "--ecosystem", "-e", help="Only this ecosystem."),
         depth: int = typer.Option(50, "--depth", help="How deep to print."),
     ) -> None:
         """Print the locked dependency tree of each component."""

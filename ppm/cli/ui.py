@@ -45,8 +45,14 @@ class TransferBar:
     """One download's bar: bytes done of total, rate, time left; removed when done."""
 
     def __init__(self, description: str, total: int | None) -> None:
-        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                                   TransferSpeedColumn)
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
 
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                                  TransferSpeedColumn(), TimeRemainingColumn(), console=console(), transient=True)
@@ -139,7 +145,7 @@ class BuildProgress:
             self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True,
                              get_renderable=self._render)
 
-    def __enter__(self) -> "BuildProgress":
+    def __enter__(self) -> BuildProgress:
         if self.live:
             self.live.__enter__()
         return self

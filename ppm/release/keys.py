@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ppm.core.errors import PpmError
-from ppm.release.tufrepo import ONLINE_ROLES
-from ppm.release.tufrepo import ROLES
-from ppm.release.tufrepo import Expiry
-from ppm.release.tufrepo import RepositoryError
-from ppm.release.tufrepo import TufRepository
+from ppm.release.tufrepo import (
+    ONLINE_ROLES,
+    ROLES,
+    Expiry,
+    RepositoryError,
+    TufRepository,
+)
 
 if TYPE_CHECKING:
     from securesystemslib.signer import Signer

@@ -30,11 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from ppm.core.errors import PpmError
-from ppm.core.fsutil import atomic_write_text
-from ppm.core.fsutil import rmtree
-from ppm.core.fsutil import sha256_file
-from ppm.release.tufrepo import Expiry
-from ppm.release.tufrepo import TufRepository
+from ppm.core.fsutil import atomic_write_text, rmtree, sha256_file
+from ppm.release.tufrepo import Expiry, TufRepository
 
 DEFAULT_FROM = 3
 # A patch is published only when at most this fraction of the compressed bundle: below that the
@@ -222,10 +219,8 @@ def release(root: Path, *, version: str | None = None, from_n: int = DEFAULT_FRO
     """Publish `version` (default: the manifest's) on `channel` to `rollout` percent of installs.
     `bundles` (target -> file) skips the build: bundles built elsewhere (`--collect`), and tests."""
     from ppm.core import manifest
-    from ppm.release import channels
-    from ppm.release import config
-    from ppm.release.keys import KeyDirs
-    from ppm.release.keys import default_key_dirs
+    from ppm.release import channels, config
+    from ppm.release.keys import KeyDirs, default_key_dirs
 
     t0 = time.time()
     say = report or (lambda _m: None)
@@ -387,8 +382,7 @@ def resign(root: Path, *, keys_dir: Path | None = None, expiry: Expiry | None = 
     """Re-sign targets, snapshot and timestamp with fresh expiry dates (run it on a schedule
     shorter than the timestamp expiry). Returns the new targets version."""
     from ppm.core import manifest
-    from ppm.release.keys import default_key_dirs
-    from ppm.release.keys import online_signers
+    from ppm.release.keys import default_key_dirs, online_signers
 
     m = manifest.load(root)
     online = Path(keys_dir) if keys_dir else default_key_dirs(m.name)[1]

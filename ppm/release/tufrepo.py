@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ppm.core.errors import PpmError
-from ppm.core.fsutil import atomic_write_bytes
-from ppm.core.fsutil import link_or_copy
+from ppm.core.fsutil import atomic_write_bytes, link_or_copy
 
 if TYPE_CHECKING:
     from securesystemslib.signer import Signer

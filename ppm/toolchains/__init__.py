@@ -19,7 +19,13 @@ from ppm.targets import host_platform
 from ppm.toolchains.base import Report, Toolchain
 from ppm.toolchains.pins import PINS, PROVISIONED, Artifact, Pin, pin_for
 from ppm.toolchains.probe import FINDERS, ProbeCache
-from ppm.toolchains.provisioning import install_dir, installed, offline, provision, provisioned
+from ppm.toolchains.provisioning import (
+    install_dir,
+    installed,
+    offline,
+    provision,
+    provisioned,
+)
 
 KNOWN = ("cargo", "cc", "zig", "esbuild", "pyinstaller", "native-image", "javac", "go", "cargo-build-std", "mingw", "nuitka",
          "wasm-ld")

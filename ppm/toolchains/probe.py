@@ -219,7 +219,7 @@ def _find_in_homes(cmd: str, homes: list[str]) -> tuple[str, str] | None:
     return (p, "on PATH") if p else None
 
 
-def _home_finder(name: str, homes: list[str], version_flag: str) -> Callable[["ProbeCache"], Toolchain]:
+def _home_finder(name: str, homes: list[str], version_flag: str) -> Callable[[ProbeCache], Toolchain]:
     """A finder for a JDK tool: looked for under each $HOME/bin in `homes`, then on PATH."""
 
     def find(cache: ProbeCache) -> Toolchain:

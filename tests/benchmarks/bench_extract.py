@@ -68,9 +68,8 @@ def child_rss(code: str) -> tuple[int, float, str]:
 
 
 def main() -> None:
-    from ppm.lockfile.extract import extract_tgz
-
     from ppm.core import hashing
+    from ppm.lockfile.extract import extract_tgz
 
     work = Path(tempfile.mkdtemp(prefix="bench-extract-"))
     rows = []

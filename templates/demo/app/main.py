@@ -21,9 +21,9 @@ import platform
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 APP = "{{name}}"
 DEPS = "ppm_deps"
@@ -34,7 +34,7 @@ def bundle_dir() -> Path:
     """Where the embedded files are: PyInstaller unpacks them into sys._MEIPASS; run from
     source, point PPM_BUNDLE_DIR at a directory laid out the same way."""
     if getattr(sys, "frozen", False):
-        return Path(getattr(sys, "_MEIPASS"))
+        return Path(sys._MEIPASS)
     return Path(os.environ.get("PPM_BUNDLE_DIR", Path(__file__).resolve().parent))
 
 
@@ -46,7 +46,7 @@ class Bundle:
     target: str = ""
 
     @classmethod
-    def load(cls, root: Path) -> "Bundle":
+    def load(cls, root: Path) -> Bundle:
         try:
             data = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
         except FileNotFoundError:

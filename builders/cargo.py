@@ -151,7 +151,9 @@ class CargoBuilder(Builder):
 
 def _has_std(tc: Toolchain | None, triple: str) -> bool:
     sysroot = tc.info.get("sysroot") if tc is not None and tc.usable else None
-    return bool(sysroot) and os.path.isdir(os.path.join(sysroot, "lib", "rustlib", triple, "lib"))
+    if not sysroot:
+        return False
+    return os.path.isdir(os.path.join(sysroot, "lib", "rustlib", triple, "lib"))
 
 
 def _std_for(component: Component, ctx: PlanContext) -> tuple[str, list[str], dict[str, str], list[str]]:

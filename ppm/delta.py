@@ -325,7 +325,7 @@ def _read(path: Path, what: str) -> bytes:
         raise PatchError(f"cannot read {what} {path}: {e.strerror}") from e
 
 
-def _write_atomic(out: Path, chunks: list[bytes], mode: int | None = None, check: Callable[[], None] | None = None) -> None:
+def _write_atomic(out: Path, chunks: list[bytes] | list[bytes | bytearray], mode: int | None = None, check: Callable[[], None] | None = None) -> None:
     """Write beside ``out``, fsync, run ``check``, then rename over ``out``: it is untouched or complete."""
     import tempfile
 
@@ -620,5 +620,5 @@ def apply_patch(old: Path, patch: Path, out: Path, *, max_memory: int | None = N
         _write_atomic(Path(out), [new_b], mode, check)
 
 
-def _sha256(data: bytes) -> str:
+def _sha256(data: bytes | bytearray) -> str:
     return hashlib.sha256(data).hexdigest()

@@ -32,6 +32,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import Any
 
 ARCH_X86_64 = 1
 ARCH_ARM64 = 2
@@ -81,7 +82,7 @@ class _Bad(Exception):
     """Internal: the headers do not hold together; the file is treated as data."""
 
 
-def _u(data: bytes, fmt: str, off: int) -> tuple[int, ...]:
+def _u(data: bytes, fmt: str, off: int) -> tuple[Any, ...]:
     size = struct.calcsize(fmt)
     if off < 0 or off + size > len(data):
         raise _Bad

@@ -116,9 +116,9 @@ class _Models:
         m.managed.update(own_managed)
         for bom in imports:  # imported BOMs never override what is declared directly
             bm = self.effective(bom.group, bom.artifact, bom.version, _depth + 1)
-            for key, d in bm.managed.items():
-                if key not in own_managed:
-                    m.managed.setdefault(key, d)
+            for mk, d in bm.managed.items():
+                if mk not in own_managed:
+                    m.managed.setdefault(mk, d)
         # Inheritance puts the child's own dependencies first, then the parent's it does not
         # redeclare (ModelMerger.mergeModelBase_Dependencies with target = child): the order
         # decides which declaration is first at equal depth.

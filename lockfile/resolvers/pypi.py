@@ -100,7 +100,7 @@ class _Provider(resolvelib.AbstractProvider):
         self.python = Version(python)
         self.envs = [marker_env(t, python) for t in targets]
         self.pinned = pinned  # name -> version preferred (from the old lock)
-        self.cands: dict[tuple[str, Version], Cand] = {}
+        self.cands: dict[tuple[str, Version, frozenset[str]], Cand] = {}
         self.why_skipped: dict[str, list[str]] = {}
 
     def identify(self, requirement_or_candidate: Req | Cand) -> str:
@@ -177,7 +177,7 @@ class _Provider(resolvelib.AbstractProvider):
         if candidate.extra:
             deps.append(Req(candidate.name, candidate.name, SpecifierSet(f"=={candidate.version}"), parent,
                             targets=candidate.targets))
-        envs = [(t, env) for t, env in zip(self.targets, self.envs) if t in candidate.targets]
+        envs = [(t, env) for t, env in zip(self.targets, self.envs, strict=True) if t in candidate.targets]
         for line in meta.requires_dist:
             try:
                 r = Requirement(line)

@@ -74,7 +74,7 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
         for name, why in plan.skipped.items():
             if report:
                 report(f"note: skipping optional component {name!r}: {why}")
-        for (tname, name), why in plan.unbuildable.items():
+        for why in plan.unbuildable.values():
             # One line each for what only its own platform builds; components that merely
             # need one of those are listed in --json, not repeated here.
             if report and not why.startswith("needs "):

@@ -90,8 +90,8 @@ def _polish(t: typer.Typer, group: str = "") -> None:
             info.short_help = _first_sentence(info.help or (info.callback.__doc__ if info.callback else "") or "")
     for g in t.registered_groups:
         if g.typer_instance is not None:
-            info = g.typer_instance.info
-            doc = g.help if isinstance(g.help, str) else info.help if isinstance(info.help, str) else ""
+            ginfo = g.typer_instance.info
+            doc = g.help if isinstance(g.help, str) else ginfo.help if isinstance(ginfo.help, str) else ""
             if not isinstance(g.short_help, str) and doc:
                 g.short_help = _first_sentence(doc)
             name = g.name if isinstance(g.name, str) else g.typer_instance.info.name

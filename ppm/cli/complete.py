@@ -10,7 +10,7 @@ def components(incomplete: str) -> list[str]:
     when ppm.toml does not parse: completion must never print an error into the shell)."""
     import tomllib
 
-    from ppm.core.manifest import MANIFEST
+    from ppm.core.paths import MANIFEST
 
     here = Path.cwd().resolve()
     for d in (here, *here.parents):

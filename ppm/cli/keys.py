@@ -27,7 +27,7 @@ def _print_keys(rep: object, json_out: bool) -> None:
     if json_out:
         print(json.dumps(rep.to_json(), indent=2))  # type: ignore[attr-defined]
         return
-    r = rep  # type: ignore[assignment]
+    r = rep
     ui.info(f"root version {r.root_version}: {r.root_json}")  # type: ignore[attr-defined]
     for role, ids in r.keyids.items():  # type: ignore[attr-defined]
         ui.info(f"  {role}: {r.thresholds[role]} of {len(ids)} key(s) {', '.join(i[:12] for i in ids)}")  # type: ignore[attr-defined]

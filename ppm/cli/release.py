@@ -34,7 +34,7 @@ def _rollout(value: str) -> float:
         raise typer.BadParameter(e.message) from None
 
 
-def _print_plan(plan: dict, json_out: bool) -> None:  # type: ignore[type-arg]
+def _print_plan(plan: dict, json_out: bool) -> None:
     import json
 
     from ppm.cli import ui

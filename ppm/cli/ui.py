@@ -90,7 +90,7 @@ def is_interactive() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb" and not quiet()
 
 
-def console(*, stderr: bool = True):  # type: ignore[no-untyped-def]
+def console(*, stderr: bool = True):
     from rich.console import Console
 
     on = use_color(sys.stderr if stderr else sys.stdout)
@@ -202,7 +202,7 @@ class BuildProgress:
         self._line(f"FAILED {pa.id}")
 
 
-def test_table(rep) -> None:  # type: ignore[no-untyped-def]
+def test_table(rep) -> None:
     """One summary table of a `ppm test` run, then each failure's cases and output."""
     from rich.table import Table
 

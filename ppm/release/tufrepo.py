@@ -237,7 +237,7 @@ def serve(directory: Path, *, port: int = 0, host: str = "127.0.0.1") -> Iterato
             self.send_error(404, "Not Found")
             return None
 
-        def send_head(self):  # type: ignore[no-untyped-def]
+        def send_head(self):
             path = os.path.realpath(self.translate_path(self.path))
             if os.path.commonpath([root, path]) != root or os.path.isdir(path):
                 self.send_error(404, "Not Found")

@@ -39,7 +39,7 @@ def _missing() -> list[str]:
 def desktop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], dict, float]:
     missing = _missing()
     if missing:
-        pytest.skip("cross toolchains missing (.ci/needs-issue10.sh installs them): " + "; ".join(missing))
+        pytest.skip("cross toolchains missing (.ci/needs-cross.sh installs them): " + "; ".join(missing))
     from ppm.core.paths import toolchains_dir
 
     base = tmp_path_factory.mktemp("desktop")

@@ -24,7 +24,7 @@ def _project(tmp: Path, template: str, tools: list[str]) -> tuple[Path, dict[str
     tcs = toolchains.resolve(tools, provision=False)
     missing = [f"{n}: {tc.note}" for n, tc in tcs.items() if not tc.usable]
     if missing:
-        pytest.skip("toolchains missing (.ci/needs-issue10.sh, `ppm toolchain list --provision`): " + "; ".join(missing))
+        pytest.skip("toolchains missing (.ci/needs-cross.sh, `ppm toolchain list --provision`): " + "; ".join(missing))
     env = {"PPM_CACHE_DIR": str(tmp / "cache"), "PPM_TOOLCHAINS_DIR": str(toolchains_dir()), "PPM_OFFLINE": "1"}
     run_ppm("init", "h", "--template", template, cwd=tmp, env=env)
     return tmp / "h", env

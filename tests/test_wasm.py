@@ -13,7 +13,7 @@ from helpers import run_ppm
 
 pytestmark = pytest.mark.slow  # zig builds wasi-libc and go its std for wasm: 1-2.5 min
 
-wasmtime = pytest.importorskip("wasmtime", reason="wasmtime (PyPI) is not installed: .ci/needs-issue10.sh installs it")
+wasmtime = pytest.importorskip("wasmtime", reason="wasmtime (PyPI) is not installed: it comes with the `test` extra")
 
 PROJECT = """\
 [project]

@@ -11,7 +11,7 @@ run by hand in a shell script, measured in the same run.
    `go build` commands alone (warm Go and zig caches), and `ppm build` of the host target vs
    one `go build`.
 
-Needs the toolchains the desktop tests need (.ci/needs-issue10.sh, `ppm toolchain list
+Needs the toolchains the desktop tests need (.ci/needs-cross.sh, `ppm toolchain list
 --provision`). Results go to tests/benchmarks/results/cross.md.
 """
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# issue 13 (ppm test, ppm dev): the TypeScript tests run with `node --test` (Node >= 18.15 for
+# ppm test and ppm dev: the TypeScript tests run with `node --test` (Node >= 18.15 for
 # --test-reporter); bash drives the completion test. Python packages (watchfiles, xmlschema)
 # come with `pip install -e '.[test]'`.
 set -euo pipefail

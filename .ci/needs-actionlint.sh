@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# issue 12: actionlint for tests/test_ci_action.py (pyyaml comes with the `test` extra).
+# actionlint for tests/test_ci_action.py (pyyaml comes with the `test` extra).
 set -euo pipefail
 export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
 command -v actionlint >/dev/null && exit 0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# issue 7's tests: mount(8)/umount(8) for the full-disk (tmpfs) and read-only (bind mount)
+# The fault tests: mount(8)/umount(8) for the full-disk (tmpfs) and read-only (bind mount)
 # tests; they skip with the reason when mounting is not permitted. Python packages (hypothesis,
 # setuptools, wheel) come from the `test` extra.
 set -euo pipefail

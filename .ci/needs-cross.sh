@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 10 (cross builds): what the cross-target tests need on a fresh Debian 12 machine.
+# Cross builds: what the cross-target tests need on a fresh Debian 12 machine.
 #   qemu-user-static + libc6-arm64-cross   run linux-aarch64 bundles (qemu-aarch64-static -L /usr/aarch64-linux-gnu)
 #   wine64                                 run windows-x86_64 bundles (Wine 8)
 #   gcc-mingw-w64-x86-64                   Rust's linker for x86_64-pc-windows-gnu; the tests' ProcessPrng stand-in
@@ -18,4 +18,4 @@ if ((${#missing[@]})); then
   apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
-command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || echo "needs-issue10: Go is not installed; the Go builder's tests will skip" >&2
+command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || echo "needs-cross: Go is not installed; the Go builder's tests will skip" >&2

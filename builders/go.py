@@ -14,7 +14,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ppm.builders.base import Builder, PlanContext, Setting, join, strs
+from dataclasses import replace
+
+from ppm.builders.base import TEST_LOG, Builder, PlanContext, Setting, join, strs, test_command
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 
@@ -59,7 +61,9 @@ class GoBuilder(Builder):
         package = s.get("package", ".")
         if not isinstance(package, str) or package.startswith("/") or ".." in package.split("/"):
             raise ManifestError(f"components.{component.name}.package: {package!r} must be a package path inside the module")
-        inputs, scanned = ctx.glob(component, strs(component, "sources", s.get("sources", [])))
+        # `go build` never reads *_test.go: they feed only the test action (editing a test
+        # reruns the tests, not the build)
+        inputs, scanned = ctx.glob(component, strs(component, "sources", s.get("sources", [])), exclude=_TESTS)
         if join(component.path, "go.mod") not in inputs:
             raise ManifestError(f"component {component.name!r}: {join(component.path, 'go.mod')} is missing; the go builder builds a module",
                                 hint=f"run `go mod init example.com/{component.name}` in {component.path}/")
@@ -120,6 +124,30 @@ class GoBuilder(Builder):
                 description=f"go build {component.name} ({target.goos}/{target.goarch})",
             )
         ]
+
+
+    test_format = "go"
+
+    def plan_tests(self, component: Component, ctx: PlanContext) -> list[Action]:
+        """`go test -v ./...` in the same staged module the build uses (the needed components'
+        outputs under ppm_deps/, so cgo links as the build does), offline against the locked
+        modules. Only when the module has tests (*_test.go)."""
+        (build,) = self.plan(component, ctx)
+        tests, scanned = ctx.glob(component, list(_TESTS))
+        if not tests:
+            return []
+        prefix = component.path.rstrip("/") + "/" if component.path not in ("", ".") else ""
+        copies = [["@copy", f"{{src}}/{f[len(prefix):]}", f"{{work}}/mod/{f[len(prefix):]}"] for f in tests]
+        argv = ["{tool:go}", "test", "-v", "-trimpath", "-buildvcs=false"]
+        tags = strs(component, "tags", component.settings.get("tags", []))
+        if tags:
+            argv.append("-tags=" + ",".join(tags))
+        commands = [*build.commands[:-1], *copies, test_command("test", [*argv, "./..."])]
+        return [replace(build, name="test", commands=commands, outputs=[TEST_LOG], inputs=sorted({*build.inputs, *tests}),
+                        scanned_dirs=sorted({*build.scanned_dirs, *scanned}), description=f"go test {component.name}")]
+
+
+_TESTS = ("*_test.go", "**/*_test.go")
 
 
 def _outputs(kind: str, stem: str, target: Target) -> list[str]:

@@ -133,3 +133,16 @@ def test_editing_go_reruns_only_the_go_builds(desktop) -> None:  # type: ignore[
     assert ran == ["linux-aarch64/app:build", "linux-x86_64/app:build", "windows-x86_64/app:build"], ran
     out = subprocess.run([str(root / "dist/linux-x86_64/dt")], capture_output=True, text=True, timeout=60).stdout
     assert out.startswith("dt: one file, four languages")
+
+
+def test_go_tests_run_through_ppm_test_and_are_cached(desktop) -> None:  # type: ignore[no-untyped-def]
+    """`ppm test` runs the Go host's tests with `go test`, linked against the Rust and C
+    libraries through cgo as the build is; a second run with nothing changed reruns none."""
+    root, env, _, _ = desktop
+    first = json.loads(run_ppm("test", "app", "--json", cwd=root, env=env, timeout=900).stdout)
+    app = [s for s in first["suites"] if s["component"] == "app"]
+    assert app and app[0]["status"] == "passed", first
+    names = {c["name"] for c in app[0]["cases"]}
+    assert {"TestEveryComponentAnswers", "TestRustFibonacci"} <= names, names
+    second = json.loads(run_ppm("test", "app", "--json", cwd=root, env=env, timeout=900).stdout)
+    assert second["ran"] == 0 and second["cached"] == first["ran"] + first["cached"], second

@@ -12,11 +12,18 @@ glibc floor on Linux). Go's build and module caches live in {state}: never in th
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from dataclasses import replace
-
-from ppm.builders.base import TEST_LOG, Builder, PlanContext, Setting, join, strs, test_command
+from ppm.builders.base import (
+    TEST_LOG,
+    Builder,
+    PlanContext,
+    Setting,
+    join,
+    strs,
+    test_command,
+)
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError
 

@@ -11,9 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ppm.core import manifest as manifest_mod
 from ppm.core import projectroot
 from ppm.core.fsutil import atomic_write_bytes
-from ppm.lockfile import checkrecord, ecosystems, model, request
+from ppm.core.manifest import ECOSYSTEMS
+from ppm.lockfile import checkrecord, conditions, ecosystems, model, request
 from ppm.lockfile.errors import LockError, ResolutionError
 from ppm.lockfile.registries import registry_urls
 
@@ -110,6 +112,7 @@ class LockResult:
 
 
 def _http(offline: bool):  # noqa: ANN202
+    # httpx costs start-up on the `ppm lock` no-op path
     from ppm.lockfile.registries.http import HttpClient
 
     return HttpClient(offline=offline)
@@ -127,6 +130,7 @@ def lock(root: Path, *, check: bool = False, upgrade: bool = False, upgrade_pack
         return check_lock(root, offline=offline)
     if not upgrade and not ups and is_fresh(root):
         return LockResult("fresh", Diff(), path)
+    # httpx costs start-up on the `ppm lock` no-op path
     from ppm.lockfile.resolve import lock_project
 
     old = _read_old(path)
@@ -164,6 +168,7 @@ def check_lock(root: Path, *, offline: bool = False) -> LockResult:
     the cache) and compare the whole of ppm.lock with what `ppm lock` would write. The lock's own
     manifest digest proves nothing (a pull request can edit the body and keep the header); only
     a record this machine's ppm wrote after a full check answers without resolving."""
+    # httpx costs start-up on the `ppm lock` no-op path
     from ppm.lockfile.resolve import lock_project
 
     path = root / model.LOCK
@@ -239,8 +244,6 @@ def parse_add(arg: str, features: Iterable[str] = (), *, targets: Iterable[str] 
     if semi and eco != "cargo":
         raise LockError(f"{arg!r}: a `; condition` is PyPI's marker or cargo's cfg(...); use --targets for {eco}")
     if semi:
-        from ppm.lockfile import conditions
-
         conditions.check(eco, rest, cfg=cond)
     i = rest.rfind("@")
     name, spec = (rest[:i], rest[i + 1:]) if i > 0 else (rest, "")
@@ -253,8 +256,6 @@ def parse_add(arg: str, features: Iterable[str] = (), *, targets: Iterable[str] 
 
 
 def request_ecosystems() -> tuple[str, ...]:
-    from ppm.core.manifest import ECOSYSTEMS
-
     return ECOSYSTEMS
 
 
@@ -267,6 +268,7 @@ def _default_spec(eco: str, version: str) -> str:
 
 
 def _toml_value(spec: str, features: tuple[str, ...], eco: str, s: AddSpec | None = None):  # noqa: ANN202
+    # tomlkit costs start-up on the `ppm lock` no-op path
     import tomlkit
 
     where = {k: v for k, v in (("markers", s.marker), ("target", s.cfg), ("targets", list(s.targets)), ("os", list(s.os)),
@@ -282,6 +284,7 @@ def _toml_value(spec: str, features: tuple[str, ...], eco: str, s: AddSpec | Non
 
 
 def _deps_table(doc, component: str | None, eco: str, create: bool):  # noqa: ANN001, ANN202
+    # tomlkit costs start-up on the `ppm lock` no-op path
     import tomlkit
 
     if component is None:
@@ -306,6 +309,7 @@ def _deps_table(doc, component: str | None, eco: str, create: bool):  # noqa: AN
 def _drop_if_empty(doc, component: str | None, eco: str) -> None:  # noqa: ANN001
     """After a removal: drop [..dependencies.ECO] and then [..dependencies] when nothing is left in
     them (no keys, no comments), so that `ppm remove` undoes what `ppm add` created."""
+    # tomlkit costs start-up on the `ppm lock` no-op path
     from tomlkit.items import Comment, Table
 
     parent = doc if component is None else doc["components"][component]
@@ -333,9 +337,9 @@ def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | 
         cpu: Iterable[str] = ()) -> tuple[list[str], LockResult]:
     """Add packages to ppm.toml and re-lock. Everything is resolved first: on any error ppm.toml
     and ppm.lock are left untouched."""
+    # tomlkit, and httpx through resolve, cost start-up on the `ppm lock` no-op path
     import tomlkit
 
-    from ppm.core import manifest as manifest_mod
     from ppm.lockfile.resolve import lock_project, resolve_roots
 
     specs = [parse_add(a, features, targets=targets, os=os, cpu=cpu) for a in args]
@@ -390,6 +394,7 @@ def add(root: Path, args: list[str], *, features: Iterable[str] = (), to: str | 
 
 
 def remove(root: Path, args: list[str], *, from_component: str | None = None, offline: bool = False) -> tuple[list[str], LockResult]:
+    # tomlkit, and httpx through resolve, cost start-up on the `ppm lock` no-op path
     import tomlkit
 
     from ppm.lockfile.resolve import lock_project
@@ -405,6 +410,7 @@ def remove(root: Path, args: list[str], *, from_component: str | None = None, of
         if not sep or eco not in request_ecosystems():
             raise LockError(f"{a!r}: name the ecosystem: {', '.join(request_ecosystems())} (like pypi:httpx)")
         if eco == "pypi":
+            # packaging costs start-up on the `ppm lock` no-op path
             from packaging.utils import canonicalize_name
 
             name = canonicalize_name(name)
@@ -460,6 +466,7 @@ def _root_keys(root: Path, lk: model.Lock) -> list[tuple[str, str]]:
     for r in request.roots(data.get("dependencies", {}), comps):
         name = r.name
         if r.ecosystem == "pypi":
+            # packaging costs start-up on the `ppm lock` no-op path
             from packaging.utils import canonicalize_name
 
             name = canonicalize_name(name)

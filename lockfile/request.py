@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ppm import targets as targets_mod
+from ppm.lockfile import conditions
 from ppm.lockfile.errors import LockError
 from ppm.lockfile.model import ALL_COMPONENTS, LOCK_VERSION
 
@@ -43,8 +45,6 @@ class Root:
         """Whether this root is needed when building for `target`."""
         if not self.conditional:
             return True
-        from ppm.lockfile import conditions
-
         return conditions.applies(self.ecosystem, self.name, targets=self.targets, marker=self.marker, cfg=self.cfg,
                                   os=self.os, cpu=self.cpu, on=target)
 
@@ -77,8 +77,6 @@ def parse_spec(ecosystem: str, name: str, spec: Any, component: str = ALL_COMPON
                 tnames, str(spec.get("markers", spec.get("marker", ""))).strip(), str(spec.get("target", "")).strip(),
                 tuple(_strs(spec.get("os", ()))), tuple(_strs(spec.get("cpu", ()))))
     if root.marker or root.cfg:
-        from ppm.lockfile import conditions
-
         conditions.check(ecosystem, name, marker=root.marker, cfg=root.cfg)
     return root
 
@@ -95,8 +93,6 @@ def roots(project_deps: Mapping[str, Mapping[str, Any]], component_deps: Mapping
 
 
 def concrete_targets(targets: list[str]) -> list[str]:
-    from ppm import targets as targets_mod
-
     return sorted({targets_mod.get(t).name for t in targets})
 
 

@@ -19,10 +19,17 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ppm.lockfile import model
+from filelock import FileLock
+
+from ppm.core import manifest as manifest_mod
+from ppm.core.fsutil import atomic_write_text
+from ppm.core.manifest import Manifest
+from ppm.core.safepath import join_under
+from ppm.lockfile import ecosystems, model
 from ppm.lockfile.errors import LockError
+from ppm.lockfile.project import is_fresh
 from ppm.lockfile.sync.state import (
     LOCKFILE,
     PROJECT_DIR,
@@ -38,9 +45,6 @@ from ppm.lockfile.sync.state import (
     read_state,
     sealed,
 )
-
-if TYPE_CHECKING:
-    from ppm.core.manifest import Manifest
 
 __all__ = ["PROJECT_DIR", "STATE", "VENDOR", "SyncResult", "cargo_args", "ensure_synced", "go_env", "is_synced",
            "maven_classpath", "python_paths", "sync"]
@@ -71,11 +75,6 @@ def ensure_synced(root: Path, manifest: Manifest, *, report: Report | None = Non
 
 
 def sync(root: Path, manifest: Manifest | None = None, *, offline: bool = False, report: Report | None = None) -> SyncResult:
-    # the heavy half (tarfile, httpx, tomlkit, the exporters) only when a sync really runs
-    from filelock import FileLock
-
-    from ppm.core import manifest as manifest_mod
-
     m = manifest or manifest_mod.load(root)
     (root / LOCKFILE).parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(root / LOCKFILE)):
@@ -83,8 +82,6 @@ def sync(root: Path, manifest: Manifest | None = None, *, offline: bool = False,
 
 
 def _read_lock(root: Path, m: Manifest) -> model.Lock:
-    from ppm.lockfile.project import is_fresh
-
     path = root / model.LOCK
     if not path.is_file():
         if _has_deps(m):
@@ -98,8 +95,6 @@ def _read_lock(root: Path, m: Manifest) -> model.Lock:
 
 
 def _write_text(root: Path, rel: Path, text: str, result: SyncResult) -> None:
-    from ppm.core.fsutil import atomic_write_text
-
     p = root / rel
     try:
         if p.read_text(encoding="utf-8") == text:
@@ -111,8 +106,9 @@ def _write_text(root: Path, rel: Path, text: str, result: SyncResult) -> None:
 
 
 def _sync_locked(root: Path, m: Manifest, *, offline: bool, report: Report | None) -> SyncResult:
-    from ppm.core.safepath import join_under
-    from ppm.lockfile import ecosystems, export
+    # heavy: the exporters and fetchers bring packaging (export), tomlkit (sync.manifests) and
+    # httpx (sync.store), which `ppm build` with nothing to sync (ensure_synced) never needs
+    from ppm.lockfile import export
     from ppm.lockfile.sync import manifests
     from ppm.lockfile.sync.fetches import fetches
     from ppm.lockfile.sync.staging import Context, Staged
@@ -188,7 +184,5 @@ def _sync_locked(root: Path, m: Manifest, *, offline: bool, report: Report | Non
         s.commit()
         outputs += s.outputs
     state = {"format": SYNC_FORMAT, "digest": digest(root), "worlds": state_worlds, "outputs": sorted(set(outputs))}
-    from ppm.core.fsutil import atomic_write_text
-
     atomic_write_text(root / STATE, json.dumps(sealed(state), indent=1, sort_keys=True) + "\n")
     return result

@@ -25,7 +25,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import watchfiles
+
+from ppm import targets, toolchains
+from ppm.build.layout import Layout
+from ppm.build.plan import synced_for
+from ppm.build.run import build
+from ppm.builders import REGISTRY
+from ppm.builders.base import Builder, PlanContext
+from ppm.core import manifest
 from ppm.core.errors import PpmError
+from ppm.core.paths import state_dir
+from ppm.lockfile.toolchains import locked_pins
 
 IGNORED_DIRS = (".ppm", "dist", "target", "node_modules", "zig-cache", ".zig-cache", "zig-out", "__pycache__", ".git")
 LIVE_RELOAD = "new EventSource('/esbuild').addEventListener('change', () => location.reload());"
@@ -55,10 +66,6 @@ class DevLoop:
     # -- one build and restart ---------------------------------------------------------------
     def cycle(self) -> bool:
         """Build what changed and restart the host; False (after printing why) when the build failed."""
-        from ppm import targets
-        from ppm.build.run import build
-        from ppm.core import manifest
-
         started = time.monotonic()
         self.cycles += 1
         try:
@@ -67,9 +74,6 @@ class DevLoop:
                 raise PpmError("ppm dev runs the entry component, and ppm.toml names none",
                                hint='set `entry = "NAME"` under [project]')
             entry = m.components[m.entry]
-            from ppm.builders import REGISTRY
-            from ppm.builders.base import Builder
-
             from_sources = REGISTRY[entry.builder].dev_run is not Builder.dev_run
             comps = list(entry.needs) if from_sources else [m.entry]
             host = targets.host().name
@@ -87,13 +91,6 @@ class DevLoop:
         return True
 
     def _host_process(self, m: Any, entry: Any, summary: Any, from_sources: bool) -> HostProcess:
-        from ppm import targets
-        from ppm.build.layout import Layout
-        from ppm.build.plan import synced_for
-        from ppm.builders import REGISTRY
-        from ppm.builders.base import PlanContext
-        from ppm.core.paths import state_dir
-
         host = targets.host()
         plan = summary.plan
         if not from_sources:
@@ -105,9 +102,6 @@ class DevLoop:
         deps = {n: list(plan.finals[(host.name, n)].action.outputs) for n in entry.needs if n not in plan.skipped}
         dep_dirs = {n: str(layout.out_dir(plan.finals[(host.name, n)])) for n in deps}
         # The host itself is not in the plan (its bundle is not built): resolve its toolchains here.
-        from ppm import toolchains
-        from ppm.lockfile.toolchains import locked_pins
-
         tcs = dict(plan.toolchains)
         missing = [t for t in REGISTRY[entry.builder].tools_for(entry, host) if t not in tcs]
         if missing:
@@ -159,10 +153,6 @@ class DevLoop:
 
     # -- UI components: esbuild's own watch and serve ------------------------------------------
     def start_ui_servers(self) -> None:
-        from ppm import toolchains
-        from ppm.core import manifest
-        from ppm.core.paths import state_dir
-
         m = manifest.load(self.root)
         uis = [c for c in m.components.values() if c.builder == "esbuild"]
         if not uis:
@@ -191,8 +181,6 @@ class DevLoop:
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None) -> None:
-        import watchfiles
-
         if self.serve_ui:
             self.start_ui_servers()
         try:

@@ -6,15 +6,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ppm import targets
+from ppm.build.run import build
 from ppm.core.errors import PpmError
 
 
 def program(root: Path, component: str | None = None, *, progress: Any = None, report: Any = None) -> Path:
     """Build for this machine (only `component` and what it needs, when named) and return the
     executable to run: the entry component's bundle, or the named component's executable."""
-    from ppm import targets
-    from ppm.build.run import build
-
     host = targets.host().name
     summary = build(root, targets=[host], components=[component] if component else None,
                     progress=progress, report=report)

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ppm.build.localstore import LocalStore
+from ppm.core.paths import cache_dir
+
 GRACE_NS = 60 * 10**9  # blobs changed this recently are left alone
 
 
@@ -72,8 +75,6 @@ class PruneResult:
 
 
 def store_root() -> Path:
-    from ppm.core.paths import cache_dir
-
     return cache_dir() / "store"
 
 
@@ -83,8 +84,6 @@ def _entries(root: Path) -> list[tuple[str, list[str], int]]:
     if not db_path.exists():
         return []
     # Through the store, so an older database gains its `used` column first.
-    from ppm.build.localstore import LocalStore
-
     rows = LocalStore(root)._query("SELECT key, outputs, used FROM ac")
     out = []
     for key, value, used in rows:

@@ -12,13 +12,26 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
+from ppm import targets
+from ppm.build import fastpath
+from ppm.build.engine import Engine
+from ppm.build.plan import make_plan
+from ppm.builders.base import TEST_LOG, test_log_path
+from ppm.core import manifest
 from ppm.core.errors import ActionFailed
+from ppm.core.fsutil import atomic_write_bytes
+from ppm.core.paths import state_dir
+from ppm.lockfile.sync import ensure_synced
 
 
 @dataclass
@@ -77,17 +90,6 @@ def run_tests(root: Path, components: list[str] | None = None, *, jobs: int | No
               progress: Any = None, report: Any = None) -> TestReport:
     """Build what the named components' tests need (default: every component), run the tests,
     and gather their results. Raises PpmError only when nothing could be tested."""
-    from filelock import FileLock
-
-    from ppm import targets
-    from ppm.build import fastpath
-    from ppm.build.engine import Engine
-    from ppm.build.plan import make_plan
-    from ppm.builders.base import TEST_LOG, test_log_path
-    from ppm.core import manifest
-    from ppm.core.paths import state_dir
-    from ppm.lockfile.sync import ensure_synced
-
     t0 = time.time()
     state = state_dir(root)
     state.mkdir(parents=True, exist_ok=True)
@@ -204,9 +206,6 @@ def parse(fmt: str, log: str, action: str) -> list[TestCase]:
 
 def junit_xml(rep: TestReport) -> bytes:
     """The JUnit XML CI systems read (the Ant/Jenkins schema): one <testsuite> per component."""
-    import socket
-    from datetime import UTC, datetime
-
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     host = socket.gethostname() or "localhost"
     by_comp: dict[str, list[SuiteResult]] = {}
@@ -248,7 +247,5 @@ def _xml_text(s: str) -> str:
 
 
 def write_junit(rep: TestReport, path: Path) -> None:
-    from ppm.core.fsutil import atomic_write_bytes
-
     atomic_write_bytes(path, junit_xml(rep))
 

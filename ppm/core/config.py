@@ -19,8 +19,13 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import platformdirs
 
 from ppm.core.errors import ManifestError
+from ppm.core.manifest import ECOSYSTEMS, toml_error
+from ppm.core.paths import MANIFEST
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B?)\s*$", re.I)
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.I)
@@ -42,15 +47,11 @@ def config_path() -> Path:
     env = os.environ.get("PPM_CONFIG")
     if env:
         return Path(env)
-    import platformdirs
-
     return Path(platformdirs.user_config_dir("ppm", appauthor=False)) / "config.toml"
 
 
 def load() -> UserConfig:
     """The user config; an absent file is an empty config, a malformed one a ConfigError."""
-    from ppm.core.manifest import toml_error
-
     path = config_path()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -74,10 +75,6 @@ def load() -> UserConfig:
 def registries_table(path: Path | str, table: dict[str, Any]) -> dict[str, str]:
     """`[registries]` of ppm.toml or the user config: ecosystem -> base URL (http(s), no
     credentials in it: those come from the environment or netrc)."""
-    from urllib.parse import urlsplit
-
-    from ppm.core.manifest import ECOSYSTEMS
-
     out: dict[str, str] = {}
     for eco, url in table.items():
         if eco not in ECOSYSTEMS:
@@ -99,8 +96,6 @@ def registries_table(path: Path | str, table: dict[str, Any]) -> dict[str, str]:
 def project_registries(root: Path) -> dict[str, str]:
     """`[registries]` of the project's ppm.toml ({} when it has none or cannot be read: the
     manifest's own loader reports a malformed file)."""
-    from ppm.core.manifest import MANIFEST
-
     path = root / MANIFEST
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

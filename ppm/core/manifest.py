@@ -125,6 +125,7 @@ def load(root: Path) -> Manifest:
             return_err = err([k], f"unknown table or key {k!r}; expected one of {', '.join(sorted(known_top))}")
             raise return_err
     if "registries" in data:
+        # cycle: ppm.core.config imports this module at its top
         from ppm.core.config import ConfigError, registries_table
 
         if not isinstance(data["registries"], dict):

@@ -109,6 +109,9 @@ class DevLoop:
         ctx = PlanContext(root=self.root, target=host, deps=deps, toolchains=tcs,
                           synced=synced_for(self.root, entry.name))
         run = REGISTRY[entry.builder]().dev_run(entry, ctx)
+        if run is None:
+            raise PpmError(f"ppm dev: the {entry.builder} builder of {entry.name!r} has no way to run from its sources yet",
+                           hint="use `ppm run` (it builds the bundle)")
         stage = state_dir(self.root) / "dev" / "stage"
         words = {"src": str(self.root / entry.path), "project": str(self.root), "stage": str(stage)}
 
@@ -213,4 +216,5 @@ def _terminate(p: subprocess.Popen[bytes]) -> None:
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port

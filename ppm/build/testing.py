@@ -235,7 +235,8 @@ def junit_xml(rep: TestReport) -> bytes:
         ET.SubElement(ts, "system-out").text = _xml_text("\n".join(s.log for s in suites))
         ET.SubElement(ts, "system-err").text = ""
     ET.indent(top)
-    return ET.tostring(top, encoding="utf-8", xml_declaration=True)
+    xml: bytes = ET.tostring(top, encoding="utf-8", xml_declaration=True)
+    return xml
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ppm.build.layered import ActionRequest
+from ppm.build.layered import RemoteLayer
 from ppm.build.store import OutputFile
 from ppm.build.store import Store
 from ppm.core.errors import ActionFailed
@@ -50,6 +52,7 @@ class Result:
     start: float = 0.0
     end: float = 0.0
     error: str = ""
+    remote: bool = False  # "cached" from the remote cache, or "ran" on a remote executor
 
 
 class Cancelled(Exception):
@@ -58,7 +61,7 @@ class Cancelled(Exception):
 
 class Engine:
     def __init__(self, plan: Plan, *, jobs: int, keep_going: bool = False, store: Store | None = None,
-                 progress: Any = None) -> None:
+                 progress: Any = None, remote: RemoteLayer | None = None) -> None:
         from ppm.core.paths import cache_dir
         from ppm.core.paths import state_dir
 
@@ -69,6 +72,7 @@ class Engine:
         self.state = state_dir(self.root)
         self.store = store or Store(cache_dir() / "store")
         self.progress = progress
+        self.remote = remote  # consulted only after a local miss
         self.stat = StatCache(self.state / "statcache.json", self.root)
         self.results: dict[str, Result] = {}
         self.previous = self._load_record()
@@ -156,11 +160,24 @@ class Engine:
                 if cached is not None:
                     self.store.drop_action(key)
                     res.reason += " (the cached entry was corrupt and was dropped)"
-                res.outputs = self._execute(pa, key)
-                res.status = "ran"
+                req = self._request(pa, key, ing) if self.remote is not None else None
+                fetched = self.remote.fetch(req, self.store) if self.remote is not None and req else None
+                if fetched is not None:
+                    self._promote_from_cache(fetched, out_dir)
+                    res.status, res.outputs, res.remote = "cached", fetched, True
+                else:
+                    res.outputs = self._execute(pa, key)
+                    res.status = "ran"
+                    if self.remote is not None and req:
+                        self.remote.push(req, res.outputs, self.store)
         res.end = time.time()
         res.ingredients = ing  # type: ignore[attr-defined]
         return res
+
+    def _request(self, pa: PlannedAction, key: str, ing: dict[str, Any]) -> ActionRequest:
+        deps = {ref: dict(self.results[dpa.id].outputs) for ref, dpa in sorted(pa.deps.items())}
+        return ActionRequest(pa.id, key, ing, self.root, tuple(pa.action.inputs), deps,
+                             tuple(pa.action.outputs), dict(ing["tools"]))
 
     def _materialized_ok(self, out_dir: Path, prev: dict[str, Any]) -> bool:
         stats = prev.get("out_stats", {})

@@ -1,0 +1,44 @@
+"""The remote layer as the engine sees it, opened on first use.
+
+Building the real layer loads grpc and protobuf (~100 ms); a build whose actions are all up
+to date never asks the remote anything, so it never pays for them.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ppm.build.layered import ActionRequest, RemoteLayer
+from ppm.build.store import OutputFile, Store
+from ppm.remote.config import RemoteConfig
+
+
+class LazyRemote:
+    def __init__(self, config: RemoteConfig, *, warn: Any = None) -> None:
+        self.config = config
+        self.warn = warn
+        self._layer: RemoteLayer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def layer(self) -> RemoteLayer:
+        with self._lock:
+            if self._layer is None:
+                from ppm.remote.cache import RemoteCache, open_backend
+
+                url = self.config.cache_url
+                assert url is not None
+                self._layer = RemoteCache(open_backend(url, self.config.headers), upload=self.config.upload,
+                                          warn=self.warn)
+            return self._layer
+
+    def fetch(self, req: ActionRequest, store: Store) -> dict[str, OutputFile] | None:
+        return self.layer.fetch(req, store)
+
+    def push(self, req: ActionRequest, outputs: dict[str, OutputFile], store: Store) -> None:
+        self.layer.push(req, outputs, store)
+
+    def close(self) -> None:
+        if self._layer is not None:
+            self._layer.close()

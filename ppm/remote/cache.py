@@ -54,16 +54,16 @@ class RemoteCache:
     def __init__(self, backend: CacheBackend, *, upload: bool = True, warn=None) -> None:  # type: ignore[no-untyped-def]
         self.backend = backend
         self.upload = upload
-        self.warn = warn or (lambda msg: log.warning("%s", msg))
+        self.warn = warn or (lambda msg: log.warning("warning: %s", msg))
         self._off = threading.Event()
         self._lock = threading.Lock()
-        self.refused: list[str] = []  # blobs refused for a digest mismatch, for the report
+        self.refused: set[Digest] = set()  # blobs refused for a digest mismatch: re-sent when we have them
 
     def _disable(self, e: Exception) -> None:
         with self._lock:
             if not self._off.is_set():
                 self._off.set()
-                self.warn(f"warning: {e}; building locally without the remote cache")
+                self.warn(f"{e}; building locally without the remote cache")
 
     # -- lookup ---------------------------------------------------------------------------
     def fetch(self, req: ActionRequest, store: Store) -> dict[str, OutputFile] | None:
@@ -76,8 +76,10 @@ class RemoteCache:
                 return None
             return self._adopt(req, ra, result, store)
         except BlobCorrupt as e:
-            self.refused.append(str(e))
-            self.warn(f"warning: {req.id}: {e}; refused, building it locally")
+            if e.digest is not None:
+                with self._lock:
+                    self.refused.add(e.digest)
+            self.warn(f"{req.id}: {e}; refused, building it locally")
             return None
         except RemoteUnavailable as e:
             self._disable(e)
@@ -108,7 +110,7 @@ class RemoteCache:
             finally:
                 path.unlink(missing_ok=True)
             if o.digest != d.hash:  # the file changed between write and hash: never trust it
-                raise BlobCorrupt(f"blob {d} changed on its way into the local store")
+                raise BlobCorrupt(f"blob {d} changed on its way into the local store", d)
             outputs[rel] = o
         store.put_action(req.key, outputs)
         return outputs
@@ -130,11 +132,12 @@ class RemoteCache:
             # inspected and re-run; the input files themselves only when executing remotely.
             for d, data in ra.blobs.items():
                 blobs.setdefault(d, data)
-            missing = self.backend.find_missing(list(blobs))
+            # A blob the remote served corrupt is re-sent even though the remote says it has it.
+            missing = self.backend.find_missing(list(blobs)) | (self.refused & set(blobs))
             self.backend.upload({d: b for d, b in blobs.items() if d in missing})
             self.backend.update_action_result(ra.digest, result)
         except (RemoteUnavailable, UnsafePath) as e:
-            self._disable(e) if isinstance(e, RemoteUnavailable) else self.warn(f"warning: {req.id}: {e}")
+            self._disable(e) if isinstance(e, RemoteUnavailable) else self.warn(f"{req.id}: {e}")
 
     def close(self) -> None:
         self.backend.close()

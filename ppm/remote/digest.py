@@ -14,6 +14,10 @@ log = logging.getLogger("ppm.remote")
 class BlobCorrupt(PpmError):
     """A remote served bytes that do not match the digest they were asked for."""
 
+    def __init__(self, message: str, digest: Digest | None = None) -> None:
+        super().__init__(message)
+        self.digest = digest
+
 
 @dataclass(frozen=True, order=True)
 class Digest:
@@ -32,6 +36,6 @@ def verified(data: bytes, want: Digest, source: str) -> bytes:
     """`data` if it is the blob `want` names; otherwise refuse it (logged, then BlobCorrupt)."""
     got = Digest.of(data)
     if got != want:
-        log.warning("refused blob %s from %s: its content hashes to %s", want, source, got)
-        raise BlobCorrupt(f"{source} served a corrupt blob: asked for {want}, got {got}")
+        log.debug("refused blob %s from %s: its content hashes to %s", want, source, got)
+        raise BlobCorrupt(f"{source} served a corrupt blob: asked for {want}, got {got}", want)
     return data

@@ -201,6 +201,8 @@ def test_headers_come_from_the_environment_only() -> None:
     with pytest.raises(RemoteConfigError):
         headers_from_env({"PPM_REMOTE_HEADERS": "novalue"})
     assert resolve(None, executor="grpc://h:2", env={}).cache_url == "grpc://h:2"
+    with pytest.raises(RemoteConfigError):
+        resolve(None, executor="grpc://h:2", cache="grpc://h:3", env={})
 
 
 def test_no_grpc_for_help_or_a_noop_build(buildgrid: BuildGrid, tmp_path: Path, ppm_cache: Path) -> None:

@@ -53,6 +53,7 @@ class Result:
     end: float = 0.0
     error: str = ""
     remote: bool = False  # "cached" from the remote cache, or "ran" on a remote executor
+    lazy: bool = False  # remote outputs not downloaded: nothing here needed them (yet)
 
 
 class Cancelled(Exception):
@@ -73,6 +74,9 @@ class Engine:
         self.store = store or Store(cache_dir() / "store")
         self.progress = progress
         self.remote = remote  # consulted only after a local miss
+        # With a remote executor, outputs are downloaded only for what runs here or is bundled.
+        self._finals = {f.id for f in plan.finals.values()}
+        self._fetch_lock = threading.Lock()
         self.stat = StatCache(self.state / "statcache.json", self.root)
         self.results: dict[str, Result] = {}
         self.previous = self._load_record()
@@ -117,8 +121,15 @@ class Engine:
             r = self.results[dpa.id]
             deps[ref] = {rel: o.digest for rel, o in sorted(r.outputs.items())}
         tcs = self.plan.toolchains
+        # Where the sources sit and which needs reach the environment as PPM_DEP_*: with these
+        # the ingredients alone say how to run the action, so a remote worker can run it from
+        # them (and the REAPI action digest stays a function of the key).
+        by_id = {dpa.id: ref for ref, dpa in pa.deps.items()}
+        env_deps = {e: by_id.get(dpa.id, dpa.id) for e, dpa in sorted(pa.env_deps.items())}
         return {
             "builder": f"{pa.builder.name}/{pa.builder.schema}",
+            "src": pa.component.path,
+            "env_deps": env_deps,
             "target": pa.target.name,
             "tools": {t: tcs[t].identity for t in sorted(a.tools)},
             "settings": a.settings,
@@ -160,19 +171,50 @@ class Engine:
                 if cached is not None:
                     self.store.drop_action(key)
                     res.reason += " (the cached entry was corrupt and was dropped)"
-                req = self._request(pa, key, ing) if self.remote is not None else None
-                fetched = self.remote.fetch(req, self.store) if self.remote is not None and req else None
-                if fetched is not None:
-                    self._promote_from_cache(fetched, out_dir)
-                    res.status, res.outputs, res.remote = "cached", fetched, True
-                else:
+                if self.remote is None or not self._run_remote(pa, key, ing, res):
+                    self._materialize_deps(pa)
                     res.outputs = self._execute(pa, key)
                     res.status = "ran"
-                    if self.remote is not None and req:
-                        self.remote.push(req, res.outputs, self.store)
+                    if self.remote is not None:
+                        self.remote.push(self._request(pa, key, ing), res.outputs, self.store)
         res.end = time.time()
         res.ingredients = ing  # type: ignore[attr-defined]
         return res
+
+    def _run_remote(self, pa: PlannedAction, key: str, ing: dict[str, Any], res: Result) -> bool:
+        """Answer the action from the remote cache or run it on the remote executor; False when
+        it must run here."""
+        assert self.remote is not None
+        req = self._request(pa, key, ing)
+        local = not self.remote.executes or pa.id in self._finals
+        outcome = self.remote.fetch(req, self.store, download=local)
+        if outcome is not None:
+            res.status = "cached"
+        elif self.remote.executes:
+            outcome = self.remote.execute(req, self.store, download=local)
+            if outcome is None:
+                return False  # the executor is unreachable and --remote-fallback local
+            res.status = "ran"
+        else:
+            return False
+        res.outputs, res.remote, res.lazy = outcome, True, not local
+        if local:
+            self._promote_from_cache(outcome, Path(res.out_dir))
+        return True
+
+    def _materialize_deps(self, pa: PlannedAction) -> None:
+        """Download and place what this local action reads of remotely built needs."""
+        if self.remote is None:
+            return
+        for dpa in pa.needs:
+            r = self.results[dpa.id]
+            if not r.lazy:
+                continue
+            with self._fetch_lock:
+                if r.lazy:
+                    self.remote.download(r.outputs, self.store)
+                    self._promote_from_cache(r.outputs, Path(r.out_dir))
+                    r.lazy = False
 
     def _request(self, pa: PlannedAction, key: str, ing: dict[str, Any]) -> ActionRequest:
         deps = {ref: dict(self.results[dpa.id].outputs) for ref, dpa in sorted(pa.deps.items())}

@@ -21,7 +21,7 @@ from ppm.build.layered import ActionRequest
 from ppm.build.store import OutputFile, Store
 from ppm.remote.backend import CacheBackend, RemoteUnavailable
 from ppm.remote.digest import BlobCorrupt, Digest
-from ppm.remote.mapping import InputFile, RemoteAction, UnsafePath, check_relpath, to_remote
+from ppm.remote.mapping import InputFile, RemoteAction, UnsafePath, to_remote
 from ppm.remote.platform import platform_properties
 from ppm.remote.protos import remote_execution_pb2 as re_pb2
 
@@ -51,6 +51,8 @@ def remote_action(req: ActionRequest) -> RemoteAction:
 
 
 class RemoteCache:
+    executes = False
+
     def __init__(self, backend: CacheBackend, *, upload: bool = True, warn=None) -> None:  # type: ignore[no-untyped-def]
         self.backend = backend
         self.upload = upload
@@ -66,7 +68,7 @@ class RemoteCache:
                 self.warn(f"{e}; building locally without the remote cache")
 
     # -- lookup ---------------------------------------------------------------------------
-    def fetch(self, req: ActionRequest, store: Store) -> dict[str, OutputFile] | None:
+    def fetch(self, req: ActionRequest, store: Store, *, download: bool = True) -> dict[str, OutputFile] | None:
         if self._off.is_set():
             return None
         try:
@@ -74,7 +76,7 @@ class RemoteCache:
             result = self.backend.get_action_result(ra.digest)
             if result is None or result.exit_code != 0:
                 return None
-            return self._adopt(req, ra, result, store)
+            return self.adopt(req, result, store, download=download)
         except BlobCorrupt as e:
             if e.digest is not None:
                 with self._lock:
@@ -85,35 +87,43 @@ class RemoteCache:
             self._disable(e)
             return None
 
-    def _adopt(self, req: ActionRequest, ra: RemoteAction, result: re_pb2.ActionResult,
-               store: Store) -> dict[str, OutputFile] | None:
-        """Download a hit's outputs into the local store; None when the result is not usable."""
+    def adopt(self, req: ActionRequest, result: re_pb2.ActionResult, store: Store, *,
+              download: bool = True) -> dict[str, OutputFile] | None:
+        """A remote result's outputs (downloaded into the local store and its action cache when
+        `download`); None when the result lacks a declared output."""
         want = {f"out/{o}": o for o in req.outputs}
-        files: dict[str, tuple[Digest, bool]] = {}
+        outputs: dict[str, OutputFile] = {}
         for f in result.output_files:
             if f.path not in want:
-                continue  # never write a path the action did not declare
-            files[want[f.path]] = (Digest(f.digest.hash, f.digest.size_bytes), f.is_executable)
-        if set(files) != set(req.outputs):
+                continue  # never take a path the action did not declare
+            outputs[want[f.path]] = OutputFile(f.digest.hash, f.digest.size_bytes, f.is_executable)
+        if set(outputs) != set(req.outputs):
             return None  # an entry that lacks a declared output is a miss
-        blobs = self.backend.read([d for d, _ in files.values()])
+        if download:
+            self.download(outputs, store)
+            store.put_action(req.key, outputs)
+        return outputs
+
+    def download(self, outputs: dict[str, OutputFile], store: Store) -> None:
+        need = {Digest(o.digest, o.size): o for o in outputs.values() if not store.cas_path(o.digest).is_file()}
+        if not need:
+            return
+        blobs = self.backend.read(list(need))
         tmp = store.root / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
-        outputs: dict[str, OutputFile] = {}
-        for rel, (d, executable) in files.items():
-            check_relpath(rel)
+        for d, o in need.items():
             path = tmp / f"remote-{uuid.uuid4().hex}"
             path.write_bytes(blobs[d])
-            os.chmod(path, 0o755 if executable else 0o644)
+            os.chmod(path, 0o755 if o.executable else 0o644)
             try:
-                o = store.put_file(path)
+                got = store.put_file(path)
             finally:
                 path.unlink(missing_ok=True)
-            if o.digest != d.hash:  # the file changed between write and hash: never trust it
+            if got.digest != d.hash:  # the file changed between write and hash: never trust it
                 raise BlobCorrupt(f"blob {d} changed on its way into the local store", d)
-            outputs[rel] = o
-        store.put_action(req.key, outputs)
-        return outputs
+
+    def execute(self, req: ActionRequest, store: Store, *, download: bool = True) -> dict[str, OutputFile] | None:
+        return None  # a cache only: the engine runs the action here
 
     # -- upload ---------------------------------------------------------------------------
     def push(self, req: ActionRequest, outputs: dict[str, OutputFile], store: Store) -> None:

@@ -37,8 +37,9 @@ class RemoteConfig:
 
     @property
     def cache_url(self) -> str | None:
-        # --remote-executor implies the remote cache (on the same server unless one is named).
-        return self.cache or self.executor
+        # --remote-executor implies the remote cache: the executor's own, where its workers
+        # read inputs and write outputs.
+        return self.executor or self.cache
 
 
 def check_url(url: str, what: str, *, grpc_only: bool = False) -> str:
@@ -83,4 +84,7 @@ def resolve(table: dict[str, Any] | None, *, cache: str | None = None, executor:
         check_url(cache, "remote cache")
     if executor:
         check_url(executor, "remote executor", grpc_only=True)
+        if cache and cache != executor:
+            raise RemoteConfigError(f"remote executor {executor} and remote cache {cache} differ",
+                                    hint="the executor's own cache is the remote cache: drop --remote-cache")
     return RemoteConfig(cache or None, executor or None, upload, fallback, headers_from_env(env) if (cache or executor) else ())

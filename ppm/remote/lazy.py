@@ -17,6 +17,7 @@ from ppm.remote.config import RemoteConfig
 class LazyRemote:
     def __init__(self, config: RemoteConfig, *, warn: Any = None) -> None:
         self.config = config
+        self.executes = bool(config.executor)
         self.warn = warn
         self._layer: RemoteLayer | None = None
         self._lock = threading.Lock()
@@ -27,14 +28,28 @@ class LazyRemote:
             if self._layer is None:
                 from ppm.remote.cache import RemoteCache, open_backend
 
-                url = self.config.cache_url
-                assert url is not None
-                self._layer = RemoteCache(open_backend(url, self.config.headers), upload=self.config.upload,
-                                          warn=self.warn)
+                cfg = self.config
+                if cfg.executor:
+                    # The executor's own CAS and action cache serve as the remote cache: its
+                    # workers read inputs from there and write outputs there.
+                    from ppm.remote.execute import RemoteExecution
+                    from ppm.remote.reapi import ReapiClient
+
+                    self._layer = RemoteExecution(ReapiClient(cfg.executor, headers=cfg.headers), upload=cfg.upload,
+                                                  fallback=cfg.fallback, warn=self.warn)
+                else:
+                    assert cfg.cache is not None
+                    self._layer = RemoteCache(open_backend(cfg.cache, cfg.headers), upload=cfg.upload, warn=self.warn)
             return self._layer
 
-    def fetch(self, req: ActionRequest, store: Store) -> dict[str, OutputFile] | None:
-        return self.layer.fetch(req, store)
+    def fetch(self, req: ActionRequest, store: Store, *, download: bool = True) -> dict[str, OutputFile] | None:
+        return self.layer.fetch(req, store, download=download)
+
+    def execute(self, req: ActionRequest, store: Store, *, download: bool = True) -> dict[str, OutputFile] | None:
+        return self.layer.execute(req, store, download=download)
+
+    def download(self, outputs: dict[str, OutputFile], store: Store) -> None:
+        self.layer.download(outputs, store)
 
     def push(self, req: ActionRequest, outputs: dict[str, OutputFile], store: Store) -> None:
         self.layer.push(req, outputs, store)

@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -182,11 +183,13 @@ class Nginx:
 
 
 class Postgres:
-    """A throw-away PostgreSQL cluster on a free port, owned by the postgres user (initdb refuses root)."""
+    """A throw-away PostgreSQL cluster on a free port, owned by the postgres user (initdb refuses
+    root). Its data lives in its own directory under the system temp dir: pytest keeps its
+    base temp dir private (0700), where the postgres user could not reach it."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.data = root / "pgdata"
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="ppm-test-pg-"))
+        self.data = self.root / "pgdata"
         self.port = free_port()
         self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/bgd"
 
@@ -195,14 +198,9 @@ class Postgres:
         subprocess.run(argv, check=True, capture_output=True, timeout=120)
 
     def start(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o755)
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres")
-            os.chmod(self.root, 0o755)
-            for p in self.root.parents:  # postgres must be able to reach its directory
-                if p == Path("/"):
-                    break
-                os.chmod(p, os.stat(p).st_mode | 0o011)
         self._as_postgres(f"{PG_BIN}/initdb -D {self.data} -A trust -U postgres >/dev/null")
         self._as_postgres(f"{PG_BIN}/pg_ctl -D {self.data} -l {self.root}/pg.log -w -o "
                           f"'-p {self.port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off' start >/dev/null")
@@ -212,3 +210,4 @@ class Postgres:
     def stop(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):
             self._as_postgres(f"{PG_BIN}/pg_ctl -D {self.data} -m immediate stop >/dev/null")
+        shutil.rmtree(self.root, ignore_errors=True)

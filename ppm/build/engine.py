@@ -75,7 +75,10 @@ class Engine:
         self.progress = progress
         self.remote = remote  # consulted only after a local miss
         # With a remote executor, outputs are downloaded only for what runs here or is bundled.
-        self._finals = {f.id for f in plan.finals.values()}
+        # The bundle is made from the entry component's last action; a project without an entry
+        # wants every component's last outputs.
+        entry = plan.manifest.entry
+        self._finals = {f.id for (t, c), f in plan.finals.items() if entry is None or c == entry}
         self._fetch_lock = threading.Lock()
         self.stat = StatCache(self.state / "statcache.json", self.root)
         self.results: dict[str, Result] = {}

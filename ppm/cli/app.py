@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-COMMAND_MODULES = ("init", "build", "graph", "toolchain", "lock", "patch", "release")
+COMMAND_MODULES = ("init", "build", "graph", "toolchain", "lock", "patch", "release", "worker")
 
 app = typer.Typer(
     name="ppm",

@@ -84,8 +84,12 @@ class RemoteCache:
             self.warn(f"{req.id}: {e}; refused, building it locally")
             return None
         except RemoteUnavailable as e:
-            self._disable(e)
+            self._unavailable(req, e)
             return None
+
+    def _unavailable(self, req: ActionRequest, e: RemoteUnavailable) -> None:
+        """A cache that cannot be reached is only an optimisation lost: warn once, go on."""
+        self._disable(e)
 
     def adopt(self, req: ActionRequest, result: re_pb2.ActionResult, store: Store, *,
               download: bool = True) -> dict[str, OutputFile] | None:

@@ -61,6 +61,17 @@ class RemoteExecution(RemoteCache):
         if not self._exec_off.is_set():
             super().push(req, outputs, store)
 
+    def _unavailable(self, req: ActionRequest, e: RemoteUnavailable) -> None:
+        """Execution was asked for: fail clearly, unless the user allowed building here."""
+        if self.fallback != "local":
+            raise ActionFailed(f"{req.id}: remote execution failed: {e}",
+                               hint="pass --remote-fallback local to build here when the executor is unreachable")
+        with self._lock:
+            if not self._exec_off.is_set():
+                self._exec_off.set()
+                self._off.set()
+                self.warn(f"{e}; building locally (--remote-fallback local)")
+
     def execute(self, req: ActionRequest, store: Store, *, download: bool = True) -> dict[str, OutputFile] | None:
         if self._exec_off.is_set():
             return None
@@ -69,14 +80,8 @@ class RemoteExecution(RemoteCache):
             self._upload_inputs(req, ra, store)
             result = self._run(req, ra, store)
         except RemoteUnavailable as e:
-            if self.fallback == "local":
-                with self._lock:
-                    if not self._exec_off.is_set():
-                        self._exec_off.set()
-                        self.warn(f"{e}; building locally (--remote-fallback local)")
-                return None
-            raise ActionFailed(f"{req.id}: remote execution failed: {e}",
-                               hint="pass --remote-fallback local to build here when the executor is unreachable") from None
+            self._unavailable(req, e)
+            return None
         if result.exit_code != 0:
             raise ActionFailed(f"{req.id} failed on a remote worker (exit {result.exit_code})" + self._tail(result))
         outputs = self.adopt(req, result, store, download=download)

@@ -21,7 +21,7 @@ from ppm.remote.digest import Digest
 from ppm.remote.protos import remote_execution_pb2 as re_pb2
 
 ACTION_FILE = ".ppm-action.json"
-RUNNER = ("ppm", "worker", "exec", ACTION_FILE)
+RUNNER = ("ppm", "worker", "exec", ACTION_FILE)  # `ppm worker exec`: see ppm/remote/runner.py
 
 
 class UnsafePath(ValueError):
@@ -95,7 +95,7 @@ def build_tree(files: Mapping[str, InputFile], blobs: dict[Digest, bytes]) -> Di
 
 def to_remote(ingredients: Mapping[str, Any], *, inputs: Mapping[str, InputFile],
               deps: Mapping[str, Mapping[str, InputFile]], outputs: list[str],
-              platform: Mapping[str, str]) -> RemoteAction:
+              platform: list[tuple[str, str]]) -> RemoteAction:
     """The REAPI Action for one ppm action (its key ingredients, input files and needed outputs)."""
     blobs: dict[Digest, bytes] = {}
     action_json = canonical(ingredients)
@@ -111,7 +111,7 @@ def to_remote(ingredients: Mapping[str, Any], *, inputs: Mapping[str, InputFile]
             files[f"deps/{safe}/" + "/".join(check_relpath(rel))] = f
     root = build_tree(files, blobs)
     out_paths = tuple(sorted("out/" + "/".join(check_relpath(o)) for o in outputs))
-    props = [re_pb2.Platform.Property(name=k, value=v) for k, v in sorted(platform.items())]
+    props = [re_pb2.Platform.Property(name=k, value=v) for k, v in sorted(platform)]
     command = re_pb2.Command(arguments=list(RUNNER), output_files=list(out_paths), output_paths=list(out_paths),
                              platform=re_pb2.Platform(properties=props))
     cd, cdata = digest_of(command)

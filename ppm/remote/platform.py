@@ -1,8 +1,9 @@
 """Platform properties: what an action needs of the machine that runs it, and what a worker has.
 
 OSFamily and ISA use REAPI's customary names; each pinned toolchain an action uses is one
-property `ppm-toolchain:<name>` = its identity (version and digest), so a worker only takes
-actions whose exact toolchains it can provision.
+value `<name>=<identity>` of the property `ppm-toolchain` (REAPI allows a name to repeat), so
+a server matches an action only to a worker that offers those exact toolchains, and needs
+one registered property name for all of them.
 """
 
 from __future__ import annotations
@@ -12,16 +13,14 @@ from collections.abc import Mapping
 from ppm.targets import host
 
 _ISA = {"x86_64": "x86-64", "aarch64": "aarch64", "wasm32": "wasm32"}
-TOOL_PREFIX = "ppm-toolchain:"
+TOOL_KEY = "ppm-toolchain"
 
 
-def host_platform() -> dict[str, str]:
+def host_platform() -> list[tuple[str, str]]:
     t = host()
-    return {"OSFamily": t.os, "ISA": _ISA.get(t.arch, t.arch)}
+    return [("ISA", _ISA.get(t.arch, t.arch)), ("OSFamily", t.os)]
 
 
-def platform_properties(tools: Mapping[str, str]) -> dict[str, str]:
-    props = host_platform()
-    for name, identity in sorted(tools.items()):
-        props[TOOL_PREFIX + name] = identity
-    return props
+def platform_properties(tools: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The action's properties, sorted by name then value as REAPI requires."""
+    return sorted([*host_platform(), *((TOOL_KEY, f"{n}={i}") for n, i in tools.items())])

@@ -1,0 +1,144 @@
+"""Remote execution on a real farm on 127.0.0.1: BuildGrid on PostgreSQL, two `ppm worker`s.
+
+The workers' C compiler is a wrapper that sleeps before running cc, so that an action lasts
+long enough to kill a worker or restart the server in the middle of it. The client uses the
+same wrapper: a toolchain's identity covers its binary, and a worker only takes actions whose
+exact toolchains it offers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from helpers import run_ppm
+from remote_servers import (
+    BuildGrid,
+    Postgres,
+    free_port,
+    missing_buildgrid,
+    missing_postgres,
+)
+from test_remote_cache import bundle, checkout
+
+pytestmark = [pytest.mark.remote]
+
+SLOW = 1.5  # seconds each compile or link sleeps on a worker
+
+
+@dataclass
+class Farm:
+    server: BuildGrid
+    workers: list[subprocess.Popen]
+    env: dict[str, str]  # what the client needs: the same compiler wrapper as the workers
+    root: Path
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def start_worker(self, i: int) -> subprocess.Popen:
+        log = open(self.root / f"worker{i}.log", "ab")  # noqa: SIM115 - the process owns it
+        env = {**os.environ, **self.env, "PPM_CACHE_DIR": str(self.root / f"worker{i}-cache")}
+        p = subprocess.Popen([sys.executable, "-m", "ppm", "worker", "--server", self.url, "--jobs", "1",
+                              "--work-dir", str(self.root / f"worker{i}")], env=env, stdout=log,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+        self.workers[i] = p
+        return p
+
+    def wait_connected(self, i: int, after: int = 0) -> None:
+        """Until worker i has said (for the after+1-th time) that it is connected."""
+        deadline = time.time() + 60
+        while self.log(i).count("connected to") <= after:
+            if time.time() > deadline or self.workers[i].poll() is not None:
+                raise AssertionError(f"worker {i} did not connect:\n{self.log(i)}")
+            time.sleep(0.1)
+
+    def log(self, i: int) -> str:
+        return (self.root / f"worker{i}.log").read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
+    for why in (missing_buildgrid(), missing_postgres()):
+        if why:
+            pytest.skip(why)
+    from ppm.core.paths import toolchains_dir
+
+    root = tmp_path_factory.mktemp("farm")
+    slowcc = root / "slowcc"
+    slowcc.write_text(f"#!/bin/sh\nsleep {SLOW}\nexec cc \"$@\"\n")
+    slowcc.chmod(0o755)
+    pg = Postgres()
+    pg.start()
+    server = BuildGrid(root / "bgd", sql=pg.url, platform_keys=("OSFamily", "ISA", "ppm-toolchain"))
+    server.start()
+    f = Farm(server, [None, None], {"CC": str(slowcc), "PPM_TOOLCHAINS_DIR": str(toolchains_dir())}, root)  # type: ignore[list-item]
+    for i in range(2):
+        f.start_worker(i)
+    for i in range(2):
+        f.wait_connected(i)
+    yield f
+    for p in f.workers:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in f.workers:
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+    server.stop()
+    pg.stop()
+
+
+def build(root: Path, env: dict[str, str], *args: str, check: bool = True) -> tuple[dict, subprocess.CompletedProcess[str]]:
+    p = run_ppm("build", "--json", *args, cwd=root, env=env, check=check, timeout=300)
+    return (json.loads(p.stdout) if p.stdout.strip() else {}), p
+
+
+def test_clean_build_executes_nothing_locally(farm: Farm, tmp_path: Path, ppm_cache: Path) -> None:
+    salt = uuid.uuid4().hex
+    a, env = checkout(tmp_path, "a", salt)
+    s, p = build(a, {**env, **farm.env}, "--remote-executor", farm.url, "-j4", "--explain")
+    assert s["actions_remote_executed"] == s["actions_executed"] == 4, p.stderr
+    assert "ran remotely" in p.stderr
+    (exe,) = (a / "dist").glob("*/app")
+    assert subprocess.run(["env", "-i", str(exe)], capture_output=True, text=True, check=True).stdout == "5\n"
+    # Only the bundle came down: the intermediate outputs stayed on the server.
+    local = {x["id"]: Path(next(iter(x["outputs"].values()))["path"]).exists() for x in s["actions"]}
+    assert local == {"mathx:compile-src/add.c": False, "mathx:link": False, "app:compile-src/main.c": False,
+                     "app:link": True}
+    # A second checkout with an empty local cache is answered by the server's action cache.
+    b, env_b = checkout(tmp_path, "b", salt)
+    s2, p = build(b, {**env_b, **farm.env}, "--remote-executor", farm.url)
+    assert s2["actions_remote_cached"] == 4 and s2["actions_executed"] == 0, p.stderr
+    assert bundle(a) == bundle(b)
+
+
+def test_unmatched_platform_waits_then_fails_naming_it(farm: Farm, tmp_path: Path, ppm_cache: Path) -> None:
+    other = tmp_path / "othercc"
+    other.write_text("#!/bin/sh\nexec cc \"$@\"\n")
+    other.chmod(0o755)
+    a, env = checkout(tmp_path, "a", uuid.uuid4().hex)
+    _, p = build(a, {**env, **farm.env, "CC": str(other), "PPM_REMOTE_QUEUE_TIMEOUT": "4"},
+                 "--remote-executor", farm.url, check=False)
+    assert p.returncode == 1
+    assert "no worker offers the platform it needs" in p.stderr and "ppm-toolchain=cc=" in p.stderr, p.stderr
+
+
+def test_unreachable_executor_fails_unless_fallback(farm: Farm, tmp_path: Path, ppm_cache: Path) -> None:
+    a, env = checkout(tmp_path, "a", uuid.uuid4().hex)
+    url = f"grpc://127.0.0.1:{free_port()}"
+    _, p = build(a, {**env, **farm.env}, "--remote-executor", url, check=False)
+    assert p.returncode == 1 and "remote execution failed" in p.stderr and "--remote-fallback local" in p.stderr
+    s, p = build(a, {**env, **farm.env}, "--remote-executor", url, "--remote-fallback", "local")
+    assert s["actions_executed"] == 4 and s["actions_remote_executed"] == 0
+    assert p.stderr.count("warning:") == 1

@@ -142,3 +142,102 @@ def test_unreachable_executor_fails_unless_fallback(farm: Farm, tmp_path: Path, 
     s, p = build(a, {**env, **farm.env}, "--remote-executor", url, "--remote-fallback", "local")
     assert s["actions_executed"] == 4 and s["actions_remote_executed"] == 0
     assert p.stderr.count("warning:") == 1
+
+
+def start_build(root: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "ppm", "build", "--json", *args], cwd=root,
+                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(what: str, cond, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.time() + timeout
+    while not cond():
+        if time.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def finish(p: subprocess.Popen[str], timeout: float = 240) -> dict:
+    out, err = p.communicate(timeout=timeout)
+    assert p.returncode == 0, err
+    return json.loads(out)
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_action_the_other_worker_completes_it(farm: Farm, tmp_path: Path, ppm_cache: Path) -> None:
+    a, env = checkout(tmp_path, "a", uuid.uuid4().hex)
+    before = [farm.log(i).count("started") for i in range(2)]
+    p = start_build(a, {**env, **farm.env}, "--remote-executor", farm.url, "-j1")
+    wait_for("a lease to start", lambda: any(farm.log(i).count("started") > before[i] for i in range(2)))
+    victim = next(i for i in range(2) if farm.log(i).count("started") > before[i])
+    os.killpg(farm.workers[victim].pid, signal.SIGKILL)  # the worker and the compiler it runs
+    farm.workers[victim].wait()
+    try:
+        s = finish(p)
+    finally:
+        connected = farm.log(victim).count("connected to")
+        farm.start_worker(victim)
+        farm.wait_connected(victim, after=connected)
+    assert s["actions_remote_executed"] == 4 and s["actions_executed"] == 4
+    (exe,) = (a / "dist").glob("*/app")
+    assert subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout == "5\n"
+
+
+@pytest.mark.slow
+def test_server_restarted_mid_build(farm: Farm, tmp_path: Path, ppm_cache: Path) -> None:
+    a, env = checkout(tmp_path, "a", uuid.uuid4().hex)
+    before = [farm.log(i).count("started") for i in range(2)]
+    connected = [farm.log(i).count("connected to") for i in range(2)]
+    p = start_build(a, {**env, **farm.env}, "--remote-executor", farm.url, "-j2")
+    wait_for("a lease to start", lambda: any(farm.log(i).count("started") > before[i] for i in range(2)))
+    farm.server.stop()
+    time.sleep(1)
+    farm.server.start()
+    s = finish(p)
+    assert s["actions_remote_executed"] == 4 and s["actions_executed"] == 4
+    for i in range(2):  # both bots found the new server by themselves
+        farm.wait_connected(i, after=connected[i])
+
+
+def test_lease_leaving_its_directory_is_refused(farm: Farm, tmp_path: Path) -> None:
+    """Leases crafted by hand (ppm itself never makes them) and stored on the real server."""
+    from ppm.remote.digest import Digest
+    from ppm.remote.mapping import RUNNER, pb_digest
+    from ppm.remote.protos import bots_pb2
+    from ppm.remote.protos import remote_execution_pb2 as re_pb2
+    from ppm.remote.worker import LeaseRefused, Worker
+
+    worker = Worker(farm.url, platform=[], work_dir=tmp_path / "w")
+    client = worker.client
+
+    def put(msg) -> re_pb2.Digest:  # type: ignore[no-untyped-def]
+        data = msg.SerializeToString(deterministic=True)
+        d = Digest.of(data)
+        client.upload({d: data})
+        return pb_digest(d)
+
+    blob = b"int x;\n"
+    bd = Digest.of(blob)
+    client.upload({bd: blob})
+
+    def lease(outputs: list[str], tree: re_pb2.Directory, argv: tuple[str, ...] = RUNNER) -> bots_pb2.Lease:
+        command = re_pb2.Command(arguments=list(argv), output_paths=outputs)
+        action = re_pb2.Action(command_digest=put(command), input_root_digest=put(tree))
+        pl = bots_pb2.Lease(id=uuid.uuid4().hex)
+        pl.payload.Pack(action)
+        return pl
+
+    plain = re_pb2.Directory(files=[re_pb2.FileNode(name="a.c", digest=pb_digest(bd))])
+    evil_dir = re_pb2.Directory(directories=[re_pb2.DirectoryNode(name="..", digest=put(plain))])
+    cases = {
+        "output path": lease(["../../escaped"], plain),
+        "absolute output": lease(["/tmp/escaped"], plain),
+        "input tree name": lease(["out/x"], re_pb2.Directory(files=[re_pb2.FileNode(name="../escaped", digest=pb_digest(bd))])),
+        "parent directory node": lease(["out/x"], evil_dir),
+        "not ppm's runner": lease(["out/x"], plain, ("/bin/sh", "-c", "touch /tmp/pwned")),
+    }
+    for what, pl in cases.items():
+        with pytest.raises(LeaseRefused):
+            worker.execute(pl, tmp_path / "w" / what.replace(" ", "-"))
+        assert not (tmp_path / "escaped").exists() and not (tmp_path / "w" / "escaped").exists(), what
+    worker.client.close()

@@ -20,6 +20,7 @@ import grpc
 from ppm.build.layered import ActionRequest
 from ppm.build.store import OutputFile, Store
 from ppm.core.errors import ActionFailed
+from ppm.remote import retry
 from ppm.remote.backend import RemoteUnavailable
 from ppm.remote.cache import RemoteCache, remote_action
 from ppm.remote.digest import Digest
@@ -28,6 +29,9 @@ from ppm.remote.protos import remote_execution_pb2 as re_pb2
 from ppm.remote.reapi import ReapiClient, transient
 
 TAIL = 30
+# A build that asked for remote execution rides out a server restart (~20 s of retries) rather
+# than failing at the first refused connection; a cache alone gives up sooner (retry.DEFAULT).
+EXECUTION_RETRIES = retry.RetryPolicy(attempts=12, first_delay=0.2, max_delay=5.0)
 _FAILED_PRECONDITION = 9
 
 

@@ -32,11 +32,11 @@ class LazyRemote:
                 if cfg.executor:
                     # The executor's own CAS and action cache serve as the remote cache: its
                     # workers read inputs from there and write outputs there.
-                    from ppm.remote.execute import RemoteExecution
+                    from ppm.remote.execute import EXECUTION_RETRIES, RemoteExecution
                     from ppm.remote.reapi import ReapiClient
 
-                    self._layer = RemoteExecution(ReapiClient(cfg.executor, headers=cfg.headers), upload=cfg.upload,
-                                                  fallback=cfg.fallback, warn=self.warn)
+                    client = ReapiClient(cfg.executor, headers=cfg.headers, policy=EXECUTION_RETRIES)
+                    self._layer = RemoteExecution(client, upload=cfg.upload, fallback=cfg.fallback, warn=self.warn)
                 else:
                     assert cfg.cache is not None
                     self._layer = RemoteCache(open_backend(cfg.cache, cfg.headers), upload=cfg.upload, warn=self.warn)

@@ -205,6 +205,7 @@ class Worker:
     def _run_lease(self, lease: Lease, pl: bots_pb2.Lease) -> None:
         lease_dir = self.work_dir / f"lease-{uuid.uuid4().hex[:16]}"
         t0 = time.monotonic()
+        log.info("lease %s: started", pl.id)
         try:
             lease.result = self.execute(pl, lease_dir, lease)
             log.info("lease %s: exit %d in %.2fs", pl.id, lease.result.exit_code, time.monotonic() - t0)

@@ -14,13 +14,13 @@ import signal
 import socket
 import subprocess
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 BGD_VENV = Path(os.environ.get("PPM_BUILDGRID_VENV", "/opt/ppm-buildgrid"))
 BGD = BGD_VENV / "bin" / "bgd"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+DEPLOY = Path(__file__).resolve().parent.parent / "ci" / "remote"  # the deployment files the tests run
 
 
 def free_port() -> int:
@@ -59,7 +59,7 @@ def missing_postgres() -> str | None:
 class BuildGrid:
     """`bgd server start` with a config written here; restartable on the same port and storage."""
 
-    def __init__(self, root: Path, *, sql: str | None = None, platform_keys: tuple[str, ...] = ()) -> None:
+    def __init__(self, root: Path, *, sql: str | None = None) -> None:
         self.root = root
         self.port = free_port()
         self.url = f"grpc://127.0.0.1:{self.port}"
@@ -67,49 +67,13 @@ class BuildGrid:
         root.mkdir(parents=True, exist_ok=True)
         self.log = root / "bgd.log"
         self.config = root / "bgd.yml"
-        self.config.write_text(self._config(sql, platform_keys))
+        self.config.write_text(self._config(sql))
 
-    def _config(self, sql: str | None, platform_keys: tuple[str, ...]) -> str:
-        storage = textwrap.dedent(f"""\
-            server:
-              - !channel
-                address: "127.0.0.1:{self.port}"
-                insecure-mode: true
-            authorization:
-              method: none
-            storages:
-              - !disk-storage &cas
-                path: {self.root / 'cas'}
-            caches:
-              - !lru-action-cache &ac
-                storage: *cas
-                max-cached-refs: 100000
-                allow-updates: true
-                cache-failed-actions: false
-            """)
-        services = ["      - !action-cache\n        cache: *ac\n", "      - !cas\n        storage: *cas\n",
-                    "      - !bytestream\n        storage: *cas\n"]
-        if sql:
-            keys = "".join(f"            - \"{k}\"\n" for k in platform_keys) or "            - \"OSFamily\"\n"
-            storage += textwrap.dedent(f"""\
-                connections:
-                  - !sql-connection &sql
-                    connection-string: {sql}
-                    pool-size: 5
-                    pool-timeout: 30
-                    max-overflow: 10
-                schedulers:
-                  - !sql-scheduler &scheduler
-                    sql: *sql
-                    action-cache: *ac
-                    storage: *cas
-                    bot-session-keepalive-timeout: 10
-                    property-set:
-                      !dynamic-property-set
-                      match-property-keys:
-                """) + keys
-            services.insert(0, "      - !execution\n        scheduler: *scheduler\n")
-        return storage + "instances:\n  - name: \"\"\n    services:\n" + "".join(services)
+    def _config(self, sql: str | None) -> str:
+        """The deployment config from ci/remote/, with this server's port, store and database."""
+        template = (DEPLOY / ("bgd-execution.yml" if sql else "bgd-cache.yml")).read_text()
+        return (template.replace("@LISTEN@", f"127.0.0.1:{self.port}").replace("@STORE@", str(self.root))
+                .replace("@SQL@", sql or ""))
 
     def start(self) -> None:
         with open(self.log, "ab") as log:
@@ -140,33 +104,9 @@ class Nginx:
         self.conf = root / "nginx.conf"
         self.log = root / "error.log"
         self.proc: subprocess.Popen | None = None
-        self.conf.write_text(textwrap.dedent(f"""\
-            daemon off;
-            master_process on;
-            worker_processes 1;
-            user root;
-            pid {root / 'nginx.pid'};
-            error_log {self.log} warn;
-            events {{ worker_connections 256; }}
-            http {{
-                access_log off;
-                client_body_temp_path {root / 'body'};
-                client_max_body_size 1g;
-                proxy_temp_path {root / 'proxy'};
-                fastcgi_temp_path {root / 'fastcgi'};
-                uwsgi_temp_path {root / 'uwsgi'};
-                scgi_temp_path {root / 'scgi'};
-                server {{
-                    listen 127.0.0.1:{self.port};
-                    location /cache/ {{
-                        alias {self.data}/;
-                        dav_methods PUT;
-                        create_full_put_path on;
-                        dav_access user:rw;
-                    }}
-                }}
-            }}
-            """))
+        template = (DEPLOY / "nginx-bazel-cache.conf").read_text()
+        self.conf.write_text(template.replace("@LISTEN@", f"127.0.0.1:{self.port}").replace("@STORE@", str(self.data))
+                             .replace("@PREFIX@", str(root)))
 
     def start(self) -> None:
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"

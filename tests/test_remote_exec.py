@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -79,7 +81,7 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
     slowcc.chmod(0o755)
     pg = Postgres()
     pg.start()
-    server = BuildGrid(root / "bgd", sql=pg.url, platform_keys=("OSFamily", "ISA", "ppm-toolchain"))
+    server = BuildGrid(root / "bgd", sql=pg.url)
     server.start()
     f = Farm(server, [None, None], {"CC": str(slowcc), "PPM_TOOLCHAINS_DIR": str(toolchains_dir())}, root)  # type: ignore[list-item]
     for i in range(2):
@@ -241,3 +243,34 @@ def test_lease_leaving_its_directory_is_refused(farm: Farm, tmp_path: Path) -> N
             worker.execute(pl, tmp_path / "w" / what.replace(" ", "-"))
         assert not (tmp_path / "escaped").exists() and not (tmp_path / "w" / "escaped").exists(), what
     worker.client.close()
+
+
+@pytest.mark.slow
+def test_run_farm_script_serves_a_build_and_stops_cleanly(tmp_path: Path, ppm_cache: Path) -> None:
+    """ci/remote/run-farm.sh as a user runs it: PostgreSQL, BuildGrid and one worker on 127.0.0.1."""
+    for why in (missing_buildgrid(), missing_postgres()):
+        if why:
+            pytest.skip(why)
+    script = Path(__file__).resolve().parent.parent / "ci" / "remote" / "run-farm.sh"
+    port = free_port()
+    ppm = Path(sys.executable).with_name("ppm")
+    # Its default state directory (under /tmp, reachable by the postgres user; pytest's is not).
+    farm = subprocess.Popen([str(script), "--workers", "1", "--port", str(port)],
+                            env={**os.environ, "PPM": str(ppm)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        assert farm.stdout is not None
+        line = farm.stdout.readline()
+        assert line.startswith("ready: grpc://127.0.0.1:"), line + farm.stdout.read()
+        a, env = checkout(tmp_path, "a", uuid.uuid4().hex)
+        s, p = build(a, env, "--remote-executor", f"grpc://127.0.0.1:{port}")
+        assert s["actions_remote_executed"] == 4, p.stderr
+    finally:
+        farm.send_signal(signal.SIGTERM)
+        out, _ = farm.communicate(timeout=60)
+    assert "stopped" in out
+    state = line.rsplit("state and logs in ", 1)[-1].rstrip(")\n")
+    if state.startswith("/tmp/ppm-farm."):
+        shutil.rmtree(state, ignore_errors=True)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()

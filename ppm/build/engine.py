@@ -89,6 +89,9 @@ class Engine:
         self._slots = threading.BoundedSemaphore(self.jobs)
         self._made: set[str] = set()
         self._base_env = dict(os.environ)
+        from ppm.targets import host
+
+        self._host = host().name  # the machine that runs actions: part of the key (see "host" below)
         self.tmp_root = str(self.state / "tmp")
 
     # -- records ---------------------------------------------------------------------------
@@ -133,6 +136,9 @@ class Engine:
             "builder": f"{pa.builder.name}/{pa.builder.schema}",
             "src": pa.component.path,
             "env_deps": env_deps,
+            # Toolchain identities already differ between machines; naming the machine that
+            # runs the action makes the REAPI platform (OS, ISA) a function of the key too.
+            "host": self._host,
             "target": pa.target.name,
             "tools": {t: tcs[t].identity for t in sorted(a.tools)},
             "settings": a.settings,

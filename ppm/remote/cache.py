@@ -40,14 +40,13 @@ def open_backend(url: str, headers: tuple[tuple[str, str], ...] = ()) -> CacheBa
 
 def remote_action(req: ActionRequest) -> RemoteAction:
     """The REAPI Action for `req` (input sizes and modes from the project's files)."""
-    inputs: dict[str, InputFile] = {}
-    for p in req.inputs:
-        st = os.stat(req.root / p)
-        inputs[p] = InputFile(Digest(req.ingredients["inputs"][p], st.st_size), bool(st.st_mode & 0o100))
+    # Sizes follow from the digests; modes are not part of the key, so none are sent (a need's
+    # output keeps the mode its own action gave it).
+    inputs = {p: InputFile(Digest(req.ingredients["inputs"][p], os.stat(req.root / p).st_size)) for p in req.inputs}
     deps = {ref: {rel: InputFile(Digest(o.digest, o.size), o.executable) for rel, o in outs.items()}
             for ref, outs in req.deps.items()}
     return to_remote(req.ingredients, inputs=inputs, deps=deps, outputs=list(req.outputs),
-                     platform=platform_properties(req.tools))
+                     platform=platform_properties(req.tools, req.ingredients.get("host")))
 
 
 class RemoteCache:

@@ -161,6 +161,11 @@ class Worker:
             except grpc.RpcError as e:
                 if e.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
                     continue
+                if e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    # The server is busy, not gone: keep the session and the leases, ask again.
+                    log.warning("server %s is busy (%s); asking again", self.client.url, e.details())
+                    self.stop.wait(random.uniform(0.5, 2.0))
+                    continue
                 raise
             log.debug("session v%s: %s", session.version, [(pl.id[:8], pl.state) for pl in session.leases])
             with self.lock:

@@ -112,12 +112,12 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
             summary.remote_cached = sum(1 for a in summary.actions if a["status"] == "cached" and a["remote"])
             summary.remote_executed = sum(1 for a in summary.actions if a["status"] == "ran" and a["remote"])
             summary.seconds = time.time() - t0
+            if layer is not None:
+                layer.close()  # a failed build closes its channels too
         summary.plan = plan
         for (tname, comp), pa in plan.finals.items():
             r = engine.results[pa.id]
             summary.finals[(tname, comp)] = [Path(r.out_dir) / rel for rel in pa.action.outputs]
-        if layer is not None:
-            layer.close()
         bundle_files = place_bundles(plan, engine, summary)
         summary.seconds = time.time() - t0
         if plan.unbuildable:

@@ -20,11 +20,12 @@ from typing import Any
 
 from ppm.build import cache, keys, record
 from ppm.build.executor import Executor
+from ppm.build.layered import ActionRequest, RemoteLayer
 from ppm.build.layout import Layout
 from ppm.build.localexec import LocalExecutor
 from ppm.build.localstore import LocalStore
 from ppm.build.plan import Plan, PlannedAction
-from ppm.build.results import Cancelled, Execution, OutputFile, Result
+from ppm.build.results import ActionResult, Cancelled, Execution, OutputFile, Result
 from ppm.build.scheduler import Scheduler
 from ppm.build.statcache import StatCache
 from ppm.build.store import Store
@@ -41,7 +42,7 @@ class Engine:
 
     def __init__(self, plan: Plan, *, jobs: int, keep_going: bool = False, store: Store | None = None,
                  executor_for: Callable[[PlannedAction], Executor] | None = None,
-                 progress: Any = None) -> None:
+                 progress: Any = None, remote: RemoteLayer | None = None) -> None:
         self.plan = plan
         self.root = plan.root
         self.jobs = max(1, jobs)
@@ -54,6 +55,13 @@ class Engine:
         self._executors: list[Executor] = [self.local]  # every executor used, so cancel() reaches each
         self._cancelled = threading.Event()
         self.progress = progress
+        self.remote = remote  # consulted only after a local miss
+        # With a remote executor, outputs are downloaded only for what runs here or is bundled.
+        # The bundle is made from the entry component's last action; a project without an entry
+        # wants every component's last outputs.
+        entry = plan.manifest.entry
+        self._finals = {f.id for (_t, c), f in plan.finals.items() if entry is None or c == entry}
+        self._fetch_lock = threading.Lock()
         self.stat = StatCache(self.state / "statcache.json", self.root)
         self.results: dict[str, Result] = {}
         self.previous = record.load(self.state)
@@ -86,9 +94,66 @@ class Engine:
                 if corrupt:
                     res.reason += " (the cached entry was corrupt and was dropped)"
                 rmtree(restored)
-                res.outputs = self._execute(pa, key)
+                if self.remote is None or not self._run_remote(pa, key, ing, res):
+                    self._materialize_deps(pa)
+                    res.outputs = self._execute(pa, key)
+                    if self.remote is not None:
+                        self.remote.push(self._request(pa, key, ing), res.outputs, self._local_store())
         res.end = time.time()
         return res
+
+    # -- the remote layer (ppm.build.layered) -------------------------------------------------
+    def _local_store(self) -> LocalStore:
+        if not isinstance(self.store, LocalStore):
+            raise ActionFailed("a remote cache or executor needs the local store in front of it")
+        return self.store
+
+    def _run_remote(self, pa: PlannedAction, key: str, ing: dict[str, Any], res: Result) -> bool:
+        """Answer the action from the remote cache or run it on the remote executor; False when
+        it must run here."""
+        assert self.remote is not None
+        req = self._request(pa, key, ing)
+        store = self._local_store()
+        local = not self.remote.executes or pa.id in self._finals
+        outcome = self.remote.fetch(req, store, download=local)
+        if outcome is not None:
+            res.status = "cached"
+        elif self.remote.executes:
+            outcome = self.remote.execute(req, store, download=local)
+            if outcome is None:
+                return False  # the executor is unreachable and --remote-fallback local
+            res.status = "ran"
+        else:
+            return False
+        res.outputs, res.remote, res.lazy = outcome, True, not local
+        if local:
+            self._place(pa, outcome)
+        return True
+
+    def _place(self, pa: PlannedAction, outputs: dict[str, OutputFile]) -> None:
+        """Restore downloaded outputs (verified, as any cache hit) into the action's directory."""
+        restored = self.layout.tmp("restore")
+        cache.restore(self.store, ActionResult(outputs), restored)
+        self.layout.swap_into(restored, self.layout.out_dir(pa))
+
+    def _materialize_deps(self, pa: PlannedAction) -> None:
+        """Download and place what this local action reads of remotely built needs."""
+        if self.remote is None:
+            return
+        for dpa in pa.needs:
+            r = self.results[dpa.id]
+            if not r.lazy:
+                continue
+            with self._fetch_lock:
+                if r.lazy:
+                    self.remote.download(r.outputs, self._local_store())
+                    self._place(dpa, r.outputs)
+                    r.lazy = False
+
+    def _request(self, pa: PlannedAction, key: str, ing: dict[str, Any]) -> ActionRequest:
+        deps = {ref: dict(self.results[dpa.id].outputs) for ref, dpa in sorted(pa.deps.items())}
+        return ActionRequest(pa.id, key, ing, self.root, tuple(pa.action.inputs), deps,
+                             tuple(pa.action.outputs), dict(ing["tools"]))
 
     def _execute(self, pa: PlannedAction, key: str) -> dict[str, OutputFile]:
         executor = self.executor_for(pa)

@@ -100,7 +100,8 @@ def try_noop(argv: list[str]) -> int | None:
             return None
         for a in summary.get("actions", []):
             a["status"], a["reason"] = "up-to-date", "up to date"
-        summary.update(actions_executed=0, actions_cached=0, actions_up_to_date=n, actions_failed=0, seconds=0.0, fast_path=True)
+        summary.update(actions_executed=0, actions_cached=0, actions_up_to_date=n, actions_failed=0,
+                       actions_remote_cached=0, actions_remote_executed=0, seconds=0.0, fast_path=True)
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     sys.stderr.write(f"nothing to do: {n} action{'s' if n != 1 else ''} up to date\n")
     return 0

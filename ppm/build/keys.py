@@ -7,6 +7,7 @@ needs (early cutoff): never a path or a time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -41,8 +42,18 @@ def ingredients(pa: PlannedAction, plan: Plan, stat: StatCache,
     deps = {ref: {rel: o.digest for rel, o in sorted(dep_outputs[dpa.id].items())}
             for ref, dpa in sorted(pa.deps.items())}
     tcs = plan.toolchains
+    # Where the sources sit (relative to the project) and which needs reach the environment as
+    # PPM_DEP_*: with these the ingredients alone say how to run the action, so a remote worker
+    # runs it from them, and the REAPI action digest stays a function of the key (ppm.remote.mapping).
+    by_id = {dpa.id: ref for ref, dpa in pa.deps.items()}
+    env_deps = {e: by_id.get(dpa.id, dpa.id) for e, dpa in sorted(pa.env_deps.items())}
     return {
         "builder": f"{pa.builder.name}/{pa.builder.schema}",
+        "src": pa.component.path,
+        "env_deps": env_deps,
+        # Toolchain identities already differ between machines; naming the machine that runs
+        # the action makes the REAPI platform (OS, ISA) a function of the key too.
+        "host": _host(),
         "target": pa.target.name,
         "tools": {t: tcs[t].identity for t in sorted(a.tools)},
         "settings": a.settings,
@@ -54,6 +65,13 @@ def ingredients(pa: PlannedAction, plan: Plan, stat: StatCache,
         "dirs": dirs,
         "deps": deps,
     }
+
+
+@functools.cache
+def _host() -> str:
+    from ppm.targets import host
+
+    return host().name
 
 
 def key_of(ingredients: Mapping[str, Any]) -> str:

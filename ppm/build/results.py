@@ -83,6 +83,8 @@ class Result:
     end: float = 0.0
     error: str = ""
     ingredients: dict[str, Any] | None = None  # what the key was computed from, for --explain
+    remote: bool = False  # "cached" from the remote cache, or "ran" on a remote executor
+    lazy: bool = False  # remote outputs not downloaded: nothing here needed them (yet)
 
 
 class Cancelled(Exception):

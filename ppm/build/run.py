@@ -30,6 +30,8 @@ class BuildSummary:
     cached: int = 0
     up_to_date: int = 0
     failed: int = 0
+    remote_cached: int = 0  # of `cached`: answered by the remote cache
+    remote_executed: int = 0  # of `executed`: run on a remote executor
     skipped_components: dict[str, str] = field(default_factory=dict)
     unbuildable: dict[str, str] = field(default_factory=dict)  # "target/component" -> why not from this machine
     actions: list[dict[str, Any]] = field(default_factory=list)
@@ -44,12 +46,13 @@ class BuildSummary:
             "project": self.project, "targets": self.targets, "seconds": round(self.seconds, 4),
             "actions_planned": self.planned, "actions_executed": self.executed, "actions_cached": self.cached,
             "actions_up_to_date": self.up_to_date, "actions_failed": self.failed,
+            "actions_remote_cached": self.remote_cached, "actions_remote_executed": self.remote_executed,
             "skipped_components": self.skipped_components, "unbuildable": self.unbuildable, "actions": self.actions, "bundles": self.bundles,
         }
 
 
 def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = None, keep_going: bool = False,
-          progress: Any = None, report: Any = None, components: list[str] | None = None) -> BuildSummary:
+          progress: Any = None, report: Any = None, components: list[str] | None = None, remote: Any = None) -> BuildSummary:
     """Build the project (or only `components` and what they need: then the entry's bundle is
     placed only when it is among them, and no no-op record is written, since it would answer
     for the whole project)."""
@@ -81,7 +84,9 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
                 report(f"note: not built: {why}")
         if progress is not None:
             progress.total = len(plan.actions)
-        engine = Engine(plan, jobs=jobs or os.cpu_count() or 1, keep_going=keep_going, progress=progress)
+        layer = remote(m) if remote is not None else None
+        engine = Engine(plan, jobs=jobs or os.cpu_count() or 1, keep_going=keep_going, progress=progress,
+                        remote=layer)
         summary = BuildSummary(m.name, [t.name for t in plan.targets], planned=len(plan.actions),
                                skipped_components=dict(plan.skipped),
                                unbuildable={f"{t}/{c}": why for (t, c), why in plan.unbuildable.items()})
@@ -96,7 +101,7 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
                 if r is None:
                     continue
                 summary.actions.append({
-                    "id": r.id, "status": r.status, "reason": r.reason or r.error, "key": r.key,
+                    "id": r.id, "status": r.status, "reason": r.reason or r.error, "key": r.key, "remote": r.remote,
                     "start": round(r.start, 4), "end": round(r.end, 4),
                     "outputs": {rel: {"path": str(Path(r.out_dir) / rel), "sha256": o.digest, "size": o.size}
                                 for rel, o in sorted(r.outputs.items())},
@@ -104,7 +109,11 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
             counts = {s: sum(1 for a in summary.actions if a["status"] == s) for s in ("ran", "cached", "up-to-date", "failed")}
             summary.executed, summary.cached = counts["ran"], counts["cached"]
             summary.up_to_date, summary.failed = counts["up-to-date"], counts["failed"]
+            summary.remote_cached = sum(1 for a in summary.actions if a["status"] == "cached" and a["remote"])
+            summary.remote_executed = sum(1 for a in summary.actions if a["status"] == "ran" and a["remote"])
             summary.seconds = time.time() - t0
+            if layer is not None:
+                layer.close()  # a failed build closes its channels too
         summary.plan = plan
         for (tname, comp), pa in plan.finals.items():
             r = engine.results[pa.id]

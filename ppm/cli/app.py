@@ -12,7 +12,8 @@ import sys
 import typer
 
 COMMAND_MODULES = ("init", "build", "graph", "toolchain", "doctor", "lock", "add", "remove", "sync", "tree", "why",
-                   "patch", "release", "keys", "serve_updates", "update", "ci", "run", "test", "dev", "clean", "cache")
+                   "patch", "release", "keys", "serve_updates", "update", "ci", "run", "test", "dev", "clean", "cache",
+                   "worker")
 
 app = typer.Typer(
     name="ppm",

@@ -50,6 +50,7 @@ class Manifest:
     dependencies: dict[str, Any] = field(default_factory=dict)  # third-party packages, for the lock
     text: str = field(default="", repr=False)  # the file as read, to locate errors found later
     checked: bool = False  # set by ppm.builders.check_manifest once builders and settings passed
+    remote: dict[str, Any] = field(default_factory=dict)  # [remote]: cache, executor, upload, fallback
 
     @property
     def root(self) -> Path:
@@ -119,7 +120,7 @@ def load(root: Path) -> Manifest:
     def err(key_path: list[str], message: str) -> ManifestError:
         return ManifestError(f"{path}{_line_col(text, key_path)}: {message}")
 
-    known_top = {"project", "components", "dependencies", "targets", "release", "registries"}  # [release]: ppm.release.config
+    known_top = {"project", "components", "dependencies", "targets", "release", "registries", "remote"}  # [release]: ppm.release.config
     for k in data:
         if k not in known_top:
             return_err = err([k], f"unknown table or key {k!r}; expected one of {', '.join(sorted(known_top))}")
@@ -192,7 +193,35 @@ def load(root: Path) -> Manifest:
         raise err(["entry"], f"project.entry {entry!r} is not a component")
     deps = data.get("dependencies", {})
     _check_dependencies(deps, lambda m: err(["dependencies"], f"dependencies: {m}"))
-    return Manifest(path, name, version, entry, list(targets), components, deps, text)
+    remote = _check_remote(data.get("remote", {}), lambda k, m: err(["remote", *k], m))
+    return Manifest(path, name, version, entry, list(targets), components, deps, text, remote=remote)
+
+
+_REMOTE_SCHEMES = {"cache": ("grpc", "grpcs", "http", "https"), "executor": ("grpc", "grpcs")}
+
+
+def _check_remote(table: Any, err: Any) -> dict[str, Any]:
+    """[remote]: where the shared cache and the executor are. Never credentials: ppm.toml is
+    committed, so headers and tokens come from the environment (PPM_REMOTE_HEADERS, PPM_REMOTE_TOKEN)."""
+    if not isinstance(table, dict):
+        raise err([], "[remote] must be a table")
+    for k, v in table.items():
+        if k in _REMOTE_SCHEMES:
+            schemes = _REMOTE_SCHEMES[k]
+            if not isinstance(v, str) or not re.match(rf"^({'|'.join(schemes)})://[^/\s]+", v):
+                raise err([k], f"remote.{k} must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
+        elif k == "upload":
+            if not isinstance(v, bool):
+                raise err([k], "remote.upload must be true or false")
+        elif k == "fallback":
+            if v not in ("local", "none"):
+                raise err([k], "remote.fallback must be \"local\" or \"none\"")
+        elif k in ("headers", "token"):
+            raise err([k], f"remote.{k}: credentials do not belong in ppm.toml (it is committed); "
+                           "set PPM_REMOTE_HEADERS or PPM_REMOTE_TOKEN in the environment instead")
+        else:
+            raise err([k], f"unknown key remote.{k}; expected cache, executor, upload or fallback")
+    return dict(table)
 
 
 ECOSYSTEMS = ("pypi", "npm", "cargo", "go", "maven")

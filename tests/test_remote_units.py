@@ -1,0 +1,125 @@
+"""The pieces of ppm/remote that need no server: the Action mapping (key <-> digest), the Merkle
+tree, path checks, digest verification, retries."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+pytest.importorskip("grpc", reason="grpcio is not installed (pip install 'ppm[remote]')")
+
+from ppm.remote import retry
+from ppm.remote.digest import BlobCorrupt, Digest, verified
+from ppm.remote.mapping import (
+    ACTION_FILE,
+    InputFile,
+    UnsafePath,
+    build_tree,
+    check_relpath,
+    to_remote,
+)
+from ppm.remote.platform import platform_properties
+from ppm.remote.protos import remote_execution_pb2 as re_pb2
+
+ING = {"builder": "cc/1", "target": "linux-x86_64", "host": "linux-x86_64", "tools": {"cc": "abc"},
+       "inputs": {"src/a.c": hashlib.sha256(b"int a;").hexdigest()}, "outputs": ["a.o"], "commands": [["cc"]]}
+
+
+def remote(ing: dict) -> tuple:
+    inputs = {p: InputFile(Digest(d, 6)) for p, d in ing["inputs"].items()}
+    deps = {"mathx": {"libmathx.a": InputFile(Digest("0" * 64, 10), True)}}
+    return to_remote(ing, inputs=inputs, deps=deps, outputs=ing["outputs"],
+                     platform=platform_properties(ing["tools"], ing["host"]))
+
+
+def test_the_action_file_digest_is_the_local_key() -> None:
+    from ppm.build.keys import key_of
+
+    ra = remote(ING)
+    key = key_of(ING)
+    root = re_pb2.Directory()
+    root.ParseFromString(ra.blobs[Digest(ra.action.input_root_digest.hash, ra.action.input_root_digest.size_bytes)])
+    (node,) = [f for f in root.files if f.name == ACTION_FILE]
+    assert node.digest.hash == key
+    assert json.loads(ra.blobs[Digest(key, node.digest.size_bytes)]) == ING
+
+
+def test_same_key_same_digest_other_key_other_digest() -> None:
+    assert remote(ING).digest == remote(json.loads(json.dumps(ING))).digest
+    changed = {**ING, "commands": [["cc", "-O2"]]}
+    assert remote(changed).digest != remote(ING).digest
+    other_host = {**ING, "host": "linux-aarch64"}
+    ra = remote(other_host)
+    assert ra.digest != remote(ING).digest
+    assert ("ISA", "aarch64") in [(p.name, p.value) for p in ra.action.platform.properties]
+
+
+def test_action_shape_follows_reapi() -> None:
+    ra = remote(ING)
+    assert list(ra.command.arguments) == ["ppm", "worker", "exec", ACTION_FILE]
+    assert list(ra.command.output_paths) == ["out/a.o"]
+    props = [(p.name, p.value) for p in ra.action.platform.properties]
+    assert props == sorted(props) and ("ppm-toolchain", "cc=abc") in props and ("OSFamily", "linux") in props
+    assert set(ra.files) == {ACTION_FILE, "project/src/a.c", "deps/mathx/libmathx.a"}
+
+
+def test_merkle_tree_is_sorted_and_deterministic() -> None:
+    blobs: dict[Digest, bytes] = {}
+    f = InputFile(Digest.of(b"x"))
+    a = build_tree({"b/y": f, "a": f, "b/x": f}, blobs)
+    b = build_tree({"b/x": f, "b/y": f, "a": f}, {})
+    assert a == b
+    root = re_pb2.Directory()
+    root.ParseFromString(blobs[a])
+    assert [n.name for n in root.files] == ["a"] and [n.name for n in root.directories] == ["b"]
+
+
+@pytest.mark.parametrize("path", ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a/.", "a\\b"])
+def test_paths_that_leave_their_root_are_refused(path: str) -> None:
+    with pytest.raises(UnsafePath):
+        check_relpath(path)
+    with pytest.raises(UnsafePath):
+        build_tree({path: InputFile(Digest.of(b""))}, {})
+
+
+def test_verified_refuses_a_blob_that_is_not_what_was_asked() -> None:
+    d = Digest.of(b"hello")
+    assert verified(b"hello", d, "test") == b"hello"
+    with pytest.raises(BlobCorrupt) as e:
+        verified(b"hellO", d, "test")
+    assert e.value.digest == d and d.hash in str(e.value)
+    with pytest.raises(BlobCorrupt):
+        verified(b"hello!", Digest(d.hash, 6), "test")  # right hash, wrong size
+
+
+def test_retry_backs_off_on_transient_errors_only() -> None:
+    calls, sleeps = [], []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionError("down")
+        return "ok"
+
+    policy = retry.RetryPolicy(attempts=4, first_delay=0.1, max_delay=0.15)
+    assert retry.call(flaky, transient=lambda e: isinstance(e, ConnectionError), policy=policy, sleep=sleeps.append) == "ok"
+    assert len(calls) == 3 and len(sleeps) == 2 and all(0 <= s <= 0.15 for s in sleeps)
+
+    def refused() -> str:
+        calls.append(1)
+        raise ValueError("not worth a retry")
+
+    def down() -> str:
+        calls.append(1)
+        raise ConnectionError("still down")
+
+    calls.clear()
+    with pytest.raises(ValueError):
+        retry.call(refused, transient=lambda e: isinstance(e, ConnectionError), policy=policy, sleep=sleeps.append)
+    assert len(calls) == 1
+    calls.clear()
+    with pytest.raises(ConnectionError):
+        retry.call(down, transient=lambda e: True, policy=policy, sleep=sleeps.append)
+    assert len(calls) == policy.attempts

@@ -1,7 +1,7 @@
 """Real remote-build servers on 127.0.0.1 for the tests: BuildGrid (cache only, or with
 execution on PostgreSQL) and nginx with WebDAV as a Bazel HTTP cache.
 
-Each server runs from binaries `.ci/needs-issue11.sh` installs; when one is missing the test
+Each server runs from binaries `.ci/needs-remote.sh` installs; when one is missing the test
 that needs it is skipped with the reason. Servers write only under the directory they are given.
 """
 
@@ -43,17 +43,17 @@ def wait_port(port: int, proc: subprocess.Popen | None, log: Path, timeout: floa
 
 
 def missing_buildgrid() -> str | None:
-    return None if BGD.exists() else f"BuildGrid is not installed at {BGD} (run .ci/needs-issue11.sh)"
+    return None if BGD.exists() else f"BuildGrid is not installed at {BGD} (run .ci/needs-remote.sh)"
 
 
 def missing_nginx() -> str | None:
     if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
         return None
-    return "nginx is not installed (run .ci/needs-issue11.sh)"
+    return "nginx is not installed (run .ci/needs-remote.sh)"
 
 
 def missing_postgres() -> str | None:
-    return None if (PG_BIN / "initdb").exists() else f"PostgreSQL is not installed at {PG_BIN} (run .ci/needs-issue11.sh)"
+    return None if (PG_BIN / "initdb").exists() else f"PostgreSQL is not installed at {PG_BIN} (run .ci/needs-remote.sh)"
 
 
 class BuildGrid:

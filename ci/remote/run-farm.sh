@@ -6,7 +6,7 @@
 # DIR (default: a new /tmp/ppm-farm.*) must be reachable by the postgres user.
 # Prints "ready: grpc://127.0.0.1:P" once every worker is connected, then serves until
 # SIGTERM/SIGINT, when it stops the workers (they say BOT_TERMINATING), BuildGrid and
-# PostgreSQL, in that order. Needs what .ci/needs-issue11.sh installs (BuildGrid in
+# PostgreSQL, in that order. Needs what .ci/needs-remote.sh installs (BuildGrid in
 # $PPM_BUILDGRID_VENV, default /opt/ppm-buildgrid; Debian's PostgreSQL 15) and ppm on PATH
 # (or PPM=/path/to/ppm). Runs as root or as a user that may `su postgres`.
 set -euo pipefail
@@ -26,7 +26,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 venv=${PPM_BUILDGRID_VENV:-/opt/ppm-buildgrid}
 pgbin=${PPM_PG_BIN:-/usr/lib/postgresql/15/bin}
 ppm=${PPM:-ppm}
-[ -x "$venv/bin/bgd" ] || { echo "run-farm.sh: BuildGrid not found in $venv (run .ci/needs-issue11.sh)" >&2; exit 1; }
+[ -x "$venv/bin/bgd" ] || { echo "run-farm.sh: BuildGrid not found in $venv (run .ci/needs-remote.sh)" >&2; exit 1; }
 [ -x "$pgbin/initdb" ] || { echo "run-farm.sh: PostgreSQL not found in $pgbin (apt-get install postgresql)" >&2; exit 1; }
 dir=${dir:-$(mktemp -d /tmp/ppm-farm.XXXXXX)}
 mkdir -p "$dir"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# issue 11 (remote cache / execution): BuildGrid in its own venv, nginx with WebDAV for the
+# Remote cache and execution tests: BuildGrid in its own venv, nginx with WebDAV for the
 # Bazel HTTP cache tests, PostgreSQL for BuildGrid's scheduler. Idempotent and quiet.
 set -eu
 BGD_VENV="${PPM_BUILDGRID_VENV:-/opt/ppm-buildgrid}"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from ppm.core import hashing, paths
+from ppm.core import dns, hashing, paths
 from ppm.lockfile.errors import HashMismatch, RegistryError
 
 DEFAULT_TIMEOUT = 30.0
@@ -76,6 +76,7 @@ class HttpClient:
     def _http(self) -> httpx.Client:
         with self._lock:
             if self._client is None:
+                dns.install()  # a burst of new connections costs one lookup per host
                 self._client = httpx.Client(
                     timeout=httpx.Timeout(self.timeout), follow_redirects=True, http2=False,
                     headers={"User-Agent": "ppm (+https://github.com/ppm)"},

@@ -74,6 +74,8 @@ EXAMPLES = {
     "keys init": "ppm keys init --root-keys 3 --threshold 2",
     "keys rotate": "ppm keys rotate",
     "release promote": "ppm release promote 1.2.0 --rollout 100%",
+    "worker": "ppm worker --server grpc://127.0.0.1:50051 --jobs 2",
+    "worker exec": "ppm worker exec .ppm-action.json   (what ppm worker runs inside each lease's directory)",
     "ci init": "ppm ci init && git add .github/workflows/ppm.yml",
     "ci summary": "ppm build --json > build.json; ppm ci summary build.json >> \"$GITHUB_STEP_SUMMARY\"",
 }
@@ -95,6 +97,9 @@ def _polish(t: typer.Typer, group: str = "") -> None:
             doc = g.help if isinstance(g.help, str) else ginfo.help if isinstance(ginfo.help, str) else ""
             if not isinstance(g.short_help, str) and doc:
                 g.short_help = _first_sentence(doc)
+            gname = g.name if isinstance(g.name, str) else ginfo.name if isinstance(ginfo.name, str) else ""
+            if not isinstance(ginfo.epilog, str) and gname in EXAMPLES:
+                ginfo.epilog = f"Example: {EXAMPLES[gname]}"
             name = g.name if isinstance(g.name, str) else g.typer_instance.info.name
             _polish(g.typer_instance, name if isinstance(name, str) else "")
 

@@ -61,16 +61,16 @@ import contextlib
 import hashlib
 import os
 import struct
+import tempfile
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from ppm import exe_transform as xt
 from ppm.core.errors import PpmError
-
-if TYPE_CHECKING:
-    from ppm.exe_transform import ExeLayout, ExeMaps
+from ppm.exe_transform import ARCH_NAMES, FORMAT_NAMES, ExeLayout, ExeMaps
 
 MAGIC = b"PPMPATCH"
 FORMAT_VERSION = 2  # the newest format this ppm writes (format 1 when no transform is used)
@@ -126,8 +126,6 @@ class PatchInfo:
     descriptor_size: int = 0
 
     def to_dict(self) -> dict[str, object]:
-        from dataclasses import asdict
-
         return asdict(self)
 
 
@@ -138,8 +136,6 @@ def _transform_codes(name: str) -> tuple[int, int, int]:
     """(transform, executable format, architecture) header bytes for PatchInfo.transform."""
     if name == "none":
         return TRANSFORM_NONE, 0, 0
-    from ppm.exe_transform import ARCH_NAMES, FORMAT_NAMES
-
     fmt, _, arch = name.partition(" ")
     formats = {v: k for k, v in FORMAT_NAMES.items()}
     arches = {v: k for k, v in ARCH_NAMES.items()}
@@ -184,8 +180,6 @@ def _unpack_header(head: bytes, patch_size: int, where: object) -> PatchInfo:
         if (transform, exe_format, arch, reserved, desc_size) != (0, 0, 0, bytes(2), 0):
             raise PatchError(f"{where}: corrupt patch header (reserved bytes set in a format 1 patch)")
     else:
-        from ppm.exe_transform import ARCH_NAMES, FORMAT_NAMES
-
         if transform != TRANSFORM_EXE or exe_format not in FORMAT_NAMES or arch not in ARCH_NAMES or reserved != bytes(2):
             raise PatchError(f"{where}: unknown patch transform {transform}", hint="update ppm, or download the full file instead")
         if method != METHOD_HDIFF or not 0 < desc_size <= payload:
@@ -266,7 +260,7 @@ def _window_log(size: int) -> int:
 
 
 def _zstd():
-    try:
+    try:  # zstd: heavy, only when a patch is made or applied
         from compression import zstd  # type: ignore[import-not-found]  # Python 3.14+
     except ImportError:
         from backports import zstd
@@ -327,8 +321,6 @@ def _read(path: Path, what: str) -> bytes:
 
 def _write_atomic(out: Path, chunks: list[bytes] | list[bytes | bytearray], mode: int | None = None, check: Callable[[], None] | None = None) -> None:
     """Write beside ``out``, fsync, run ``check``, then rename over ``out``: it is untouched or complete."""
-    import tempfile
-
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
@@ -365,8 +357,6 @@ def _plan_transform(old: bytes, new: bytes, say: Progress, *, force: bool = Fals
     """The executable transform for this pair, or None when either file is not a matching executable
     (or, unless ``force``, when both hold the same code at the same addresses: the transform would
     change nothing and only add its descriptor)."""
-    from ppm import exe_transform as xt
-
     old_layout, new_layout = xt.detect(old), xt.detect(new)
     if old_layout is None or new_layout is None or old_layout.arch != new_layout.arch or old_layout.format != new_layout.format:
         return None
@@ -391,7 +381,7 @@ def _encode(method: str, old: bytes, new: bytes, level: int) -> tuple[bytes, int
     if method == "zstd":
         payload, wlog = _zstd_compress(new, level, prefix=old)
         return payload, len(new), wlog
-    import hdiffpatch
+    import hdiffpatch  # hdiffpatch: heavy, only for the hdiffpatch method
 
     try:
         # big_cache_match: a bloom filter over old (under 1 byte per byte) that skips hopeless
@@ -405,8 +395,6 @@ def _encode(method: str, old: bytes, new: bytes, level: int) -> tuple[bytes, int
 
 def _read_descriptor(info: PatchInfo, desc: bytes) -> tuple[ExeLayout, ExeMaps]:
     """The transform descriptor at the head of the payload, checked before anything is decoded."""
-    from ppm import exe_transform as xt
-
     if len(desc) != info.descriptor_size or len(desc) < 4:
         raise PatchError("corrupt patch: truncated transform descriptor")
     body, (crc,) = desc[:-4], struct.unpack("<I", desc[-4:])
@@ -425,7 +413,7 @@ def _unpack(info: PatchInfo, payload: bytes) -> tuple[bytes, tuple[ExeLayout, Ex
     """What can be decoded without the old file: HDiffPatch's stream, and the transform descriptor."""
     if info.method == "zstd":
         return payload, None
-    import hdiffpatch  # noqa: F401  (imported here, while the old file is being hashed)
+    import hdiffpatch  # noqa: F401  (hdiffpatch: heavy; imported here, while the old file is being hashed)
 
     ctx = None
     if info.transform != "none":
@@ -439,7 +427,7 @@ def _rebuild(
 ) -> bytes | bytearray:
     if info.method == "zstd":
         return _zstd_decompress(unpacked, info.window_log, info.new_size, prefix=old)
-    import hdiffpatch
+    import hdiffpatch  # hdiffpatch: heavy, only for the hdiffpatch method
 
     try:
         new = hdiffpatch.apply(old, unpacked)
@@ -447,8 +435,6 @@ def _rebuild(
         raise PatchError(f"corrupt patch: {e}") from e
     if ctx is None:
         return new
-    from ppm import exe_transform as xt
-
     layout, maps = ctx
     buf = bytearray(new)
     del new
@@ -582,8 +568,6 @@ def apply_patch(old: Path, patch: Path, out: Path, *, max_memory: int | None = N
             f"{patch}: applying needs {info.memory_need >> 20} MiB, more than the {max_memory >> 20} MiB allowed",
             hint="download the full file instead",
         )
-    from concurrent.futures import ThreadPoolExecutor
-
     old_b = _read(old, "old file")
     # hashlib releases the GIL: hash the old file while the payload is read and unpacked, and the
     # new one while it is written; nothing is decoded against the old file before it is verified,

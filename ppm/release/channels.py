@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ppm.core.errors import PpmError
+from ppm.release.config import parse_version
 from ppm.release.tufrepo import TufRepository
 from ppm.update.rollout import STABLE, channel_path, valid_channel
 
@@ -96,8 +97,6 @@ def set_channel(repo: TufRepository, targets: dict[str, Any], entry: dict[str, A
                 *, force: bool = False) -> tuple[str, Any]:
     """Point `channel` of entry's target at `entry` with `rollout` percent; returns (target path,
     TargetFile) to add to the next targets version. A move backwards is refused unless `force`."""
-    from ppm.release.publish import parse_version
-
     check_channel(channel)
     target, version = entry["target"], entry["version"]
     current = read_channel(repo, targets, target, channel)

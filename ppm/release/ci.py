@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ppm.core.errors import PpmError
+from ppm.core.fsutil import atomic_write_text
 
 DEFAULT_ACTION = "ppm-build/ppm/ci"
 WORKFLOW_PATH = Path(".github/workflows/ppm.yml")
@@ -127,8 +128,6 @@ jobs:
 
 def write_workflow(root: Path, targets: list[str], *, action: str = DEFAULT_ACTION, ref: str = "v1",
                    version: str = "", force: bool = False) -> Path:
-    from ppm.core.fsutil import atomic_write_text
-
     dest = root / WORKFLOW_PATH
     if dest.exists() and not force:
         raise CiError(f"{dest} already exists", hint="pass --force to replace it")

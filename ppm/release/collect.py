@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ppm.core.errors import PpmError
+from ppm.targets import TARGETS
 
 ARTIFACT_PREFIX = "ppm-"
 
@@ -23,8 +24,6 @@ class CollectError(PpmError):
 
 def collect_bundles(directory: Path, *, only: list[str] | None = None) -> dict[str, Path]:
     """target -> bundle file found under `directory`."""
-    from ppm.targets import TARGETS
-
     directory = Path(directory)
     if not directory.is_dir():
         raise CollectError(f"--collect {directory}: not a directory",

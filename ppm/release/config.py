@@ -20,10 +20,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ppm.core.errors import ManifestError
+import platformdirs
+
+from ppm.core.errors import ManifestError, PpmError
 
 DEFAULT_COMPRESS_MIN_SAVING = 0.05
 _KEYS = {"repository", "url", "compress-min-saving"}
+
+
+class ReleaseError(PpmError):
+    """A release cannot be published as asked."""
+
+
+def parse_version(v: str) -> Any:
+    """`v` as an orderable version (publish, channels and restore all order by it)."""
+    # packaging: heavy, only when versions are compared
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(v)
+    except InvalidVersion:
+        raise ReleaseError(f"{v!r} is not a version ppm can order", hint="use a version like 1.2.3 (PEP 440 / semver core)") from None
 
 
 @dataclass(frozen=True)
@@ -34,8 +51,6 @@ class ReleaseConfig:
 
 
 def default_repository(project: str) -> Path:
-    import platformdirs
-
     return Path(platformdirs.user_data_dir("ppm", appauthor=False)) / "releases" / project / "repository"
 
 

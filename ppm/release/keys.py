@@ -13,9 +13,13 @@ PKCS#8 PEM file named by its key id, mode 0600. The public halves live in root.j
 from __future__ import annotations
 
 import os
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import platformdirs
 
 from ppm.core.errors import PpmError
 from ppm.release.tufrepo import (
@@ -40,8 +44,6 @@ def default_key_dirs(project: str) -> tuple[Path, Path]:
     env_root = os.environ.get("PPM_ROOT_KEY_DIR")
     if env_online and env_root:
         return Path(env_root), Path(env_online)
-    import platformdirs
-
     base = Path(platformdirs.user_data_dir("ppm", appauthor=False)) / "keys" / project
     return (Path(env_root) if env_root else base / "root",
             Path(env_online) if env_online else base / "online")
@@ -64,6 +66,7 @@ class KeyDirs:
 
 
 def _generate() -> Signer:
+    # securesystemslib: heavy, only when keys are made
     from securesystemslib.signer import CryptoSigner
 
     return CryptoSigner.generate_ed25519()
@@ -83,6 +86,7 @@ def _save(signer: Any, directory: Path) -> Path:
 
 def load_signers(root_md: Any, role: str, directories: list[Path]) -> list[Signer]:
     """Signers for every key of `role` (per root.json) whose private key is in one of `directories`."""
+    # cryptography, securesystemslib: heavy, only when keys are loaded
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
     from securesystemslib.signer import CryptoSigner
 
@@ -139,9 +143,6 @@ _STRANDS = "a new root strands every installed copy: they refuse all later updat
 
 def _published_root(url: str) -> bool:
     """Whether a root is published at `url` (an unreachable URL counts: we cannot rule one out)."""
-    import urllib.error
-    import urllib.request
-
     try:
         with urllib.request.urlopen(url.rstrip("/") + "/metadata/1.root.json", timeout=30):
             return True
@@ -161,7 +162,7 @@ def init_keys(repo: TufRepository, dirs: KeyDirs, *, root_keys: int = 1, thresho
 
     Refuses when this project already has a root (keys in the key directories, a local repository,
     or one published at `published_url`) unless `new_root`: a second root is never made by accident."""
-    from tuf.api.metadata import Root
+    from tuf.api.metadata import Root  # tuf: heavy, only when a root is made
 
     expiry = expiry or Expiry()
     if threshold < 1 or root_keys < threshold:
@@ -242,9 +243,7 @@ def rotate_keys(repo: TufRepository, dirs: KeyDirs, roles: list[str], *, root_ke
     root_signers = old_root_signers + new_signers.get("root", [])
     repo.write_root(root, root_signers)
     # Online metadata must be re-signed by the keys the new root names.
-    from ppm.release.keys import online_signers as _online
-
-    repo.publish(_online(repo, dirs.online), expiry)
+    repo.publish(online_signers(repo, dirs.online), expiry)
     for keyid, d in retired:
         p = d / f"{keyid}.pem"
         if p.is_file() and not any(keyid in root.roles[r].keyids for r in ROLES):

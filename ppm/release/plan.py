@@ -9,16 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ppm import targets as targets_mod
+from ppm.core import manifest
+from ppm.release import channels, config
+from ppm.release.collect import collect_bundles
+from ppm.release.config import parse_version
+from ppm.release.publish import newest_on_channel, published_versions
+from ppm.release.tufrepo import TufRepository
+
 
 def plan_release(root: Path, *, version: str | None = None, channel: str = "stable", rollout: float | str = 100.0,
                  from_n: int = 3, targets: list[str] | None = None, collect_dir: Path | None = None,
                  force: bool = False) -> dict[str, Any]:
-    from ppm import targets as targets_mod
-    from ppm.core import manifest
-    from ppm.release import channels, config
-    from ppm.release.publish import parse_version, published_versions
-    from ppm.release.tufrepo import TufRepository
-
     m = manifest.load(root)
     cfg = config.load(root, m.name)
     version = version or m.version
@@ -26,8 +28,6 @@ def plan_release(root: Path, *, version: str | None = None, channel: str = "stab
     channels.check_channel(channel)
     pct = channels.parse_rollout(rollout)
     if collect_dir is not None:
-        from ppm.release.collect import collect_bundles
-
         bundles = {t: str(p) for t, p in collect_bundles(collect_dir, only=targets).items()}
     else:
         names = targets or m.targets
@@ -42,8 +42,6 @@ def plan_release(root: Path, *, version: str | None = None, channel: str = "stab
         every = {v for vs in published.values() for v in vs}
         if version in every and not force:
             problems.append(f"version {version} is already published")
-        from ppm.release.publish import newest_on_channel
-
         newest = newest_on_channel(repo, channel, every)
         if newest is not None and new_v < parse_version(newest) and not force:
             problems.append(f"version {version} is lower than the newest published version {newest}")

@@ -25,12 +25,18 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ppm.core.errors import PpmError
+from ppm.build.run import build
+from ppm.core import manifest
 from ppm.core.fsutil import atomic_write_text, rmtree, sha256_file
+from ppm.delta import PatchError, make_patch
+from ppm.release import channels, config
+from ppm.release.config import ReleaseError, parse_version
+from ppm.release.keys import KeyDirs, default_key_dirs, online_signers
+from ppm.release.restore import restore
 from ppm.release.tufrepo import Expiry, TufRepository
 
 DEFAULT_FROM = 3
@@ -43,10 +49,6 @@ _ZSTD_DECODER_OVERHEAD = 16 << 20
 Report = Callable[[str], None]
 
 
-class ReleaseError(PpmError):
-    """A release cannot be published as asked."""
-
-
 def releases_dir(root: Path) -> Path:
     """Per-version working output (reports, the files as made): disposable, like the rest of dist/."""
     return root / "dist" / "releases"
@@ -54,19 +56,7 @@ def releases_dir(root: Path) -> Path:
 
 def repository_dir(root: Path) -> Path:
     """The TUF repository: where `[release] repository` says, never inside dist/ (see ppm.release.config)."""
-    from ppm.core import manifest
-    from ppm.release import config
-
     return config.load(root, manifest.load(root).name).repository
-
-
-def parse_version(v: str) -> Any:
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return Version(v)
-    except InvalidVersion:
-        raise ReleaseError(f"{v!r} is not a version ppm can order", hint="use a version like 1.2.3 (PEP 440 / semver core)") from None
 
 
 @dataclass
@@ -95,8 +85,6 @@ class TargetReport:
     patches: list[PatchReport] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
         return asdict(self)
 
 
@@ -133,6 +121,7 @@ def published_versions(repo: TufRepository) -> dict[str, dict[str, tuple[str, An
 def compress(src: Path, dest: Path) -> tuple[int, int]:
     """zstd -19 with long-distance matching and a window covering the whole file.
     Returns (compressed size, decoder memory need)."""
+    # zstandard: heavy, only when a release compresses
     import zstandard
 
     size = src.stat().st_size
@@ -151,6 +140,7 @@ def compress(src: Path, dest: Path) -> tuple[int, int]:
 def compress_probe(src: Path) -> float:
     """The fraction a fast zstd pass (level 3) saves on `src`: a cheap forecast of whether the
     level-19 copy is worth its minutes. Already-compressed bundles save about the same at both."""
+    # zstandard: heavy, only when a release compresses
     import zstandard
 
     size = src.stat().st_size
@@ -166,8 +156,6 @@ def compress_probe(src: Path) -> float:
 
 
 def _signers_or_explain(repo: TufRepository, online: Path) -> Any:
-    from ppm.release.keys import online_signers
-
     return online_signers(repo, online)
 
 
@@ -175,10 +163,6 @@ def open_repository(root: Path, *, project: str, keys_dir: Path | None = None, s
                     from_n: int = DEFAULT_FROM) -> TufRepository:
     """The release repository, restored from `[release] url` when the local copy is missing.
     Refuses (with how to restore it) rather than ever starting a new root."""
-    from ppm.release import config
-    from ppm.release.keys import default_key_dirs
-    from ppm.release.restore import restore
-
     cfg = config.load(root, project)
     repo = TufRepository(cfg.repository)
     if repo.exists():
@@ -205,8 +189,6 @@ def open_repository(root: Path, *, project: str, keys_dir: Path | None = None, s
 def newest_on_channel(repo: TufRepository, channel: str, every: set[str]) -> str | None:
     """The version a new release on `channel` must not go below: the channel's newest once it has
     one (a stable hotfix 1.1.1 may follow a beta 1.2.0), before that the newest of any channel."""
-    from ppm.release import channels
-
     on = [v for chs in channels.channels_of(repo.targets().signed.targets).values() for c, v in chs.items() if c == channel]
     return max(on or every, key=parse_version, default=None)
 
@@ -218,10 +200,6 @@ def release(root: Path, *, version: str | None = None, from_n: int = DEFAULT_FRO
             compress_min_saving: float | None = None) -> ReleaseReport:
     """Publish `version` (default: the manifest's) on `channel` to `rollout` percent of installs.
     `bundles` (target -> file) skips the build: bundles built elsewhere (`--collect`), and tests."""
-    from ppm.core import manifest
-    from ppm.release import channels, config
-    from ppm.release.keys import KeyDirs, default_key_dirs
-
     t0 = time.time()
     say = report or (lambda _m: None)
     expiry = expiry or Expiry()
@@ -248,8 +226,6 @@ def release(root: Path, *, version: str | None = None, from_n: int = DEFAULT_FRO
                            hint="bump the version, or pass --force")
 
     if bundles is None:
-        from ppm.build.run import build
-
         say("building…")
         summary = build(root, targets=targets, report=None)
         bundles = {t: Path(b["path"]) for t, b in summary.bundles.items()}
@@ -326,15 +302,10 @@ def promote(root: Path, version: str, *, channel: str | None = None, rollout: fl
             keys_dir: Path | None = None, expiry: Expiry | None = None, force: bool = False) -> dict[str, str]:
     """Move `version` to `channel` (default: the channel it is on) at `rollout` percent, for every
     target that has it. Returns target -> channel path changed."""
-    from ppm.core import manifest
-    from ppm.release import channels
-
     m = manifest.load(root)
     parse_version(version)
     pct = channels.parse_rollout(rollout)
     repo = open_repository(root, project=m.name, keys_dir=keys_dir)
-    from ppm.release.keys import default_key_dirs
-
     signers = _signers_or_explain(repo, Path(keys_dir) if keys_dir else default_key_dirs(m.name)[1])
     current = repo.targets().signed.targets
     on = channels.channels_of(current)
@@ -356,8 +327,6 @@ def promote(root: Path, version: str, *, channel: str | None = None, rollout: fl
 
 def _make_patch(repo: TufRepository, old: tuple[str, Any], old_v: str, new: Path, out_dir: Path,
                 tr: TargetReport, say: Report, max_ratio: float) -> PatchReport:
-    from ppm.delta import PatchError, make_patch
-
     old_file = repo.file_path(*old)
     fname = f"{new.name}.from-{old_v}.patch"
     if not old_file.is_file():
@@ -381,9 +350,6 @@ def _make_patch(repo: TufRepository, old: tuple[str, Any], old_v: str, new: Path
 def resign(root: Path, *, keys_dir: Path | None = None, expiry: Expiry | None = None) -> int:
     """Re-sign targets, snapshot and timestamp with fresh expiry dates (run it on a schedule
     shorter than the timestamp expiry). Returns the new targets version."""
-    from ppm.core import manifest
-    from ppm.release.keys import default_key_dirs, online_signers
-
     m = manifest.load(root)
     online = Path(keys_dir) if keys_dir else default_key_dirs(m.name)[1]
     repo = open_repository(root, project=m.name, keys_dir=online)

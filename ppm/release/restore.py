@@ -20,6 +20,7 @@ from typing import Any
 
 from ppm.core.errors import PpmError
 from ppm.core.fsutil import atomic_write_bytes
+from ppm.release.config import parse_version
 from ppm.release.tufrepo import ROLES, TufRepository
 
 _MAX_METADATA = 16 << 20  # bigger than any sane root/targets file; bounds what a hostile server can make us hold
@@ -56,6 +57,7 @@ def restore(repo: TufRepository, url: str, *, root_key_dir: Path, online_key_dir
             versions_wanted: int = 3) -> list[str]:
     """Fetch, verify and write back the metadata published at `url`, and the files of the newest
     `versions_wanted` versions of each target (patches are made from them). Returns what was restored."""
+    # tuf: heavy, only when a repository is restored
     from tuf.api.metadata import Metadata, Targets
     from tuf.ngclient import Updater
 
@@ -116,8 +118,6 @@ def restore(repo: TufRepository, url: str, *, root_key_dir: Path, online_key_dir
 def _restore_files(repo: TufRepository, upd: Any, targets: dict[str, Any], versions_wanted: int) -> list[str]:
     """Download (hash-checked by ngclient) the files of the versions a channel points at, and of the
     newest `versions_wanted` of each target, into the repository's content-addressed layout."""
-    from ppm.release.publish import parse_version
-
     by_target: dict[str, set[str]] = {}
     pointed: set[tuple[str, str]] = set()
     for tf in targets.values():

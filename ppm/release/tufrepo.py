@@ -14,11 +14,15 @@ This module writes metadata and never holds secrets: callers pass signers (see p
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +57,7 @@ class Expiry:
 
 
 def _tuf() -> Any:
-    try:
+    try:  # tuf: heavy, only when metadata is read or written
         import tuf.api.metadata as m
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise RepositoryError("publishing updates needs the `tuf` library", hint="pip install 'ppm[release]'") from e
@@ -102,6 +106,7 @@ class TufRepository:
     # ------------------------------------------------------------------------------ writing
 
     def _write(self, name: str, md: Metadata[Any]) -> bytes:
+        # tuf: heavy, only when metadata is written
         from tuf.api.serialization.json import JSONSerializer
 
         data = md.to_bytes(JSONSerializer(compact=False))
@@ -162,8 +167,6 @@ class TufRepository:
 
     def _publish(self, root: Root, signers: Mapping[str, Iterable[Signer]], tg: Targets, snap: Snapshot,
                  ts: Timestamp, expiry: Expiry) -> int:
-        import hashlib
-
         m = _tuf()
         tg.version += 1
         tg.expires = expiry.for_role("targets")
@@ -220,10 +223,6 @@ class TufRepository:
 def serve(directory: Path, *, port: int = 0, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve `directory` over HTTP on 127.0.0.1 (threaded http.server); yields the base URL.
     For testing: production serves the same directory with any static file server."""
-    import functools
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
     root = os.path.realpath(directory)
 
     class Quiet(SimpleHTTPRequestHandler):

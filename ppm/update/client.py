@@ -24,13 +24,18 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ppm.core.errors import PpmError
+from ppm.core.fsutil import atomic_write_text, rmtree, sha256_file
+from ppm.delta import PatchError, apply_patch, default_memory_budget
+from ppm.targets import host
+from ppm.update import rollout as ro
 
 CRASH_ENV = "PPM_UPDATE_CRASH_AT"
 CRASH_STEPS = ("downloaded", "decode", "decoded", "before-rename", "after-rename")
@@ -85,8 +90,6 @@ class _State:
                    data.get("channel"), dict(seen) if isinstance(seen, dict) else {})
 
     def save(self) -> None:
-        from ppm.core.fsutil import atomic_write_text
-
         atomic_write_text(self.dir / "state.json", json.dumps(
             {"version": self.version, "sha256": self.sha256, "previous": self.previous, "rejected": self.rejected,
              "channel": self.channel, "channels_seen": self.channels_seen},
@@ -111,8 +114,6 @@ class _State:
 
 
 def _sha256(path: Path) -> str | None:
-    from ppm.core.fsutil import sha256_file
-
     try:
         return sha256_file(path)
     except FileNotFoundError:
@@ -153,8 +154,6 @@ def _writable_state(install_path: Path, state_dir: Path | None) -> _State:
 
 
 def _clean_staging(st: _State) -> None:
-    from ppm.core.fsutil import rmtree
-
     rmtree(st.staging)
 
 
@@ -166,8 +165,6 @@ def _restore_previous(install_path: Path, src: Path) -> None:
     try:
         os.link(src, tmp)
     except OSError:
-        import shutil
-
         shutil.copy2(src, tmp)
     os.replace(tmp, install_path)
     _fsync_dir(install_path.parent)
@@ -259,6 +256,7 @@ class UpdateInfo:
 
 
 def _version_key(v: str) -> Any:
+    # packaging: heavy, only when versions are compared
     from packaging.version import InvalidVersion, Version
 
     try:
@@ -268,7 +266,7 @@ def _version_key(v: str) -> Any:
 
 
 def _updater(repo_url: str, st: _State, root_json: Path | None) -> Any:
-    from tuf.ngclient import Updater
+    from tuf.ngclient import Updater  # tuf: heavy, only when the repository is read
 
     meta = st.dir / "metadata"
     meta.mkdir(parents=True, exist_ok=True)
@@ -307,7 +305,7 @@ def _unreachable(e: BaseException) -> str | None:
 
 
 def _refused(e: Exception, repo_url: str | None = None) -> UpdateError:
-    from tuf.api import exceptions as tufx
+    from tuf.api import exceptions as tufx  # tuf: heavy, only when an update fails
 
     at = f" at {repo_url}" if repo_url else ""
     if isinstance(e, tufx.DownloadHTTPError):
@@ -328,7 +326,7 @@ def check(repo_url: str, install_path: str | os.PathLike[str], current_version: 
     """Refresh the signed metadata and say whether a newer version exists for this install, and
     how it would be fetched (cheapest first). None when up to date. `channel` switches the channel
     this install follows (remembered); a staged rollout admits it by its install id."""
-    from tuf.api import exceptions as tufx
+    from tuf.api import exceptions as tufx  # tuf: heavy, only when updates are checked
 
     install_path = Path(install_path)
     _recover_or_explain(install_path, state_dir)
@@ -338,14 +336,9 @@ def check(repo_url: str, install_path: str | os.PathLike[str], current_version: 
                           hint="point --install at the installed executable (install the first version by copying the released bundle)")
     st = _writable_state(install_path, state_dir)
     if target is None:
-        from ppm.targets import host
-
         target = host().name
     if max_memory is None:
-        from ppm.delta import default_memory_budget
-
         max_memory = default_memory_budget()
-    from ppm.update import rollout as ro
 
     followed = channel or st.channel or ro.STABLE
     if not ro.valid_channel(followed):
@@ -492,13 +485,11 @@ class UpdateResult:
     fallbacks: list[str] = field(default_factory=list)  # cheaper ways that failed, and why
 
     def to_json(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
         return asdict(self)
 
 
 def _decompress(src: Path, out: Path, max_memory: int) -> None:
-    import zstandard
+    import zstandard  # zstandard: heavy, only when a compressed download is decoded
 
     dctx = zstandard.ZstdDecompressor(max_window_size=min(max_memory, 1 << 31))
     with open(src, "rb") as fi, open(out, "wb") as fo:
@@ -516,8 +507,6 @@ def _decompress(src: Path, out: Path, max_memory: int) -> None:
 
 def _fetch_and_decode(info: UpdateInfo, c: Candidate, st: _State, new: Path, max_memory: int) -> None:
     """Download one candidate (length and hash checked by ngclient) and turn it into `new`."""
-    from ppm.delta import apply_patch
-
     dl = st.staging / f"download.{c.kind}"
     info._updater.download_target(c.targetinfo, str(dl))
     _crash_point("downloaded")
@@ -546,9 +535,7 @@ def apply(info: UpdateInfo, *, self_check: bool = True, max_memory: int | None =
     back to the next (patch → compressed → full bundle) when a download or decode fails. Raises
     UpdateError with nothing changed when no way works, SelfCheckFailed after restoring the old
     version when the new one fails `--self-check`."""
-    from tuf.api import exceptions as tufx
-
-    from ppm.delta import PatchError, default_memory_budget
+    from tuf.api import exceptions as tufx  # tuf: heavy, only when an update is applied
 
     t0 = time.time()
     install_path = info.install_path
@@ -594,11 +581,7 @@ def apply(info: UpdateInfo, *, self_check: bool = True, max_memory: int | None =
             try:
                 os.link(install_path, st.pending_previous)
             except OSError:
-                import shutil
-
                 shutil.copy2(install_path, st.pending_previous)
-        from ppm.core.fsutil import atomic_write_text
-
         atomic_write_text(st.journal, json.dumps({
             "from": {"version": info.current_version, "sha256": info.current_sha256},
             "to": {"version": info.version, "sha256": info.sha256}}) + "\n", fsync=True)

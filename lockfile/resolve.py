@@ -8,12 +8,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ppm.core import manifest as manifest_mod
 from ppm.lockfile import ecosystems as table
-from ppm.lockfile import request
+from ppm.lockfile import request, toolchains
 from ppm.lockfile.model import Lock, Package
 from ppm.lockfile.registries import registry_urls
 from ppm.lockfile.registries.http import HttpClient
 from ppm.lockfile.request import Root
+from ppm.lockfile.resolvers import reaching
 
 ORDER = table.ORDER
 
@@ -84,8 +86,6 @@ def record_targets(pkgs: list[Package], roots: Sequence[Root], targets: Sequence
     platform package; only what each target installs and compiles depends on it."""
     if not any(r.conditional for r in roots):
         return pkgs
-    from ppm.lockfile.resolvers import reaching
-
     edges = {p.key: p.dependencies for p in pkgs}
     starts = [(t, [p.key for p in pkgs if p.name == r.name]) for r in roots for t in r.targets_in(targets)]
     reach = reaching(starts, edges)
@@ -98,8 +98,6 @@ def record_targets(pkgs: list[Package], roots: Sequence[Root], targets: Sequence
 def lock_project(root: Path, *, http: HttpClient, old: Lock | None = None, upgrade: bool | Iterable[str] = False,
                  registries: Mapping[str, str] | None = None) -> Lock:
     """Resolve the project at `root` into a new Lock (not written)."""
-    from ppm.core import manifest as manifest_mod
-
 
     m = manifest_mod.load(root)
     urls = registry_urls(registries, root=root)
@@ -110,7 +108,5 @@ def lock_project(root: Path, *, http: HttpClient, old: Lock | None = None, upgra
     lock = Lock(manifest_digest=request.digest(m.dependencies, comp_deps, targets, urls, builders))
     for p in resolve_roots(roots, targets, http=http, registries=urls, old=old, upgrade=upgrade):
         lock.add(p)
-    from ppm.lockfile import toolchains
-
     lock.toolchains = toolchains.pin_project(m, old, upgrade)
     return lock

@@ -14,7 +14,8 @@ from filelock import FileLock, Timeout
 from ppm.build import fastpath
 from ppm.build.engine import Engine
 from ppm.build.plan import Plan, make_plan
-from ppm.core import manifest
+from ppm.build.prune import auto_prune
+from ppm.core import config, manifest
 from ppm.core.errors import PpmError
 from ppm.core.fsutil import sha256_file
 from ppm.core.paths import state_dir
@@ -68,8 +69,6 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
         lock.acquire()
     try:
         fastpath.forget(root)
-        from ppm.core import config
-
         user = config.load()  # read first: a malformed file is named before any work is done
         m = manifest.load(root)
         ensure_synced(root, m, report=report)  # cheap when the lock has not changed
@@ -124,8 +123,6 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
             fastpath.forget(root)  # the no-op answer could not repeat the notes above: take the full path
         elif not components:
             fastpath.record(root, plan, engine, results, bundle_files, summary)
-        from ppm.build.prune import auto_prune
-
         auto_prune(user, report=report)
         return summary
     finally:

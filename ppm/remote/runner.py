@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ppm import toolchains
 from ppm.core.errors import ActionFailed, ToolchainError
 from ppm.remote.mapping import UnsafePath, check_relpath
 
@@ -32,8 +33,6 @@ def clean_env(home: Path) -> dict[str, str]:
 
 def load_toolchains(tools: dict[str, str]) -> dict[str, Any]:
     """Each toolchain the action names, provisioned if needed, and exactly the build it was keyed with."""
-    from ppm import toolchains
-
     found = toolchains.resolve(sorted(tools), provision=True)
     for name, identity in tools.items():
         tc = found[name]

@@ -31,8 +31,11 @@ from pathlib import Path
 
 import grpc
 
+from ppm import toolchains
+from ppm.core.fsutil import sha256_file
 from ppm.remote import retry
 from ppm.remote.backend import RemoteUnavailable
+from ppm.remote.config import headers_from_env
 from ppm.remote.digest import Digest
 from ppm.remote.mapping import RUNNER, UnsafePath, check_relpath, from_pb, pb_digest
 from ppm.remote.platform import TOOL_KEY, host_platform
@@ -54,8 +57,6 @@ class LeaseRefused(Exception):
 
 def worker_platform(extra: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
     """What this machine offers: OS, ISA, every toolchain usable or provisionable here."""
-    from ppm import toolchains
-
     props = list(host_platform())
     for tc in toolchains.resolve(toolchains.KNOWN, provision=False).values():
         if tc.identity and (tc.usable or toolchains.provisionable(tc.name)):
@@ -324,15 +325,11 @@ class Worker:
 
 
 def _sha256(path: Path) -> str:
-    from ppm.core.fsutil import sha256_file
-
     return sha256_file(path)
 
 
 def run(url: str, *, jobs: int, platform: list[tuple[str, str]], work_dir: Path) -> int:
     """Serve until SIGTERM or SIGINT; the signal handlers only set the stop flag."""
-    from ppm.remote.config import headers_from_env
-
     worker = Worker(url, jobs=jobs, platform=worker_platform(platform), work_dir=work_dir, headers=headers_from_env())
 
     def stop(signum: int, frame: object) -> None:

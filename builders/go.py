@@ -21,6 +21,7 @@ from ppm.builders.base import (
     PlanContext,
     Setting,
     join,
+    output_name,
     strs,
     test_command,
 )
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 KINDS = ("executable", "c-archive", "c-shared")
 DEPS_DIR = "ppm_deps"
-_OUTPUT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _IMPORT_C = re.compile(rb'^\s*import\s+(?:\(\s*)?"C"', re.M)
 
 
@@ -62,9 +62,7 @@ class GoBuilder(Builder):
         kind = s.get("kind", "executable")
         if kind not in KINDS:
             raise ManifestError(f"components.{component.name}.kind: {kind!r} is not one of {', '.join(KINDS)}")
-        stem = s.get("exe") or component.name
-        if not _OUTPUT_NAME.match(stem) or ".." in stem:
-            raise ManifestError(f"components.{component.name}.exe: {stem!r} must be a plain file name (letters, digits, '.', '_', '-')")
+        stem = output_name(component, "exe", s.get("exe"))
         package = s.get("package", ".")
         if not isinstance(package, str) or package.startswith("/") or ".." in package.split("/"):
             raise ManifestError(f"components.{component.name}.package: {package!r} must be a package path inside the module")

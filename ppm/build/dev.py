@@ -29,6 +29,7 @@ import watchfiles
 
 from ppm import targets, toolchains
 from ppm.build.layout import Layout
+from ppm.build.localexec import _internal as run_internal
 from ppm.build.plan import synced_for
 from ppm.build.run import build
 from ppm.builders import REGISTRY
@@ -124,16 +125,9 @@ class DevLoop:
 
         shutil.rmtree(stage, ignore_errors=True)
         for cmd in run.stage:
-            op, first, second = cmd[0], expand(cmd[1]), cmd[2]
-            if op == "@write":  # @write FILE TEXT
-                Path(first).parent.mkdir(parents=True, exist_ok=True)
-                Path(first).write_text(second, encoding="utf-8")
-            elif op == "@copy":  # @copy SRC DST
-                dst = Path(expand(second))
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(first, dst)
-            else:
-                raise PpmError(f"ppm dev: unknown staging command {op}")
+            # the engine's own commands (@write's text is content, not a path: left as it is)
+            stage_cmd = [cmd[0], expand(cmd[1]), cmd[2] if cmd[0] == "@write" else expand(cmd[2]), *cmd[3:]]
+            run_internal("ppm dev: staging", stage_cmd, str(self.root))
         argv: list[str] = []
         for w in run.argv:
             if w.startswith("{tool:") and w.endswith("}"):

@@ -168,6 +168,7 @@ def _std_for(component: Component, ctx: PlanContext) -> tuple[str, list[str], di
         env, tools = _linker(component, ctx) if target.os != "wasi" else ({}, [])
         return "cargo", [], env, tools
     build_std = ctx.toolchains.get("cargo-build-std")
+    _refuse_if_unlike_lock(component, triple, build_std)
     if build_std is None or not build_std.usable:
         why = build_std.note if build_std is not None else "not looked up"
         raise ToolchainError(
@@ -183,6 +184,12 @@ def _std_for(component: Component, ctx: PlanContext) -> tuple[str, list[str], di
     return "cargo-build-std", ["-Zbuild-std=std,panic_abort"], env, tools
 
 
+def _refuse_if_unlike_lock(component: Component, triple: str, tc: Toolchain | None) -> None:
+    """A toolchain the lock records differently than found here: the note says which and what to do."""
+    if tc is not None and tc.info.get("lock-mismatch"):
+        raise ToolchainError(f"component {component.name!r}: building Rust for {triple} needs {tc.name}, but {tc.note}")
+
+
 def _linker(component: Component, ctx: PlanContext) -> tuple[dict[str, str], list[str]]:
     """The linker for another target: mingw-w64 for Windows (zig cc would need cargo-zigbuild's
     rewriting of rustc's arguments), zig cc at the glibc floor for Linux."""
@@ -191,6 +198,7 @@ def _linker(component: Component, ctx: PlanContext) -> tuple[dict[str, str], lis
     var = "CARGO_TARGET_" + triple.upper().replace("-", "_")
     if target.os == "windows":
         mingw = ctx.toolchains.get("mingw")
+        _refuse_if_unlike_lock(component, triple, mingw)
         if mingw is None or not mingw.usable:
             raise ToolchainError(f"component {component.name!r}: building Rust for {triple} needs mingw-w64 as the linker: "
                                  f"{mingw.note if mingw else 'not looked up'}",
@@ -200,6 +208,7 @@ def _linker(component: Component, ctx: PlanContext) -> tuple[dict[str, str], lis
         # zig cc rejects rustc's --stack-first; LLVM's wasm-ld links against wasi-libc (its
         # library path comes with the toolchain's environment).
         wasm_ld = ctx.toolchains.get("wasm-ld")
+        _refuse_if_unlike_lock(component, triple, wasm_ld)
         if wasm_ld is None or not wasm_ld.usable:
             raise ToolchainError(f"component {component.name!r}: building Rust for {triple} needs wasm-ld and wasi-libc: "
                                  f"{wasm_ld.note if wasm_ld else 'not looked up'}",

@@ -250,12 +250,19 @@ def loads(text: str, path: Path | str = LOCK) -> Lock:
         plats = t.get("platform") or {}
         if not isinstance(plats, dict) or not all(isinstance(v, dict) for v in plats.values()):
             raise err(header, f"toolchain.{name}.platform must be a table of tables")
+        if not _TOOL_NAME.fullmatch(name) or not _TOOL_VERSION.fullmatch(t["version"]):
+            raise err(header, f"toolchain {name!r} version {t['version']!r} is refused: a toolchain's name and version "
+                              f"become a directory name (letters, digits, '.', '_', '+', '~', '-')")
         for plat, pin in plats.items():
             arts = pin.get("artifacts") if isinstance(pin, dict) else None
             if not isinstance(arts, list) or not all(isinstance(a, dict) and isinstance(a.get("path"), str)
                                                      and isinstance(a.get("hash"), str)
                                                      and type(a.get("size", 0)) is int for a in arts):
                 raise err(header, f"toolchain.{name}.platform.{plat}: `artifacts` must list {{path, hash, size}} tables")
+            problem = _toolchain_platform_problem(plat, pin)
+            if problem:
+                raise err(f"[toolchain.{_bare_or_quoted(name)}.platform.{_bare_or_quoted(plat)}]",
+                          f"toolchain.{name}.platform.{plat} is refused: {problem}")
         lock.toolchains[name] = Toolchain(name, t["version"], t["source"], t["digest"], {k: dict(v) for k, v in plats.items()})
     known = {"ecosystem", "name", "version", "source", "components", "features", "dependencies", "artifacts", "targets"}
     for key, p in (data.get("package") or {}).items():
@@ -299,6 +306,61 @@ def loads(text: str, path: Path | str = LOCK) -> Lock:
             if dep not in lock.packages:
                 raise err(f"[package.{_str(pkg.key)}]", f"package {pkg.key!r} depends on {dep!r}, which is not in the lock")
     return lock
+
+
+# A toolchain's platform entries: ppm downloads and unpacks what a provisioned one names, and
+# compares a build machine's tools with what a found one records. A pull request can edit them.
+_TOOL_NAME = re.compile(r"[a-z][a-z0-9-]{0,63}")
+_TOOL_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_~-]{0,99}")
+_PLATFORM = re.compile(r"[a-z0-9]+(?:-[a-z0-9_]+)+")
+_INSTALL_KINDS = ("zip", "tgz", "pip", "nuitka")
+_REGISTRIES = ("pypi", "npm")
+_SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
+_SRI = re.compile(r"sha(?:256|384|512)-[A-Za-z0-9+/]+={0,2}")
+_SEGMENT = re.compile(r"[A-Za-z0-9@+_~-][A-Za-z0-9@+_.~=-]*")
+_DEB_LABEL = re.compile(r"deb:[a-z0-9][a-z0-9+.-]*=[A-Za-z0-9.+~:_-]+")
+
+
+def _relative_ok(path: str) -> bool:
+    """A relative path whose every segment is a plain name (no '..', no '.', nothing hidden)."""
+    return bool(path) and len(path) <= 500 and all(_SEGMENT.fullmatch(seg) for seg in path.split("/"))
+
+
+def _toolchain_platform_problem(plat: str, pin: dict[str, Any]) -> str:
+    """Why a toolchain's platform entry cannot be used ('' when it can)."""
+    if not _PLATFORM.fullmatch(plat):
+        return f"{plat!r} is not a platform name (like linux-x86_64)"
+    kind = pin.get("kind")
+    arts = pin["artifacts"]
+    if kind == "found":
+        version = pin.get("version")
+        if not isinstance(version, str) or not _TOOL_VERSION.fullmatch(version):
+            return "a found toolchain's `version` must be a plain version string"
+        if not arts:
+            return "a found toolchain's record lists nothing that identifies it"
+        for a in arts:
+            if not (_DEB_LABEL.fullmatch(a["path"]) or _relative_ok(a["path"])):
+                return f"{a['path']!r} is neither a relative path nor a deb:NAME=VERSION label"
+            if not _SHA256.fullmatch(a["hash"]):
+                return f"{a['path']}: hash {a['hash']!r} is not sha256:<64 hex digits>"
+        return ""
+    if kind not in _INSTALL_KINDS:
+        return f"kind {kind!r} is not one of {', '.join((*_INSTALL_KINDS, 'found'))}"
+    if pin.get("registry") not in _REGISTRIES:
+        return f"registry {pin.get('registry')!r} is not one of {', '.join(_REGISTRIES)}"
+    if not isinstance(pin.get("package"), str) or not pin["package"]:
+        return "`package` must name the registry's package"
+    binary = pin.get("binary", "")
+    if not isinstance(binary, str) or (binary and not _relative_ok(binary)):
+        return f"binary {binary!r} must be a relative path inside the install (no '..', no leading '/')"
+    if not arts:
+        return "it lists no artifact to download"
+    for a in arts:
+        if not _relative_ok(a["path"].removeprefix("@")):
+            return f"artifact path {a['path']!r} must be a relative path under the registry's file root"
+        if not (_SHA256.fullmatch(a["hash"]) or _SRI.fullmatch(a["hash"])):
+            return f"artifact {a['path']}: hash {a['hash']!r} is not sha256:<hex> nor an npm sha512-<base64> integrity"
+    return ""
 
 
 def _npm_path_ok(path: object, name: str) -> bool:

@@ -96,8 +96,9 @@ def record_targets(pkgs: list[Package], roots: Sequence[Root], targets: Sequence
 
 
 def lock_project(root: Path, *, http: HttpClient, old: Lock | None = None, upgrade: bool | Iterable[str] = False,
-                 registries: Mapping[str, str] | None = None) -> Lock:
-    """Resolve the project at `root` into a new Lock (not written)."""
+                 registries: Mapping[str, str] | None = None, record_found: bool = True) -> Lock:
+    """Resolve the project at `root` into a new Lock (not written). `record_found=False` keeps
+    the old lock's records of found toolchains and records none from this machine (`--check`)."""
 
     m = manifest_mod.load(root)
     urls = registry_urls(registries, root=root)
@@ -108,5 +109,5 @@ def lock_project(root: Path, *, http: HttpClient, old: Lock | None = None, upgra
     lock = Lock(manifest_digest=request.digest(m.dependencies, comp_deps, targets, urls, builders))
     for p in resolve_roots(roots, targets, http=http, registries=urls, old=old, upgrade=upgrade):
         lock.add(p)
-    lock.toolchains = toolchains.pin_project(m, old, upgrade)
+    lock.toolchains = toolchains.pin_project(m, old, upgrade, record_found=record_found)
     return lock

@@ -22,6 +22,11 @@ class Toolchain:
     note: str = ""  # when not usable: what to do about it
     # Facts a builder plans with, e.g. cargo's "sysroot" (where each target's std would be).
     info: dict[str, str] = field(default_factory=dict)
+    # For a toolchain found on the machine: what identifies it, as (label, "sha256:<hex>", size)
+    # triples with no machine paths in them ("bin/go", "lib/rustlib/src/rust/library",
+    # "deb:rustc-web=1.96.0-1" for a Debian package's installed file list). `ppm lock` records
+    # them; a build compares them with the lock's record (ppm/lockfile/toolchains.py).
+    parts: tuple[tuple[str, str, int], ...] = ()
 
 
 def identity(*parts: str) -> str:

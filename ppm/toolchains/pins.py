@@ -9,6 +9,9 @@ from typing import Any
 from ppm.targets import host_platform
 
 PROVISIONED = ("zig", "esbuild", "pyinstaller", "nuitka")
+# Found on the machine (not downloaded) for cross builds, and recorded in the lock all the same:
+# what identifies each (Toolchain.parts) is written by `ppm lock` and checked by every build.
+FOUND_RECORDED = ("go", "cargo-build-std", "mingw", "wasm-ld")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,24 @@ class Pin:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Pin:
         return cls(**{**data, "artifacts": tuple(Artifact(**a) for a in data["artifacts"])})
+
+
+@dataclass(frozen=True)
+class FoundRecord:
+    """What the lock records of a found toolchain for one host platform."""
+
+    name: str
+    platform: str
+    version: str
+    parts: tuple[tuple[str, str, int], ...]  # (label, "sha256:<hex>", size), as Toolchain.parts
+
+
+class LockedPins(dict[str, Pin]):
+    """The lock's pins for this machine, and its records of the found toolchains (`found`)."""
+
+    def __init__(self, pins: dict[str, Pin] | None = None, found: dict[str, FoundRecord] | None = None) -> None:
+        super().__init__(pins or {})
+        self.found: dict[str, FoundRecord] = dict(found or {})
 
 
 def _pypi(path: str, sha256: str, size: int) -> Artifact:

@@ -5,6 +5,7 @@ depends on."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -19,7 +20,7 @@ from typing import Any
 from ppm.core.fsutil import sha256_file
 from ppm.toolchains.base import Toolchain, identity
 
-_PROBES_VERSION = 2  # 2: probes record the resolved binary (cargo's sysroot comes from it)
+_PROBES_VERSION = 3  # 2: probes record the resolved binary (cargo's sysroot comes from it); 3: parts
 
 # How to find the tools ppm does not provision, and what to tell a user who lacks one.
 _INSTALL_HINTS = {
@@ -46,6 +47,7 @@ class _Probe:
     sha256: str  # of the tool's main binary
     witnesses: list[list[Any]] = field(default_factory=list)  # [path, size, mtime_ns], or [path, None, None] if absent
     path: str = ""  # the resolved binary the answer is about (rustup proxies resolve to a toolchain's rustc)
+    parts: list[list[Any]] = field(default_factory=list)  # [label, "sha256:<hex>", size]: see Toolchain.parts
 
 
 class ProbeCache:
@@ -54,7 +56,8 @@ class ProbeCache:
         self.changed = False
         try:
             data = json.loads(path.read_text())
-            self.entries: dict[str, dict[str, Any]] = data["probes"] if data.get("version") == _PROBES_VERSION else {}
+            # Keys carry the probe format's version (see _probe): one file serves several ppm versions.
+            self.entries: dict[str, dict[str, Any]] = data["probes"] if isinstance(data.get("probes"), dict) else {}
         except (OSError, ValueError, KeyError, TypeError):
             self.entries = {}
 
@@ -114,7 +117,10 @@ class _ProbeFailed(Exception):
 
 def _version_of(line: str) -> str:
     m = re.search(r"\b(\d+\.\d+(?:\.\d+)?)", line)
-    return m.group(1) if m else line
+    if m:
+        return m.group(1)
+    last = line.split()[-1] if line.split() else line  # "x86_64-w64-mingw32-gcc (GCC) 12-win32" -> "12-win32"
+    return last if last[:1].isdigit() else line
 
 
 def _missing(name: str, why: str = "") -> Toolchain:
@@ -123,14 +129,90 @@ def _missing(name: str, why: str = "") -> Toolchain:
 
 
 def _found(name: str, argv: list[str], where: str, probe: _Probe) -> Toolchain:
+    parts = tuple((str(label), str(h), int(size)) for label, h, size in probe.parts)
     return Toolchain(name, probe.version, f"found {where}: {argv[0]} ({probe.lines[0]})", argv, {},
-                     identity(name, *probe.lines, probe.sha256), True)
+                     identity(name, *probe.lines, probe.sha256, *(f"{label}={h}" for label, h, _ in parts)), True,
+                     parts=parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# What identifies a found toolchain, for the lock: content digests under path-free labels.
+
+_DPKG_INFO = "/var/lib/dpkg/info"
+
+
+def _file_part(label: str, path: str) -> list[Any]:
+    real = os.path.realpath(path)
+    return [label, "sha256:" + sha256_file(real), os.path.getsize(real)]
+
+
+def _tree_part(label: str, root: str) -> list[Any]:
+    """One digest over a directory tree: every file's relative path and content digest (a
+    symbolic link's target instead of its content), in sorted order. No mtimes, no owners."""
+    root = os.path.realpath(root)
+    h = hashlib.sha256()
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        dirnames[:] = [d for d in dirnames if d not in links]
+        for f in sorted([*filenames, *links]):
+            full = os.path.join(dirpath, f)
+            rel = os.path.relpath(full, root).replace(os.sep, "/")
+            if os.path.islink(full):
+                h.update(f"{rel}\0->{os.readlink(full)}\n".encode())
+            elif os.path.isfile(full):
+                total += os.path.getsize(full)
+                h.update(f"{rel}\0{sha256_file(full)}\n".encode())
+    return [label, "sha256:" + h.hexdigest(), total]
+
+
+def _deb_parts(paths: Iterable[str]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """(parts, witnesses) for the Debian packages that own `paths`: one part per package,
+    labelled `deb:NAME=VERSION`, whose digest is that of dpkg's list of the package's installed
+    files and their MD5s (the package's content as shipped). Nothing where dpkg is not."""
+    query = shutil.which("dpkg-query")
+    real = sorted({os.path.realpath(p) for p in paths if os.path.exists(p)})
+    if query is None or not os.path.isdir(_DPKG_INFO) or not real:
+        return [], []
+    try:
+        r = subprocess.run([query, "-S", *real], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        pkgs = sorted({o.strip() for line in r.stdout.splitlines() if ": /" in line and not line.startswith("diversion ")
+                       for o in line.split(": /", 1)[0].split(",") if o.strip()})
+        if not pkgs:
+            return [], []
+        r = subprocess.run([query, "-W", "-f", "${binary:Package}\t${Package}\t${Version}\n", *pkgs],
+                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return [], []
+    parts: list[list[Any]] = []
+    witnesses: list[list[Any]] = []
+    for line in sorted(set(r.stdout.splitlines())):
+        fields = line.split("\t")
+        if len(fields) != 3 or not fields[2]:
+            continue
+        md5 = next((m for m in (os.path.join(_DPKG_INFO, f"{n}.md5sums") for n in fields[:2]) if os.path.isfile(m)), None)
+        if md5 is not None:
+            parts.append([f"deb:{fields[1]}={fields[2]}", "sha256:" + sha256_file(md5), os.path.getsize(md5)])
+            witnesses.append(_stat(md5))
+    return parts, witnesses
+
+
+def _with_parts(probe: _Probe, files: Iterable[tuple[str, str]] = (), trees: Iterable[tuple[str, str]] = (),
+                owned: Iterable[str] = ()) -> _Probe:
+    """`probe` with the parts that identify the tool: files and trees by content, and the Debian
+    packages owning `owned` (their file lists become witnesses too: an upgrade reprobes)."""
+    debs, witnesses = _deb_parts(owned)
+    probe.parts = [*(_file_part(label, p) for label, p in files), *(_tree_part(label, t) for label, t in trees), *debs]
+    every = [*probe.witnesses, *witnesses]
+    probe.witnesses = [w for i, w in enumerate(every) if w not in every[:i]]
+    return probe
 
 
 def _probe(cache: ProbeCache, name: str, argv: list[str], measure: Callable[[], _Probe], extra: str = "") -> _Probe:
     """A cached probe of the tool `argv` (as found, not resolved: rustup proxies dispatch on
     argv[0]). The key holds the resolved path too, so retargeting a symlink reprobes."""
-    key = "|".join([name, *argv, os.path.realpath(argv[0]), extra])
+    key = "|".join([f"v{_PROBES_VERSION}", name, *argv, os.path.realpath(argv[0]), extra])
     probe = cache.get(key)
     if probe is None:
         probe = measure()
@@ -253,8 +335,9 @@ def _find_go(cache: ProbeCache) -> Toolchain:
     go = (_which("go", os.path.join(goroot, "bin")) if goroot else None) or _which("go") or _which("go", "/usr/local/go/bin")
     if go is None:
         return _missing("go")
+    simple = _simple_probe("go", [go], ["version"])
     try:
-        probe = _probe(cache, "go", [go], _simple_probe("go", [go], ["version"]))
+        probe = _probe(cache, "go", [go], lambda: _with_parts(simple(), [("bin/go", go)], owned=[go]))
     except _ProbeFailed as e:
         return _missing("go", f"found {go} but {e}")
     tc = _found("go", [go], "on PATH" if _which("go") == go else f"in {os.path.dirname(go)}", probe)
@@ -285,7 +368,13 @@ def _find_cargo_build_std(cache: ProbeCache) -> Toolchain:
         def measure(cargo: str = cargo, real_rustc: str = real_rustc, src: str = src) -> _Probe:
             witnesses = [_stat(os.path.realpath(cargo)), _stat(real_rustc), _stat(src)]
             lines = _run_version([cargo, "--version"])[:1] + _run_version([real_rustc, "--version"])[:1]
-            return _Probe(_version_of(lines[0]), lines, sha256_file(real_rustc), witnesses, real_rustc)
+            library = os.path.dirname(os.path.dirname(src))
+            # The library's top (its Cargo.lock) and std's manifest witness the sources: an
+            # upgrade replaces them; an edit inside the tree by hand is not noticed until then.
+            witnesses += [_stat(os.path.realpath(library)), _stat(os.path.join(library, "Cargo.lock"))]
+            probe = _Probe(_version_of(lines[0]), lines, sha256_file(real_rustc), witnesses, real_rustc)
+            return _with_parts(probe, [("bin/cargo", cargo), ("bin/rustc", real_rustc)],
+                               [("lib/rustlib/src/rust/library", library)], [cargo, real_rustc, src])
 
         try:
             probe = _probe(cache, "cargo-build-std", [cargo], measure, real_rustc)
@@ -312,8 +401,13 @@ def _find_mingw(cache: ProbeCache) -> Toolchain:
     gcc = _which("x86_64-w64-mingw32-gcc")
     if gcc is None:
         return _missing("mingw")
+    # The driver alone says little: the linker (binutils) and the C runtime it links are the
+    # rest of the tool; Debian's packages of them identify those.
+    crt = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(gcc))), "x86_64-w64-mingw32", "lib", "libmsvcrt.a")
+    owned = [gcc, *(p for p in (_which("x86_64-w64-mingw32-ld"), crt) if p)]
+    simple = _simple_probe("mingw", [gcc], ["--version"])
     try:
-        probe = _probe(cache, "mingw", [gcc], _simple_probe("mingw", [gcc], ["--version"]))
+        probe = _probe(cache, "mingw", [gcc], lambda: _with_parts(simple(), [("bin/x86_64-w64-mingw32-gcc", gcc)], owned=owned))
     except _ProbeFailed as e:
         return _missing("mingw", f"found {gcc} but {e}")
     return _found("mingw", [gcc], "on PATH", probe)
@@ -330,8 +424,11 @@ def _find_wasm_ld(cache: ProbeCache) -> Toolchain:
                    if os.path.isfile(os.path.join(r, "lib", "wasm32-wasi", "libc.a"))), None)
     if libdir is None:
         return _missing("wasm-ld", f"found {ld} but no wasi-libc (lib/wasm32-wasi/libc.a) in {', '.join(roots)}")
+    libc = os.path.join(libdir, "libc.a")
+    simple = _simple_probe("wasm-ld", [ld], ["--version"], [libc])
     try:
-        probe = _probe(cache, "wasm-ld", [ld], _simple_probe("wasm-ld", [ld], ["--version"], [os.path.join(libdir, "libc.a")]),
+        probe = _probe(cache, "wasm-ld", [ld],
+                       lambda: _with_parts(simple(), [("bin/wasm-ld", ld), ("lib/wasm32-wasi/libc.a", libc)], owned=[ld, libc]),
                        libdir)
     except _ProbeFailed as e:
         return _missing("wasm-ld", f"found {ld} but {e}")

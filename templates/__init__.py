@@ -6,12 +6,23 @@ import os
 import re
 import shutil
 import tempfile
+import tomllib
 from pathlib import Path
 
 from ppm.core.errors import PpmError
 from ppm.core.fsutil import umask
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+
+def needs_lock(project: Path) -> bool:
+    """True when the project's ppm.toml declares dependencies: `ppm lock` comes before `ppm build`."""
+    try:
+        data = tomllib.loads((project / "ppm.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    comps = data.get("components", {})
+    return bool(data.get("dependencies")) or any(isinstance(c, dict) and c.get("dependencies") for c in comps.values())
 
 
 def templates_root() -> Path:

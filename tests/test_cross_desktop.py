@@ -11,12 +11,14 @@ import json
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import foreign
 import pytest
 
 from helpers import run_ppm
+from registry_server import RegistryServer
 
 pytestmark = pytest.mark.slow
 
@@ -36,21 +38,25 @@ def _missing() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def desktop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], dict, float]:
+def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str], dict, float]]:
     missing = _missing()
     if missing:
         pytest.skip("cross toolchains missing (.ci/needs-cross.sh installs them): " + "; ".join(missing))
     from ppm.core.paths import toolchains_dir
 
     base = tmp_path_factory.mktemp("desktop")
-    env = {"PPM_CACHE_DIR": str(base / "cache"), "PPM_TOOLCHAINS_DIR": str(toolchains_dir()), "PPM_OFFLINE": "1"}
-    run_ppm("init", "dt", "--template", "desktop", cwd=base, env=env)
-    root = base / "dt"
-    t = time.perf_counter()
-    p = run_ppm("build", "--json", *TARGET_ARGS, cwd=root, env=env, timeout=1800)
-    seconds = time.perf_counter() - t
-    print(f"cold build of the desktop template for {', '.join(TARGETS)}: {seconds:.0f} s")
-    return root, env, json.loads(p.stdout), seconds
+    # React comes from npm: the fixtures' react, react-dom and scheduler, served on 127.0.0.1
+    with RegistryServer() as srv:
+        env = {"PPM_CACHE_DIR": str(base / "cache"), "PPM_TOOLCHAINS_DIR": str(toolchains_dir()), "PPM_OFFLINE": "0",
+               **srv.env()}
+        run_ppm("init", "dt", "--template", "desktop", cwd=base, env=env)
+        root = base / "dt"
+        run_ppm("lock", cwd=root, env=env)
+        t = time.perf_counter()
+        p = run_ppm("build", "--json", *TARGET_ARGS, cwd=root, env=env, timeout=1800)
+        seconds = time.perf_counter() - t
+        print(f"cold build of the desktop template for {', '.join(TARGETS)}: {seconds:.0f} s")
+        yield root, env, json.loads(p.stdout), seconds
 
 
 def _lines(stdout: str, goos: str, goarch: str) -> None:
@@ -86,6 +92,8 @@ def test_host_bundle_runs_alone(desktop, tmp_path: Path) -> None:  # type: ignor
     assert sorted(p.name for p in out.iterdir()) == ["index.html", "ui.css", "ui.js"]
     assert '<script src="ui.js">' in (out / "index.html").read_text()
     assert ".app" in (out / "ui.css").read_text()
+    js = (out / "ui.js").read_text()
+    assert "react.dev/errors/" in js and "clicked " in js  # React (from the lock) and the template's App
 
 
 def test_aarch64_bundle_runs_under_qemu(desktop) -> None:  # type: ignore[no-untyped-def]

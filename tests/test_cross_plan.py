@@ -21,6 +21,7 @@ from ppm.core.manifest import Manifest
 from ppm.core.manifest import load as _load
 from ppm.templates import create
 from ppm.toolchains import Toolchain
+from registry_server import RegistryServer
 
 
 def load(root: Path) -> Manifest:
@@ -194,7 +195,10 @@ def test_esbuild_declares_css_static_files_and_assets(desktop: Manifest) -> None
 
 def test_macos_is_refused_naming_the_sdk(tmp_path: Path, ppm_cache: Path) -> None:
     root = create(tmp_path / "dt", "desktop")
-    p = run_ppm("build", "--target", "host", "--target", "macos-arm64", cwd=root, check=False)
+    with RegistryServer() as srv:  # the template's React, from the npm fixtures
+        env = {**srv.env(), "PPM_OFFLINE": "0"}
+        run_ppm("lock", cwd=root, env=env)
+        p = run_ppm("build", "--target", "host", "--target", "macos-arm64", cwd=root, check=False, env=env)
     assert p.returncode == 1, p.stderr
     assert f"target macos-arm64 cannot be built from this {targets.host().name} machine: it needs Apple's macOS SDK" in p.stderr
     assert not (root / "dist").exists()  # refused before anything ran

@@ -15,6 +15,10 @@ from pathlib import Path
 import pytest
 
 from helpers import run_ppm
+from ppm import toolchains
+from ppm.core.paths import toolchains_dir
+from ppm.lockfile import model
+from registry_server import FIXTURES, RegistryServer
 
 
 def _missing_toolchains() -> list[str]:
@@ -136,3 +140,38 @@ def test_graph_of_the_template(demo) -> None:  # type: ignore[no-untyped-def]
     g = json.loads(run_ppm("graph", "--json", cwd=root, env=env).stdout)
     edges = {(e["from"], e["to"]) for e in g["edges"]}
     assert {("app", "core"), ("app", "cmath"), ("app", "zigz"), ("app", "ui")} <= edges
+
+
+def test_desktop_ui_bundles_react_from_the_lock(tmp_path: Path) -> None:
+    """The desktop template's UI depends on react and react-dom from npm: `ppm lock` pins them
+    (and scheduler) from a registry speaking npm's protocol on 127.0.0.1 (the fixtures: the real
+    packages trimmed to their production builds), `ppm build ui` installs the verified tarballs
+    into ui/node_modules and esbuild bundles React for the browser."""
+    if not toolchains.resolve(["esbuild"], provision=False)["esbuild"].usable:
+        pytest.skip("esbuild is not provisioned (`ppm toolchain list --provision`)")
+    with RegistryServer() as srv:
+        env = {"PPM_CACHE_DIR": str(tmp_path / "cache"), "PPM_TOOLCHAINS_DIR": str(toolchains_dir()), "PPM_OFFLINE": "0",
+               **srv.env()}
+        init = run_ppm("init", "dt", "--template", "desktop", cwd=tmp_path, env=env)
+        root = tmp_path / "dt"
+        assert "ppm lock && ppm build" in init.stderr  # the template declares npm dependencies: lock first
+        p = run_ppm("build", "ui", cwd=root, env=env, check=False)
+        assert p.returncode != 0 and "run `ppm lock`" in p.stderr, p.stderr
+        run_ppm("lock", cwd=root, env=env)
+        lock = model.read(root / "ppm.lock")
+        want = {"react": "19.3.1", "react-dom": "19.3.1", "scheduler": "0.28.0"}
+        assert {p.name: p.version for p in lock.by_ecosystem("npm")} == want
+        for name, version in want.items():
+            doc = json.loads((FIXTURES / f"npm/{name}.json").read_text())
+            (art,) = lock.packages[f"npm:{name}@{version}"].artifacts
+            assert art.hash == doc["versions"][version]["dist"]["integrity"]
+        s = json.loads(run_ppm("build", "ui", "--json", cwd=root, env=env).stdout)
+    assert sorted((root / "ui/node_modules").iterdir()) == [root / "ui/node_modules" / n for n in sorted(want)]
+    (ui,) = [a for a in s["actions"] if a["id"] == "ui:bundle"]
+    assert {"ui.js", "ui.css", "index.html"} <= set(ui["outputs"])
+    (bundle,) = (root / ".ppm/out").rglob("ui.js")
+    js = bundle.read_text()
+    assert hashlib.sha256(js.encode()).hexdigest() == ui["outputs"]["ui.js"]["sha256"]
+    # React's production build (its minified errors point at react.dev) with react-dom's client,
+    # and the template's App
+    assert "react.dev/errors/" in js and "clicked " in js and len(js) > 100_000

@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create a new project: a small real polyglot app (Rust, C, Zig, TypeScript, Java, Python host)."""
         from ppm.cli import ui
-        from ppm.templates import create
+        from ppm.templates import create, needs_lock
 
         dest = create(path, template)
-        ui.info(f"created {dest.name} in {dest}; next: cd {path} && ppm build")
+        # a template with dependencies (the desktop one's React) is locked first: that reaches its registries
+        steps = "ppm lock && ppm build" if needs_lock(dest) else "ppm build"
+        ui.info(f"created {dest.name} in {dest}; next: cd {path} && {steps}")

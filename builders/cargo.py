@@ -89,7 +89,12 @@ class CargoBuilder(Builder):
             offline = not _has_dependencies(manifest) and not component.dependencies.get("cargo")
         argv = [f"{{tool:{tool}}}", "build", "--profile", profile, "--locked", *std_argv]
         # Crates ppm synced from ppm.lock: offline, from the vendored copies.
-        if ctx.synced.cargo_args:
+        sources: list[list[str]] = []
+        if ctx.synced.cargo_args and tool == "cargo-build-std":
+            write, prefix, merged = _merged_sources(component, ctx.synced.cargo_args)
+            sources.append(write)
+            argv = [*prefix, *argv, *merged]
+        elif ctx.synced.cargo_args:
             argv += ctx.synced.cargo_args
         elif offline:
             argv.append("--offline")
@@ -108,7 +113,7 @@ class CargoBuilder(Builder):
             Action(
                 component=component.name,
                 name="build",
-                commands=[*_linker_script(std_env), argv, ["@copy", built, f"{{out}}/{lib_file}"]],
+                commands=[*_linker_script(std_env), *sources, argv, ["@copy", built, f"{{out}}/{lib_file}"]],
                 outputs=[lib_file],
                 inputs=inputs,
                 scanned_dirs=scanned,
@@ -221,6 +226,40 @@ def _linker(component: Component, ctx: PlanContext) -> tuple[dict[str, str], lis
                  "PPM_ZIG_CC_TARGET": target.zig_triple, "ZIG_GLOBAL_CACHE_DIR": "{state}/zig-cache",
                  "ZIG_LOCAL_CACHE_DIR": "{state}/zig-cache"}, ["zig"])
     return {}, []
+
+
+# -Zbuild-std with crates ppm vendored: both std's dependencies (vendored with Rust's sources) and
+# the crate's (vendored by `ppm sync`) replace crates.io, and cargo takes one replacement. This
+# joins them into one directory source of links, in {state}, before cargo runs; a crate both
+# hold is the same crates.io release (the same name-version directory), taken once.
+_MERGE_SOURCES = """#!/bin/sh
+set -eu
+dest=$1; ours=$2; shift 2
+rm -rf "$dest"; mkdir -p "$dest"
+std=${PPM_RUST_SRC_VENDOR:?the Rust library sources hold no vendor directory, so the crates std needs cannot be found offline}
+for c in "$ours"/* "$std"/*; do
+  [ -d "$c" ] || continue
+  n=$(basename "$c")
+  [ -e "$dest/$n" ] || ln -s "$c" "$dest/$n"
+done
+exec "$@"
+"""
+
+
+def _merged_sources(component: Component, synced: tuple[str, ...]) -> tuple[list[str], list[str], list[str]]:
+    """(the command writing the joining script, the words that run cargo through it, cargo's
+    arguments for the joined source: later than the toolchain's own --config, so theirs win)."""
+    ours = next((a.split("=", 1)[1].strip('"') for a in synced if a.startswith("source.ppm-vendor.directory=")), None)
+    if ours is None:
+        raise ToolchainError(f"component {component.name!r}: cannot tell where `ppm sync` vendored its crates "
+                             f"(cargo arguments {' '.join(synced)})", hint="run `ppm sync` again")
+    merged = "{state}/cargo-sources"
+    script = "{state}/merge-cargo-sources"
+    # A new source name: cargo keeps the first definition of a source's directory, but the
+    # last word on what replaces crates.io.
+    return (["@write", script, _MERGE_SOURCES, "755"], [script, merged, ours],
+            ["--offline", "--config", 'source.crates-io.replace-with="ppm-joined"',
+             "--config", f'source.ppm-joined.directory="{merged}"'])
 
 
 _ZIG_CC_LINKER = '#!/bin/sh\nexec {tool:zig} cc -target "$PPM_ZIG_CC_TARGET" "$@"\n'

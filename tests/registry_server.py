@@ -262,12 +262,12 @@ def cargo_index_path(name: str) -> str:
     return f"{n[:2]}/{n[2:4]}/{n}"
 
 
-def cargo_crate(root: Path, name: str, versions: list[dict]) -> None:
+def cargo_crate(root: Path, name: str, versions: list[dict], lib_rs: str = "//! test crate\n") -> None:
     """versions: [{"vers": "1.0.0", "deps": [{"name", "req", "features", "optional", "default_features",
-    "target", "kind"}], "features": {...}, "yanked": False}]"""
+    "target", "kind"}], "features": {...}, "yanked": False}]; lib_rs: every version's src/lib.rs"""
     lines = []
     for v in versions:
-        content = _tgz({f"{name}-{v['vers']}/Cargo.toml": _crate_toml(name, v), f"{name}-{v['vers']}/src/lib.rs": "//! test crate\n"})
+        content = _tgz({f"{name}-{v['vers']}/Cargo.toml": _crate_toml(name, v), f"{name}-{v['vers']}/src/lib.rs": lib_rs})
         _write(root, f"cargo/crates/{name}-{v['vers']}.crate", content)
         deps = [{"name": d["name"], "req": d.get("req", "*"), "features": d.get("features", []),
                  "optional": d.get("optional", False), "default_features": d.get("default_features", True),

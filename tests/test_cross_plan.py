@@ -14,7 +14,7 @@ import pytest
 from helpers import run_ppm
 from ppm import targets
 from ppm.builders import REGISTRY, check_manifest
-from ppm.builders.base import PlanContext
+from ppm.builders.base import PlanContext, Synced
 from ppm.core.action import Action
 from ppm.core.errors import ManifestError, ToolchainError
 from ppm.core.manifest import Manifest
@@ -158,6 +158,31 @@ def test_cargo_builds_std_from_source_otherwise(desktop: Manifest, tmp_path: Pat
     assert a.env["PPM_ZIG_CC_TARGET"] == "aarch64-linux-gnu.2.17"
     (w,) = plan(desktop, "core", WINDOWS, toolchains=tcs)
     assert w.env["CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER"] == "{tool:mingw}" and w.tools == ["cargo-build-std", "mingw"]
+
+
+def test_build_std_with_synced_crates_joins_both_sources(desktop: Manifest, tmp_path: Path) -> None:
+    """std's crates (Rust's sources) and the crate's (ppm's vendor) both replace crates.io:
+    cargo runs through a script joining them into one directory source, which replaces crates.io
+    after the toolchain's own --config, so it wins; nothing machine-specific enters the action."""
+    synced = Synced(cargo_args=("--offline", "--config", 'source.crates-io.replace-with="ppm-vendor"',
+                                "--config", 'source.ppm-vendor.directory="{project}/.ppm/vendor/cargo"'))
+    tcs = {"cargo": _tc("cargo", sysroot=str(tmp_path)), "cargo-build-std": _tc("cargo-build-std")}
+    c = desktop.components["core"]
+    (a,) = map(_lists, REGISTRY["cargo"]().plan(c, PlanContext(desktop.root, AARCH64, {}, tcs, synced=synced)))
+    _, merge, build, _ = a.commands
+    assert merge[:2] == ["@write", "{state}/merge-cargo-sources"] and merge[3] == "755"
+    assert '"$PPM_RUST_SRC_VENDOR"' not in merge[2] and "${PPM_RUST_SRC_VENDOR:?" in merge[2]
+    assert build[:4] == ["{state}/merge-cargo-sources", "{state}/cargo-sources", "{project}/.ppm/vendor/cargo",
+                         "{tool:cargo-build-std}"]
+    i = build.index('source.ppm-joined.directory="{state}/cargo-sources"')
+    assert build[i - 4:i] == ["--offline", "--config", 'source.crates-io.replace-with="ppm-joined"', "--config"]
+    assert not any("ppm-vendor" in w for w in build) and "-Zbuild-std=std,panic_abort" in build
+    # with rustup's std, the synced crates are used as they are
+    (tmp_path / "lib/rustlib/aarch64-unknown-linux-gnu/lib").mkdir(parents=True)
+    (b,) = map(_lists, REGISTRY["cargo"]().plan(c, PlanContext(desktop.root, AARCH64, {}, tcs, synced=synced)))
+    cmd = b.commands[1]
+    i = cmd.index("--offline")
+    assert cmd[0] == "{tool:cargo}" and cmd[i:i + 5] == list(synced.cargo_args)
 
 
 def test_cargo_names_the_missing_std_and_both_fixes(desktop: Manifest, tmp_path: Path) -> None:

@@ -392,6 +392,8 @@ def _find_cargo_build_std(cache: ProbeCache) -> Toolchain:
         # This cargo must run this rustc (not the first one on PATH), and the sources it
         # builds std from use unstable features: RUSTC_BOOTSTRAP lets a stable rustc do that.
         tc.env = {"RUSTC": real_rustc, "RUSTC_BOOTSTRAP": "1"}
+        if os.path.isdir(vendor):  # for a crate with locked dependencies: see builders/cargo.py
+            tc.env["PPM_RUST_SRC_VENDOR"] = vendor
         tc.info["sysroot"] = sysroot
         return tc
     return _missing("cargo-build-std")

@@ -96,6 +96,16 @@ def main() -> None:
     from ppm.core.paths import toolchains_dir
 
     env = {**os.environ, "PPM_CACHE_DIR": str(work / "cache"), "PPM_TOOLCHAINS_DIR": str(toolchains_dir()), "PPM_OFFLINE": "1"}
+    # The template's React comes from npm: locked from the test fixtures, served on 127.0.0.1, and
+    # installed into ui/node_modules (where the script's esbuild finds it too) before either build.
+    sys.path.insert(0, str(REPO / "tests"))
+    from registry_server import RegistryServer
+
+    with RegistryServer() as srv:
+        npm = {**env, **srv.env(), "PPM_OFFLINE": "0"}
+        _timed([sys.executable, "-m", "ppm", "lock"], root, npm)
+        _timed([sys.executable, "-m", "ppm", "sync"], root, npm)
+        env.update(srv.env())  # the lock was made against these URLs (nothing is fetched from now on)
     ppm = [sys.executable, "-m", "ppm", "build", *[w for t in ("host", *TARGETS[1:]) for w in ("--target", t)]]
 
     by_hand = work / "by-hand.sh"

@@ -60,7 +60,7 @@ class CargoBuilder(Builder):
         """Looked up, not required: which one a cross build uses is decided while planning."""
         if target == targets.host():
             return ()
-        return ("cargo-build-std", {"windows": "mingw", "wasi": "wasm-ld"}.get(target.os, "zig"))
+        return ("cargo-build-std", {"windows": "mingw", "wasi": "wasm-ld"}.get(target.os, "zig"), "rust-std")
 
     def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
         s = component.settings
@@ -170,6 +170,9 @@ def _std_for(component: Component, ctx: PlanContext) -> tuple[str, list[str], di
     if target == targets.host() or not ctx.toolchains:
         return "cargo", [], {}, []
     if _has_std(cargo, triple):  # rustup's std: only the linker is ours to give (rustup ships rust-lld for wasm)
+        rust_std = ctx.toolchains.get("rust-std")
+        if rust_std is not None and f"lib/rustlib/{triple}/lib" in rust_std.info.get("differ", "").split(","):
+            _refuse_if_unlike_lock(component, triple, rust_std)
         env, tools = _linker(component, ctx) if target.os != "wasi" else ({}, [])
         return "cargo", [], env, tools
     build_std = ctx.toolchains.get("cargo-build-std")

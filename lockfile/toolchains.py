@@ -2,8 +2,8 @@
 
 Provisioned ones (zig, esbuild, PyInstaller, Nuitka) are pinned for every host platform ppm
 knows a build for, so a locked build runs the same tools on every machine. Found ones a cross
-build uses (go, mingw-w64, wasm-ld, a Rust with its library sources: ppm.toolchains.
-FOUND_RECORDED) cannot be downloaded; the lock records, per host platform, what identifies the
+build uses (go, mingw-w64, wasm-ld, a Rust with its library sources, rustup's std for the
+project's targets: ppm.toolchains.FOUND_RECORDED) cannot be downloaded; the lock records, per host platform, what identifies the
 one `ppm lock` found there (content digests of its binaries and sources, and of the Debian
 packages they came from), `kind = "found"`:
 
@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +56,21 @@ FOUND = "found"  # the `kind` of a found toolchain's platform entry
 FOUND_SOURCE = "found on the machine (what identifies it is recorded per platform)"
 
 
+def _targets(manifest: Manifest) -> list[targets_mod.Target]:
+    out = []
+    for n in manifest.targets:
+        try:
+            out.append(targets_mod.get(n))
+        except LookupError:
+            continue
+    return out
+
+
 def used_toolchains(manifest: Manifest, among: Iterable[str] = PROVISIONED, *, optional: bool = False) -> list[str]:
     """The toolchains (of `among`: by default the provisioned ones) any component's builder may
     run for any of the project's targets (with `optional`, those it may pick while planning too)."""
     check_manifest(manifest)
-    tlist = []
-    for n in manifest.targets:
-        try:
-            tlist.append(targets_mod.get(n))
-        except LookupError:
-            continue
+    tlist = _targets(manifest)
     names: set[str] = set()
     for c in manifest.components.values():
         bcls = REGISTRY[c.builder]
@@ -138,6 +144,9 @@ def pin_project(manifest: Manifest, old: model.Lock | None, upgrade: bool | Iter
         plats = {p: dict(e) for p, e in prev.platforms.items() if e.get("kind") == FOUND} if prev is not None else {}
         if record_found and (here not in plats or upgraded(name)):
             tc = toolchains_mod.resolve([name], provision=False)[name]
+            if name == "rust-std":  # rustup's std for the project's targets only, not every one installed
+                wanted = {f"lib/rustlib/{t.rust_triple}/lib" for t in _targets(manifest)}
+                tc = replace(tc, parts=tuple(p for p in tc.parts if p[0] in wanted))
             if tc.usable and tc.parts:
                 plats[here] = found_entry(tc)
             else:  # not here (any more): nothing to record for this platform

@@ -249,3 +249,65 @@ def test_a_found_record_cannot_become_a_download_nor_a_pin_a_record() -> None:
         locked.host_pins(model.loads(as_record), "linux-x86_64")
     pins = locked.host_pins(model.loads(_lock("go", "1.26.8", GO_FOUND)), "linux-x86_64")
     assert dict(pins) == {} and pins.found["go"].parts == (("bin/go", "sha256:" + "d" * 64, 1),)
+
+
+def _fake_rustup(base: Path) -> Path:
+    """A Rust installation laid out as rustup lays one out, with the std of two other targets.
+    Stand-ins, because rustup's dist server is out of reach here (REFERENCE.md): `rustup target
+    add` cannot install a real one; the probe only reads the layout and the files' bytes."""
+    for tool in ("cargo", "rustc"):
+        exe = base / "bin" / tool
+        exe.parent.mkdir(parents=True, exist_ok=True)
+        exe.write_text(f"#!/bin/sh\necho '{tool} 1.95.0 (stand-in)'\n")
+        exe.chmod(0o755)
+    for triple in ("aarch64-unknown-linux-gnu", "x86_64-pc-windows-gnu"):
+        lib = base / "lib/rustlib" / triple / "lib"
+        lib.mkdir(parents=True)
+        (lib / "libstd-0123.rlib").write_bytes(f"std for {triple}".encode())
+    return base
+
+
+def test_rustups_target_std_is_recorded_for_the_projects_targets(tmp_path: Path, ppm_cache: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    rust = _fake_rustup(tmp_path / "rust")
+    path = f"{rust / 'bin'}:{os.environ['PATH']}"
+    monkeypatch.setenv("PATH", path)
+    tc = toolchains.resolve(["rust-std"], provision=False)["rust-std"]
+    assert tc.usable and tc.version == "1.95.0"
+    assert {label for label, _, _ in tc.parts} == {"lib/rustlib/aarch64-unknown-linux-gnu/lib",
+                                                   "lib/rustlib/x86_64-pc-windows-gnu/lib"}
+    root = tmp_path / "r"
+    (root / "core/src").mkdir(parents=True)
+    (root / "ppm.toml").write_text(RUST_PROJECT)
+    (root / "core/Cargo.toml").write_text('[package]\nname = "core"\nversion = "0.1.0"\nedition = "2021"\n\n'
+                                          '[lib]\nname = "rcore"\ncrate-type = ["staticlib"]\n')
+    (root / "core/Cargo.lock").write_text('version = 4\n\n[[package]]\nname = "core"\nversion = "0.1.0"\n')
+    (root / "core/src/lib.rs").write_text("")
+    env = {"PATH": path}
+    run_ppm("lock", cwd=root, env=env)
+    here = toolchains.host_platform()
+    entry = model.read(root / "ppm.lock").toolchains["rust-std"].platforms[here]
+    # the project targets linux-aarch64: Windows' std, installed too, is not the lock's business
+    assert [a["path"] for a in entry["artifacts"]] == ["lib/rustlib/aarch64-unknown-linux-gnu/lib"]
+
+    # rustup updated aarch64's std since the lock was written: the build says so before running
+    (rust / "lib/rustlib/aarch64-unknown-linux-gnu/lib/libstd-0123.rlib").write_bytes(b"another std")
+    p = run_ppm("build", "--target", "linux-aarch64", cwd=root, env=env, check=False)
+    assert p.returncode == 1, p.stderr
+    err = " ".join(p.stderr.split())
+    assert ("component 'core': building Rust for aarch64-unknown-linux-gnu needs rust-std, but the rust-std found here "
+            f"is not the one ppm.lock records for {here}: locked 1.95.0 (lib/rustlib/aarch64-unknown-linux-gnu/lib ") in err, err
+    assert "`ppm lock --upgrade-package toolchain:rust-std`" in err
+    assert not (root / "dist").exists()
+
+
+def test_a_target_std_not_installed_here_is_not_a_difference() -> None:
+    aarch64 = ("lib/rustlib/aarch64-unknown-linux-gnu/lib", "sha256:" + "a" * 64, 1)
+    windows = ("lib/rustlib/x86_64-pc-windows-gnu/lib", "sha256:" + "b" * 64, 1)
+    rec = FoundRecord("rust-std", "linux-x86_64", "1.95.0", (aarch64, windows))
+    tc = Toolchain("rust-std", "1.95.0", "found", ["/x/cargo"], {}, "id", True, parts=(windows,))
+    assert check_found(tc, rec) is tc  # aarch64's std is not here: cargo builds it from source instead
+    changed = Toolchain("rust-std", "1.95.0", "found", ["/x/cargo"], {}, "id", True,
+                        parts=((windows[0], "sha256:" + "c" * 64, 1),))
+    bad = check_found(changed, rec)
+    assert not bad.usable and bad.info["differ"] == "lib/rustlib/x86_64-pc-windows-gnu/lib"

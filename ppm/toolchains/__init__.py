@@ -22,6 +22,7 @@ from ppm.core.paths import cache_dir, toolchains_dir
 from ppm.targets import host_platform
 from ppm.toolchains.base import Report, Toolchain
 from ppm.toolchains.pins import (
+    FOUND_BY_PART,
     FOUND_RECORDED,
     PINS,
     PROVISIONED,
@@ -41,7 +42,7 @@ from ppm.toolchains.provisioning import (
 )
 
 KNOWN = ("cargo", "cc", "zig", "esbuild", "pyinstaller", "native-image", "javac", "go", "cargo-build-std", "mingw", "nuitka",
-         "wasm-ld")
+         "wasm-ld", "rust-std")
 
 __all__ = [
     "FOUND_RECORDED", "KNOWN", "PINS", "PROVISIONED", "Artifact", "FoundRecord", "LockedPins", "Pin", "Report",
@@ -98,6 +99,10 @@ def check_found(tc: Toolchain, rec: FoundRecord) -> Toolchain:
         return replace(tc, note=f"{tc.note}; ppm.lock records {tc.name} {rec.version} for {rec.platform}{install}")
     want = {(label, h) for label, h, _ in rec.parts}
     have = {(label, h) for label, h, _ in tc.parts}
+    if tc.name in FOUND_BY_PART:  # only the parts both have: see FOUND_BY_PART
+        both = {label for label, _ in want} & {label for label, _ in have}
+        want = {p for p in want if p[0] in both}
+        have = {p for p in have if p[0] in both}
     if want == have:
         return tc
 
@@ -107,7 +112,8 @@ def check_found(tc: Toolchain, rec: FoundRecord) -> Toolchain:
     note = (f"the {tc.name} found here is not the one ppm.lock records for {rec.platform}: locked {rec.version} "
             f"({show(want - have)}), found {tc.version} ({show(have - want)}); install the locked one{install}, or run "
             f"`ppm lock --upgrade-package toolchain:{tc.name}` to record the one found here")
-    return replace(tc, usable=False, note=note, info={**tc.info, "lock-mismatch": "1"})
+    differ = ",".join(sorted({label for label, _ in want ^ have}))
+    return replace(tc, usable=False, note=note, info={**tc.info, "lock-mismatch": "1", "differ": differ})
 
 
 def list_all(*, provision: bool = False) -> list[Toolchain]:

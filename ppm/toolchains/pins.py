@@ -11,7 +11,10 @@ from ppm.targets import host_platform
 PROVISIONED = ("zig", "esbuild", "pyinstaller", "nuitka")
 # Found on the machine (not downloaded) for cross builds, and recorded in the lock all the same:
 # what identifies each (Toolchain.parts) is written by `ppm lock` and checked by every build.
-FOUND_RECORDED = ("go", "cargo-build-std", "mingw", "wasm-ld")
+FOUND_RECORDED = ("go", "cargo-build-std", "mingw", "wasm-ld", "rust-std")
+# Recorded per part (rustup's std per target): a build checks the parts both the lock and this
+# machine have (a target std missing here is built from source instead, or refused as such).
+FOUND_BY_PART = ("rust-std",)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ppm import targets
 from ppm.core.fsutil import sha256_file
 from ppm.toolchains.base import Toolchain, identity
 
@@ -33,6 +34,8 @@ _INSTALL_HINTS = {
                         "`apt-get install rustc-web cargo-web rust-web-src`, or set PPM_RUST_BUILD_STD to a directory "
                         "holding such cargo and rustc"),
     "mingw": "install mingw-w64 (`apt-get install gcc-mingw-w64-x86-64`) or put x86_64-w64-mingw32-gcc on PATH",
+    "rust-std": ("`rustup target add TRIPLE` installs a target's std beside the compiler (without one, ppm builds std "
+                 "from Rust's sources: the cargo-build-std toolchain)"),
     "wasm-ld": ("install LLVM's wasm-ld and wasi-libc (Debian: `apt-get install lld wasi-libc`), or set WASI_SYSROOT "
                 "to a wasi-sdk sysroot"),
 }
@@ -441,5 +444,39 @@ def _find_wasm_ld(cache: ProbeCache) -> Toolchain:
     return tc
 
 
+def _find_rust_std(cache: ProbeCache) -> Toolchain:
+    """The std rustup installed for other targets beside cargo's rustc (<sysroot>/lib/rustlib/
+    <triple>/lib; the host's own comes with the compiler): one part per target, by content."""
+    cargo = _find_cargo(cache)
+    sysroot = cargo.info.get("sysroot") if cargo.usable else None
+    if not sysroot:
+        return _missing("rust-std", cargo.note or "no cargo")
+    base = os.path.join(sysroot, "lib", "rustlib")
+    host = targets.host().rust_triple
+    try:
+        triples = sorted(d for d in os.listdir(base) if d != host and os.path.isdir(os.path.join(base, d, "lib")))
+    except OSError:
+        triples = []
+    if not triples:
+        return _missing("rust-std", f"the cargo in use has no std installed for a target other than {host}")
+    dirs = [os.path.join(base, t, "lib") for t in triples]
+
+    def measure() -> _Probe:
+        # every file's stat witnesses the digests (a few hundred stats, no reads, per build)
+        files = sorted(os.path.join(dp, f) for d in dirs for dp, _, fs in os.walk(d) for f in fs)
+        probe = _Probe(cargo.version, [f"rust-std {' '.join(triples)} ({cargo.source})"], "",
+                       [_stat(base), *(_stat(d) for d in dirs), *(_stat(f) for f in files)])
+        probe.parts = [_tree_part(f"lib/rustlib/{t}/lib", d) for t, d in zip(triples, dirs, strict=True)]
+        return probe
+
+    try:
+        probe = _probe(cache, "rust-std", cargo.argv[:1], measure, base)
+    except OSError as e:
+        return _missing("rust-std", f"could not read {base}: {e}")
+    tc = _found("rust-std", cargo.argv[:1], f"beside {cargo.argv[0]}", probe)
+    tc.info["sysroot"] = sysroot
+    return tc
+
+
 FINDERS.update({"go": _find_go, "cargo-build-std": _find_cargo_build_std, "mingw": _find_mingw,
-                 "wasm-ld": _find_wasm_ld})
+                 "wasm-ld": _find_wasm_ld, "rust-std": _find_rust_std})

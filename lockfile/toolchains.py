@@ -3,9 +3,9 @@
 Provisioned ones (zig, esbuild, PyInstaller, Nuitka) are pinned for every host platform ppm
 knows a build for, so a locked build runs the same tools on every machine. Found ones a cross
 build uses (go, mingw-w64, wasm-ld, a Rust with its library sources, rustup's std for the
-project's targets: ppm.toolchains.FOUND_RECORDED) cannot be downloaded; the lock records, per host platform, what identifies the
-one `ppm lock` found there (content digests of its binaries and sources, and of the Debian
-packages they came from), `kind = "found"`:
+project's targets: ppm.toolchains.FOUND_RECORDED) cannot be downloaded; the lock records, per
+host platform, what identifies the one `ppm lock` found there (content digests of its binaries
+and sources, and of the Debian packages they came from), `kind = "found"`:
 
     [toolchain.go.platform.linux-x86_64]
     kind = "found"
@@ -112,8 +112,8 @@ def found_entry(tc: Toolchain) -> dict[str, Any]:
 def from_found(name: str, platforms: dict[str, dict[str, Any]]) -> model.Toolchain:
     """The lock entry of a found toolchain from its per-platform records."""
     entries = dict(sorted(platforms.items()))
-    here = entries.get(host_platform())
-    version = str(here["version"]) if here else sorted(str(e.get("version", "")) for e in entries.values())[-1]
+    # the first platform's (by name), whichever machine writes it: each record has its own version
+    version = str(next(iter(entries.values())).get("version", ""))
     doc = json.dumps({"name": name, "platforms": entries}, sort_keys=True, separators=(",", ":"))
     return model.Toolchain(name, version, FOUND_SOURCE, "sha256:" + hashlib.sha256(doc.encode()).hexdigest(), entries)
 

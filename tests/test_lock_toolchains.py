@@ -311,3 +311,16 @@ def test_a_target_std_not_installed_here_is_not_a_difference() -> None:
                         parts=((windows[0], "sha256:" + "c" * 64, 1),))
     bad = check_found(changed, rec)
     assert not bad.usable and bad.info["differ"] == "lib/rustlib/x86_64-pc-windows-gnu/lib"
+
+
+def test_a_found_entry_does_not_depend_on_the_machine_writing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    def rec(version: str, digit: str) -> dict:
+        return {"kind": "found", "version": version, "artifacts": [{"path": "bin/go", "hash": "sha256:" + digit * 64, "size": 1}]}
+
+    plats = {"linux-x86_64": rec("1.26.8", "a"), "linux-aarch64": rec("1.26.7", "b")}
+    texts = set()
+    for here in ("linux-x86_64", "linux-aarch64"):
+        monkeypatch.setattr(locked, "host_platform", lambda here=here: here)
+        texts.add(model.dumps(model.Lock(toolchains={"go": locked.from_found("go", dict(reversed(plats.items())))})))
+    (text,) = texts
+    assert 'version = "1.26.7"' in text.split("[toolchain.go.platform")[0]

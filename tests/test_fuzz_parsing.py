@@ -27,9 +27,12 @@ source = "pypi:ziglang"
 digest = "sha256:11"
 
 [toolchain.zig.platform.linux-x86_64]
-kind = "wheel"
+binary = "ziglang/zig"
+kind = "zip"
+package = "ziglang"
+registry = "pypi"
 artifacts = [
-  { path = "z.whl", hash = "sha256:22", size = 3 },
+  { path = "packages/z.whl", hash = "sha256:2222222222222222222222222222222222222222222222222222222222222222", size = 3 },
 ]
 
 [package."npm:is-number@7.0.0"]

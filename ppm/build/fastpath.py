@@ -41,6 +41,12 @@ FORMAT = 1
 
 
 
+# Options that only matter when something runs: a no-op honours them by running nothing. (The
+# remote's URLs are checked by the full path; a no-op never reaches the remote.)
+REMOTE_VALUED = ("--remote-cache", "--remote-executor", "--remote-fallback")
+REMOTE_FLAGS = ("--remote-upload", "--no-remote-upload")
+
+
 def _parse(argv: list[str]) -> dict[str, Any] | None:
     """The few options a no-op can honour; anything else means: take the full path."""
     opts = {"json": False}
@@ -49,14 +55,27 @@ def _parse(argv: list[str]) -> dict[str, Any] | None:
         a = argv[i]
         if a == "--json":
             opts["json"] = True
-        elif a in ("-j", "--jobs") and i + 1 < len(argv) and argv[i + 1].isdigit():
+        elif (a in ("-j", "--jobs") and i + 1 < len(argv) and argv[i + 1].isdigit()) or (a in REMOTE_VALUED and i + 1 < len(argv) and _remote_value(a, argv[i + 1])):
             i += 1
-        elif (a.startswith("-j") and a[2:].isdigit()) or (a.startswith("--jobs=") and a[7:].isdigit()):
+        elif a in REMOTE_FLAGS or _remote_option(a) or (a.startswith("-j") and a[2:].isdigit()) or (a.startswith("--jobs=") and a[7:].isdigit()):
             pass
         else:
             return None
         i += 1
     return opts
+
+
+def _remote_option(arg: str) -> bool:
+    """`--remote-…=VALUE` with a plausible value."""
+    option, eq, value = arg.partition("=")
+    return bool(eq) and option in REMOTE_VALUED and _remote_value(option, value)
+
+
+def _remote_value(option: str, value: str) -> bool:
+    """A plausible value (anything odd takes the full path, which names the mistake)."""
+    if option == "--remote-fallback":
+        return value in ("local", "none")
+    return value.startswith(("grpc://", "grpcs://", "http://", "https://"))
 
 
 def try_noop(argv: list[str]) -> int | None:
@@ -140,6 +159,8 @@ def record(root: str | os.PathLike[str], plan: Plan, engine: Engine, results: li
         for rel in pa.action.scanned_dirs:
             paths.add(str(root / rel))
         res = engine.results[pa.id]
+        if res.lazy:
+            continue  # held remotely (see ppm.build.record): nothing here to watch, nothing needed here
         for rel in res.outputs:
             paths.add(str(Path(res.out_dir) / rel))
     for b in bundles:

@@ -126,6 +126,41 @@ def test_clean_build_executes_nothing_locally(farm: Farm, tmp_path: Path, ppm_ca
     assert bundle(a) == bundle(b)
 
 
+def test_second_build_after_remote_execution_is_a_noop_without_fetching(farm: Farm, tmp_path: Path, ppm_cache: Path) -> None:
+    a, env = checkout(tmp_path, "a", uuid.uuid4().hex)
+    env = {**env, **farm.env}
+    s, _ = build(a, env, "--remote-executor", farm.url)
+    assert s["actions_remote_executed"] == 4
+    cas = Path(env["PPM_CACHE_DIR"]) / "store" / "cas"
+
+    def local_blobs() -> set[str]:
+        return {p.name for p in cas.rglob("*") if p.is_file()}
+
+    def materialized() -> dict[str, bool]:
+        return {x["id"]: Path(next(iter(x["outputs"].values()))["path"]).exists() for x in s["actions"]}
+
+    blobs, placed = local_blobs(), materialized()
+    assert placed["mathx:link"] is False and placed["app:link"] is True
+    # The no-op fast path answers, with the same options: nothing was downloaded for it.
+    p = run_ppm("build", "--json", "--remote-executor", farm.url, cwd=a, env=env)
+    again = json.loads(p.stdout)
+    assert again.get("fast_path") is True and again["actions_up_to_date"] == 4, p.stderr
+    # The full path (--explain skips the fast path) agrees: up to date from the record, the
+    # remote outputs still remote, and nothing fetched; without any remote as well.
+    for args in (["--remote-executor", farm.url, "--explain"], ["--explain"]):
+        full, p = build(a, env, *args)
+        assert full["actions_up_to_date"] == 4 and full["actions_remote_cached"] == 0, p.stderr
+        assert not full.get("fast_path")
+        assert local_blobs() == blobs and materialized() == placed
+    # A change reruns what it reaches, remotely; the untouched library is not fetched for it.
+    (a / "app/src/main.c").write_text((a / "app/src/main.c").read_text().replace("2, 3", "2, 4"))
+    s3, p = build(a, env, "--remote-executor", farm.url)
+    assert s3["actions_remote_executed"] == 2 and s3["actions_up_to_date"] == 2, p.stderr
+    assert materialized()["mathx:link"] is False
+    (exe,) = (a / "dist").glob("*/app")
+    assert subprocess.run(["env", "-i", str(exe)], capture_output=True, text=True, check=True).stdout == "6\n"
+
+
 def test_unmatched_platform_waits_then_fails_naming_it(farm: Farm, tmp_path: Path, ppm_cache: Path) -> None:
     other = tmp_path / "othercc"
     other.write_text("#!/bin/sh\nexec cc \"$@\"\n")

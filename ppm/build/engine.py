@@ -108,8 +108,8 @@ class Engine:
 
     def _still_there(self, pa: PlannedAction, ref: ActionRef, prev: dict[str, Any], res: Result) -> bool:
         """Whether the last build's outputs for this key are still good: materialized and
-        untouched, or held remotely (lazy) and not needed here. A lazy action now needed here
-        is fetched; False when that fails (the action is then looked up or run anew)."""
+        untouched, or held remotely (lazy) and not needed here. A lazy action now needed for
+        the bundle is fetched; False when that fails (the action is then looked up or run anew)."""
         outputs = {rel: OutputFile.from_json(v) for rel, v in prev["outputs"].items()}
         origin = prev.get("lazy")
         if not origin:
@@ -118,7 +118,9 @@ class Engine:
             res.outputs = outputs
             return True
         res.outputs = outputs
-        if not self.needed_here(pa):
+        # Left remote until something needs it, whatever this build's remote: the bundle now,
+        # or a local action that reads it (_materialize_deps, which needs the remote then).
+        if pa.id not in self._finals:
             self._remote[pa.id] = (ref, ActionResult(outputs, origin=str(origin)))
             res.lazy = str(origin)
             return True

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 from collections.abc import Iterator
@@ -48,12 +49,14 @@ class Farm:
     def url(self) -> str:
         return self.server.url
 
-    def start_worker(self, i: int) -> subprocess.Popen:
+    def start_worker(self, i: int, *extra: str) -> subprocess.Popen:
         log = open(self.root / f"worker{i}.log", "ab")  # noqa: SIM115 - the process owns it
         env = {**os.environ, **self.env, "PPM_CACHE_DIR": str(self.root / f"worker{i}-cache")}
         p = subprocess.Popen([sys.executable, "-m", "ppm", "worker", "--server", self.url, "--jobs", "1",
-                              "--work-dir", str(self.root / f"worker{i}")], env=env, stdout=log,
+                              "--work-dir", str(self.root / f"worker{i}"), *extra], env=env, stdout=log,
                              stderr=subprocess.STDOUT, start_new_session=True)
+        if i == len(self.workers):
+            self.workers.append(p)
         self.workers[i] = p
         return p
 
@@ -310,3 +313,84 @@ def test_run_farm_script_serves_a_build_and_stops_cleanly(tmp_path: Path, ppm_ca
         shutil.rmtree(state, ignore_errors=True)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+@pytest.mark.slow
+def test_host_only_builder_goes_to_a_worker_of_the_target_platform(farm: Farm, tmp_path: Path, ppm_cache: Path) -> None:
+    """A PyInstaller component built for linux-x86_64 and linux-aarch64 with --remote-executor: the
+    aarch64 action carries OSFamily=linux, ISA=aarch64 and is run by the one worker that offers
+    ISA=aarch64 (`ppm worker --platform ISA=aarch64`).
+
+    What this proves: planning, the action's REAPI platform and the server's routing by it. What
+    it does not: there is no aarch64 machine here, so that worker is this x86-64 machine claiming
+    an extra ISA, and the "linux-aarch64" bundle it returns is an x86-64 executable. On a real
+    aarch64 worker the same action would freeze an aarch64 Python, whose pinned toolchain
+    identities differ from this machine's (see docs/remote.md: the action names this machine's)."""
+    from ppm import targets, toolchains
+
+    if targets.host().name != "linux-x86_64":
+        pytest.skip("the test names linux-x86_64 as the machine's own target")
+    tc = toolchains.resolve(["pyinstaller"], provision=False)["pyinstaller"]
+    if not tc.usable:
+        pytest.skip(f"pyinstaller is not provisioned: {tc.note}")
+    root = tmp_path / "plat"
+    (root / "app").mkdir(parents=True)
+    (root / "app/main.py").write_text(f"print('hello from {uuid.uuid4().hex}')\n")
+    (root / "ppm.toml").write_text(textwrap.dedent("""\
+        [project]
+        name = "plat"
+        version = "0.1.0"
+        entry = "app"
+        targets = ["linux-x86_64", "linux-aarch64"]
+
+        [components.app]
+        builder = "pyinstaller"
+        path = "app"
+        """))
+    env = {**farm.env, "PPM_CACHE_DIR": str(tmp_path / "cache"), "PPM_OFFLINE": "1"}
+    i = len(farm.workers)
+    worker = farm.start_worker(i, "--platform", "ISA=aarch64")
+    try:
+        farm.wait_connected(i)
+        s, p = build(root, env, "--remote-executor", farm.url)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+        farm.workers.pop()
+    assert "not built" not in p.stderr, p.stderr
+    assert set(s["bundles"]) == {"linux-x86_64", "linux-aarch64"}, p.stderr
+    arm = [a for a in s["actions"] if a["id"].startswith("linux-aarch64/")]
+    assert arm and all(a["status"] == "ran" and a["remote"] for a in arm), arm
+    # Which worker ran each aarch64 action, and what platform it carried, from the server itself:
+    # the action digest follows from the ingredients the record keeps (ppm.remote.mapping).
+    from ppm.build.store import ActionRef
+    from ppm.remote.cache import remote_action
+    from ppm.remote.reapi import ReapiClient
+
+    recorded = json.loads((root / ".ppm/actions.json").read_text())["actions"]
+    client = ReapiClient(farm.url)
+    try:
+        for a in s["actions"]:
+            ing = recorded[a["id"]]["ingredients"]
+            ra = remote_action(ActionRef(a["key"], a["id"], ing, root))
+            props = {(x.name, x.value) for x in ra.action.platform.properties}
+            result = client.get_action_result(ra.digest)
+            assert result is not None, a["id"]
+            ran_on = result.execution_metadata.worker
+            if a["id"].startswith("linux-aarch64/"):
+                assert {("ISA", "aarch64"), ("OSFamily", "linux")} <= props and ("ISA", "x86-64") not in props
+                assert ran_on.endswith(f"-{worker.pid}"), (ran_on, worker.pid)
+            else:
+                assert ("ISA", "x86-64") in props and ("ISA", "aarch64") not in props
+    finally:
+        client.close()
+    exe = root / "dist/linux-aarch64/app"
+    assert "hello from" in subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout  # x86-64 in truth: see above
+    # With the same executor, the next build is a no-op; without one, the full path names what
+    # this machine cannot build, in one line, and keeps the rest.
+    again, p = build(root, env, "--remote-executor", farm.url)
+    assert again.get("fast_path") is True, p.stderr
+    s2, p = build(root, {**env, "PPM_REMOTE_EXECUTOR": ""})
+    notes = [line for line in p.stderr.splitlines() if line.startswith("note: not built:")]
+    assert len(notes) == 1 and "linux-aarch64" in notes[0] and "worker of that platform" in notes[0], p.stderr
+    assert set(s2["bundles"]) == {"linux-x86_64"}

@@ -31,6 +31,7 @@ class Remote(Protocol):
     the executor for each action."""
 
     executes: bool  # whether actions run remotely (REAPI Execute), not only cached there
+    executor_url: str | None  # the executor, when `executes`
 
     def store(self, near: LocalStore) -> Store: ...
 
@@ -145,7 +146,12 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
         if plan.unbuildable:
             fastpath.forget(root)  # the no-op answer could not repeat the notes above: take the full path
         elif not components:
-            fastpath.record(root, plan, engine, results, bundle_files, summary)
+            # A plan that only a remote executor can carry out (actions for another platform) is a
+            # no-op only with that same executor: the fast path checks it.
+            elsewhere = any(pa.runs_on is not None for pa in plan.actions)
+            fastpath.record(root, plan, engine, results, bundle_files, summary,
+                            executor={"url": seams.executor_url if seams else None,
+                                      "toml": m.remote.get("executor")} if elsewhere else None)
         auto_prune(user, report=report)
         return summary
     finally:

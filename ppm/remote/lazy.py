@@ -29,6 +29,7 @@ class LazyRemote:
     def __init__(self, config: RemoteConfig, *, warn: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.executes = bool(config.executor)
+        self.executor_url = config.executor
         self.warn = warn
         self._store: RemoteStore | None = None
         self._executor: RemoteExecutor | None = None

@@ -45,11 +45,12 @@ TAIL_LINES = 30
 class Engine:
     """One build's run of a plan. `store` defaults to the local store in the user cache;
     `executor_for` chooses each action's executor, given the local one (default: it, for every
-    action); with `lazy_outputs`, outputs held only remotely are fetched only when needed here."""
+    action); with `lazy_outputs`, outputs held only remotely are fetched only when needed here
+    (the final outputs of the entry, or of the components in `want`)."""
 
     def __init__(self, plan: Plan, *, jobs: int, keep_going: bool = False, store: Store | None = None,
                  executor_for: Callable[[PlannedAction, Executor], Executor] | None = None,
-                 progress: Any = None, lazy_outputs: bool = False) -> None:
+                 progress: Any = None, lazy_outputs: bool = False, want: list[str] | None = None) -> None:
         self.plan = plan
         self.root = plan.root
         self.jobs = max(1, jobs)
@@ -64,9 +65,10 @@ class Engine:
         self.progress = progress
         self.lazy_outputs = lazy_outputs
         # The bundle is made from the entry component's last action; a project without an entry
-        # wants every component's last outputs. Those are always fetched.
+        # wants every component's last outputs, and so does a build of named components (`want`:
+        # `ppm run`, `ppm dev` use them). Those are always fetched.
         entry = plan.manifest.entry
-        self._finals = {f.id for (_t, c), f in plan.finals.items() if entry is None or c == entry}
+        self._finals = {f.id for (_t, c), f in plan.finals.items() if entry is None or c == entry or c in (want or ())}
         self._remote: dict[str, tuple[ActionRef, ActionResult]] = {}  # lazy action -> where its outputs are
         self._fetch_lock = threading.Lock()
         self.stat = StatCache(self.state / "statcache.json", self.root)

@@ -109,7 +109,7 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
         engine = Engine(plan, jobs=jobs or os.cpu_count() or 1, keep_going=keep_going, progress=progress,
                         store=LayeredStore(local, seams.store(local)) if seams else local,
                         executor_for=seams.executor_for if seams else None,
-                        lazy_outputs=bool(seams and seams.executes))
+                        lazy_outputs=bool(seams and seams.executes), want=components)
         summary = BuildSummary(m.name, [t.name for t in plan.targets], planned=len(plan.actions),
                                skipped_components=dict(plan.skipped),
                                unbuildable={f"{t}/{c}": why for (t, c), why in plan.unbuildable.items()})

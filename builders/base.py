@@ -49,6 +49,9 @@ class PlanContext:
     deps: dict[str, list[str]]  # needed component -> its outputs (relative to {dep:NAME})
     toolchains: dict[str, Toolchain] = field(default_factory=dict)
     synced: Synced = field(default_factory=Synced)
+    # A remote executor may run this target's actions on a machine of its own (make_plan's
+    # `elsewhere`): a builder that builds only for its own machine plans for it anyway.
+    native_elsewhere: bool = False
 
     def glob(self, component: Component, patterns: list[str], exclude: list[str] | tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
         """Project-relative files under the component matching any pattern (fnmatch over the
@@ -115,11 +118,11 @@ class NativeOnly(ToolchainError):
 def require_host(builder: str, ctx: PlanContext, component: str = "") -> None:
     """For toolchains that build only for the machine they run on (PyInstaller, Nuitka, native-image)."""
     host = targets.host()
-    if ctx.target != host:
+    if ctx.target != host and not ctx.native_elsewhere:
         who = f"component {component!r} ({builder})" if component else builder
         raise NativeOnly(f"{who} cannot be built for {ctx.target.name} from this {host.name} machine: "
                          f"{builder} builds only for the machine it runs on; a {ctx.target.name} machine "
-                         f"(or a remote worker of that platform, once ppm has them) would build it",
+                         f"(or, with --remote-executor, a worker of that platform) would build it",
                          hint=f"build the {ctx.target.name} bundle on a {ctx.target.name} machine")
 
 

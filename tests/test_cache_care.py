@@ -169,10 +169,11 @@ def test_prune_while_a_build_runs(tmp_path: Path, env: dict[str, str]) -> None:
     assert subprocess.run([str(root / "dist/linux-x86_64/app")], capture_output=True, text=True).stdout == "busy\n"
     # Every entry left names blobs that are there; the next build trusts only those.
     from ppm.build.localstore import LocalStore
+    from ppm.build.store import ActionRef
 
     store = LocalStore(prune.store_root())
     for (key,) in store._query("SELECT key FROM ac"):
-        assert store.get_action_result(key) is not None
+        assert store.get_action_result(ActionRef(key)) is not None
     assert "nothing to do" in run_ppm("build", cwd=root, env={**env, "CC": str(slow)}).stderr
 
 

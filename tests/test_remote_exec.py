@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 from collections.abc import Iterator
@@ -48,12 +49,14 @@ class Farm:
     def url(self) -> str:
         return self.server.url
 
-    def start_worker(self, i: int) -> subprocess.Popen:
+    def start_worker(self, i: int, *extra: str) -> subprocess.Popen:
         log = open(self.root / f"worker{i}.log", "ab")  # noqa: SIM115 - the process owns it
         env = {**os.environ, **self.env, "PPM_CACHE_DIR": str(self.root / f"worker{i}-cache")}
         p = subprocess.Popen([sys.executable, "-m", "ppm", "worker", "--server", self.url, "--jobs", "1",
-                              "--work-dir", str(self.root / f"worker{i}")], env=env, stdout=log,
+                              "--work-dir", str(self.root / f"worker{i}"), *extra], env=env, stdout=log,
                              stderr=subprocess.STDOUT, start_new_session=True)
+        if i == len(self.workers):
+            self.workers.append(p)
         self.workers[i] = p
         return p
 
@@ -124,6 +127,41 @@ def test_clean_build_executes_nothing_locally(farm: Farm, tmp_path: Path, ppm_ca
     s2, p = build(b, {**env_b, **farm.env}, "--remote-executor", farm.url)
     assert s2["actions_remote_cached"] == 4 and s2["actions_executed"] == 0, p.stderr
     assert bundle(a) == bundle(b)
+
+
+def test_second_build_after_remote_execution_is_a_noop_without_fetching(farm: Farm, tmp_path: Path, ppm_cache: Path) -> None:
+    a, env = checkout(tmp_path, "a", uuid.uuid4().hex)
+    env = {**env, **farm.env}
+    s, _ = build(a, env, "--remote-executor", farm.url)
+    assert s["actions_remote_executed"] == 4
+    cas = Path(env["PPM_CACHE_DIR"]) / "store" / "cas"
+
+    def local_blobs() -> set[str]:
+        return {p.name for p in cas.rglob("*") if p.is_file()}
+
+    def materialized() -> dict[str, bool]:
+        return {x["id"]: Path(next(iter(x["outputs"].values()))["path"]).exists() for x in s["actions"]}
+
+    blobs, placed = local_blobs(), materialized()
+    assert placed["mathx:link"] is False and placed["app:link"] is True
+    # The no-op fast path answers, with the same options: nothing was downloaded for it.
+    p = run_ppm("build", "--json", "--remote-executor", farm.url, cwd=a, env=env)
+    again = json.loads(p.stdout)
+    assert again.get("fast_path") is True and again["actions_up_to_date"] == 4, p.stderr
+    # The full path (--explain skips the fast path) agrees: up to date from the record, the
+    # remote outputs still remote, and nothing fetched; without any remote as well.
+    for args in (["--remote-executor", farm.url, "--explain"], ["--explain"]):
+        full, p = build(a, env, *args)
+        assert full["actions_up_to_date"] == 4 and full["actions_remote_cached"] == 0, p.stderr
+        assert not full.get("fast_path")
+        assert local_blobs() == blobs and materialized() == placed
+    # A change reruns what it reaches, remotely; the untouched library is not fetched for it.
+    (a / "app/src/main.c").write_text((a / "app/src/main.c").read_text().replace("2, 3", "2, 4"))
+    s3, p = build(a, env, "--remote-executor", farm.url)
+    assert s3["actions_remote_executed"] == 2 and s3["actions_up_to_date"] == 2, p.stderr
+    assert materialized()["mathx:link"] is False
+    (exe,) = (a / "dist").glob("*/app")
+    assert subprocess.run(["env", "-i", str(exe)], capture_output=True, text=True, check=True).stdout == "6\n"
 
 
 def test_unmatched_platform_waits_then_fails_naming_it(farm: Farm, tmp_path: Path, ppm_cache: Path) -> None:
@@ -275,3 +313,84 @@ def test_run_farm_script_serves_a_build_and_stops_cleanly(tmp_path: Path, ppm_ca
         shutil.rmtree(state, ignore_errors=True)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+@pytest.mark.slow
+def test_host_only_builder_goes_to_a_worker_of_the_target_platform(farm: Farm, tmp_path: Path, ppm_cache: Path) -> None:
+    """A PyInstaller component built for linux-x86_64 and linux-aarch64 with --remote-executor: the
+    aarch64 action carries OSFamily=linux, ISA=aarch64 and is run by the one worker that offers
+    ISA=aarch64 (`ppm worker --platform ISA=aarch64`).
+
+    What this proves: planning, the action's REAPI platform and the server's routing by it. What
+    it does not: there is no aarch64 machine here, so that worker is this x86-64 machine claiming
+    an extra ISA, and the "linux-aarch64" bundle it returns is an x86-64 executable. On a real
+    aarch64 worker the same action would freeze an aarch64 Python, whose pinned toolchain
+    identities differ from this machine's (see docs/remote.md: the action names this machine's)."""
+    from ppm import targets, toolchains
+
+    if targets.host().name != "linux-x86_64":
+        pytest.skip("the test names linux-x86_64 as the machine's own target")
+    tc = toolchains.resolve(["pyinstaller"], provision=False)["pyinstaller"]
+    if not tc.usable:
+        pytest.skip(f"pyinstaller is not provisioned: {tc.note}")
+    root = tmp_path / "plat"
+    (root / "app").mkdir(parents=True)
+    (root / "app/main.py").write_text(f"print('hello from {uuid.uuid4().hex}')\n")
+    (root / "ppm.toml").write_text(textwrap.dedent("""\
+        [project]
+        name = "plat"
+        version = "0.1.0"
+        entry = "app"
+        targets = ["linux-x86_64", "linux-aarch64"]
+
+        [components.app]
+        builder = "pyinstaller"
+        path = "app"
+        """))
+    env = {**farm.env, "PPM_CACHE_DIR": str(tmp_path / "cache"), "PPM_OFFLINE": "1"}
+    i = len(farm.workers)
+    worker = farm.start_worker(i, "--platform", "ISA=aarch64")
+    try:
+        farm.wait_connected(i)
+        s, p = build(root, env, "--remote-executor", farm.url)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+        farm.workers.pop()
+    assert "not built" not in p.stderr, p.stderr
+    assert set(s["bundles"]) == {"linux-x86_64", "linux-aarch64"}, p.stderr
+    arm = [a for a in s["actions"] if a["id"].startswith("linux-aarch64/")]
+    assert arm and all(a["status"] == "ran" and a["remote"] for a in arm), arm
+    # Which worker ran each aarch64 action, and what platform it carried, from the server itself:
+    # the action digest follows from the ingredients the record keeps (ppm.remote.mapping).
+    from ppm.build.store import ActionRef
+    from ppm.remote.cache import remote_action
+    from ppm.remote.reapi import ReapiClient
+
+    recorded = json.loads((root / ".ppm/actions.json").read_text())["actions"]
+    client = ReapiClient(farm.url)
+    try:
+        for a in s["actions"]:
+            ing = recorded[a["id"]]["ingredients"]
+            ra = remote_action(ActionRef(a["key"], a["id"], ing, root))
+            props = {(x.name, x.value) for x in ra.action.platform.properties}
+            result = client.get_action_result(ra.digest)
+            assert result is not None, a["id"]
+            ran_on = result.execution_metadata.worker
+            if a["id"].startswith("linux-aarch64/"):
+                assert {("ISA", "aarch64"), ("OSFamily", "linux")} <= props and ("ISA", "x86-64") not in props
+                assert ran_on.endswith(f"-{worker.pid}"), (ran_on, worker.pid)
+            else:
+                assert ("ISA", "x86-64") in props and ("ISA", "aarch64") not in props
+    finally:
+        client.close()
+    exe = root / "dist/linux-aarch64/app"
+    assert "hello from" in subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout  # x86-64 in truth: see above
+    # With the same executor, the next build is a no-op; without one, the full path names what
+    # this machine cannot build, in one line, and keeps the rest.
+    again, p = build(root, env, "--remote-executor", farm.url)
+    assert again.get("fast_path") is True, p.stderr
+    s2, p = build(root, {**env, "PPM_REMOTE_EXECUTOR": ""})
+    notes = [line for line in p.stderr.splitlines() if line.startswith("note: not built:")]
+    assert len(notes) == 1 and "linux-aarch64" in notes[0] and "worker of that platform" in notes[0], p.stderr
+    assert set(s2["bundles"]) == {"linux-x86_64"}

@@ -123,3 +123,24 @@ def test_retry_backs_off_on_transient_errors_only() -> None:
     with pytest.raises(ConnectionError):
         retry.call(down, transient=lambda e: True, policy=policy, sleep=sleeps.append)
     assert len(calls) == policy.attempts
+
+
+def test_the_no_op_fast_path_takes_remote_options_and_leaves_odd_ones_to_the_full_path() -> None:
+    from ppm.build.fastpath import _parse
+
+    assert _parse(["--json", "--remote-executor", "grpc://h:1", "--remote-fallback=local", "--no-remote-upload"]) == {
+        "json": True, "--remote-executor": "grpc://h:1", "--remote-fallback": "local"}
+    assert _parse(["--remote-cache=https://h/c", "-j2"]) == {"json": False, "--remote-cache": "https://h/c"}
+    # A malformed value is the full path's to name (exit 2), never a silent no-op.
+    for argv in (["--remote-cache", "ftp://x"], ["--remote-executor"], ["--remote-fallback", "sometimes"],
+                 ["--remote-cache=--json"]):
+        assert _parse(argv) is None, argv
+
+
+def test_an_action_for_another_target_carries_that_platform() -> None:
+    from ppm.build.store import ActionRef
+
+    ing = {"host": "linux-aarch64", "tools": {"pyinstaller": "abc"}}
+    assert ActionRef("k", ingredients=ing).platform == (
+        ("ISA", "aarch64"), ("OSFamily", "linux"), ("ppm-toolchain", "pyinstaller=abc"))
+    assert ("OSFamily", "windows") in ActionRef("k", ingredients={**ing, "host": "windows-x86_64"}).platform

@@ -106,8 +106,8 @@ def test_other_targets_build_what_they_can_and_name_the_rest(webapp) -> None:  #
     s = json.loads(p.stdout)
     notes = [line for line in p.stderr.splitlines() if line.startswith("note: not built:")]
     assert notes == [f"note: not built: component 'app' (PyInstaller) cannot be built for {t} from this {host} machine: "
-                     f"PyInstaller builds only for the machine it runs on; a {t} machine (or a remote worker of that "
-                     f"platform, once ppm has them) would build it" for t in ("linux-aarch64", "windows-x86_64")], p.stderr
+                     f"PyInstaller builds only for the machine it runs on; a {t} machine (or, with --remote-executor, a "
+                     f"worker of that platform) would build it" for t in ("linux-aarch64", "windows-x86_64")], p.stderr
     statuses = {a["id"]: a["status"] for a in s["actions"]}
     assert statuses[f"{host}/app:bundle"] in ("up-to-date", "cached")  # the host bundle is still there
     assert statuses["linux-aarch64/ui:bundle"] == "ran" and statuses["windows-x86_64/ui:bundle"] == "ran"

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ppm.build.results import ActionResult, OutputFile
-from ppm.build.store import Store
+from ppm.build.store import ActionRef, Store
 from ppm.core.fsutil import rmtree, sha256_file
 
 
@@ -32,21 +32,33 @@ def restore(store: Store, result: ActionResult, into: Path) -> None:
             raise CorruptEntry(f"{rel}: blob {blob.digest[:12]} missing or corrupt")
 
 
-def lookup(store: Store, key: str, into: Path) -> tuple[ActionResult | None, bool]:
-    """The cached result for `key` with its outputs restored under `into`, or None; and whether
+def lookup(store: Store, ref: ActionRef, into: Path) -> tuple[ActionResult | None, bool]:
+    """The cached result for `ref` with its outputs restored under `into`, or None; and whether
     a corrupt entry was found (and dropped) on the way."""
-    result = store.get_action_result(key)
+    result = store.get_action_result(ref)
     if result is None:
         return None, False
     try:
-        restore(store, result, into)
+        adopt(store, ref, result, into)
     except CorruptEntry:
-        store.drop_action_result(key)
         return None, True
     return result, False
 
 
-def record(store: Store, key: str, out_dir: Path, outputs: Iterable[str], log: bytes, log_file: Path) -> ActionResult:
+def adopt(store: Store, ref: ActionRef, result: ActionResult, into: Path) -> None:
+    """Restore `result`'s outputs under `into` (verified); a result that came from a remote is
+    then recorded in the store, so the next lookup is local. On a missing or corrupt blob the
+    entry is dropped and CorruptEntry raised."""
+    try:
+        restore(store, result, into)
+    except CorruptEntry:
+        store.drop_action_result(ref)
+        raise
+    if result.origin:
+        store.put_action_result(ref, result)
+
+
+def record(store: Store, ref: ActionRef, out_dir: Path, outputs: Iterable[str], log: bytes, log_file: Path) -> ActionResult:
     """Put a successful run's outputs (and its log, when it printed something) into the store,
     then its result: the entry appears only once every blob it names is there. `log_file` is a
     free scratch path the log is written to on its way into the store."""
@@ -56,5 +68,5 @@ def record(store: Store, key: str, out_dir: Path, outputs: Iterable[str], log: b
         log_file.write_bytes(log)
         stdout_digest = store.put_blob(log_file).digest
     result = ActionResult(dict(blobs), 0, stdout_digest)
-    store.put_action_result(key, result)
+    store.put_action_result(ref, result)
     return result

@@ -41,9 +41,15 @@ FORMAT = 1
 
 
 
+# Options that only matter when something runs: a no-op honours them by running nothing. (The
+# remote's URLs are checked by the full path; a no-op never reaches the remote.)
+REMOTE_VALUED = ("--remote-cache", "--remote-executor", "--remote-fallback")
+REMOTE_FLAGS = ("--remote-upload", "--no-remote-upload")
+
+
 def _parse(argv: list[str]) -> dict[str, Any] | None:
     """The few options a no-op can honour; anything else means: take the full path."""
-    opts = {"json": False}
+    opts: dict[str, Any] = {"json": False}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -51,12 +57,31 @@ def _parse(argv: list[str]) -> dict[str, Any] | None:
             opts["json"] = True
         elif a in ("-j", "--jobs") and i + 1 < len(argv) and argv[i + 1].isdigit():
             i += 1
-        elif (a.startswith("-j") and a[2:].isdigit()) or (a.startswith("--jobs=") and a[7:].isdigit()):
+        elif a in REMOTE_VALUED and i + 1 < len(argv) and _remote_value(a, argv[i + 1]):
+            opts[a] = argv[i + 1]
+            i += 1
+        elif _remote_option(a):
+            option, _, value = a.partition("=")
+            opts[option] = value
+        elif a in REMOTE_FLAGS or (a.startswith("-j") and a[2:].isdigit()) or (a.startswith("--jobs=") and a[7:].isdigit()):
             pass
         else:
             return None
         i += 1
     return opts
+
+
+def _remote_option(arg: str) -> bool:
+    """`--remote-…=VALUE` with a plausible value."""
+    option, eq, value = arg.partition("=")
+    return bool(eq) and option in REMOTE_VALUED and _remote_value(option, value)
+
+
+def _remote_value(option: str, value: str) -> bool:
+    """A plausible value (anything odd takes the full path, which names the mistake)."""
+    if option == "--remote-fallback":
+        return value in ("local", "none")
+    return value.startswith(("grpc://", "grpcs://", "http://", "https://"))
 
 
 def try_noop(argv: list[str]) -> int | None:
@@ -75,6 +100,13 @@ def try_noop(argv: list[str]) -> int | None:
         return None
     if not isinstance(rec, dict) or rec.get("format") != FORMAT or rec.get("ppm") != _version():
         return None
+    executor = rec.get("executor")
+    if executor is not None:
+        # Actions for another platform were run by a remote executor: only the same one makes
+        # this a no-op (without it, the full path names what this machine cannot build).
+        effective = opts.get("--remote-executor") or os.environ.get("PPM_REMOTE_EXECUTOR") or executor.get("toml")
+        if effective != executor.get("url"):
+            return None
     env = rec.get("env", {})
     for k in ENV_KEYS:
         if os.environ.get(k) != env.get(k):
@@ -122,8 +154,9 @@ def forget(root: str | os.PathLike[str]) -> None:
 
 
 def record(root: str | os.PathLike[str], plan: Plan, engine: Engine, results: list[Result], bundles: list[Path],
-           summary: BuildSummary) -> None:
-    """Write the record after a successful build (and the summary `--json` replays)."""
+           summary: BuildSummary, *, executor: dict[str, str | None] | None = None) -> None:
+    """Write the record after a successful build (and the summary `--json` replays). `executor`
+    (its URL, and ppm.toml's [remote] executor) when the build needed a remote executor."""
     from pathlib import Path
 
     from ppm.core.fsutil import atomic_write_text
@@ -140,6 +173,8 @@ def record(root: str | os.PathLike[str], plan: Plan, engine: Engine, results: li
         for rel in pa.action.scanned_dirs:
             paths.add(str(root / rel))
         res = engine.results[pa.id]
+        if res.lazy:
+            continue  # held remotely (see ppm.build.record): nothing here to watch, nothing needed here
         for rel in res.outputs:
             paths.add(str(Path(res.out_dir) / rel))
     for b in bundles:
@@ -183,7 +218,7 @@ def record(root: str | os.PathLike[str], plan: Plan, engine: Engine, results: li
         time.sleep(wait_ns / 1e9)
     rec = {"format": FORMAT, "ppm": _version(), "recorded_ns": time.time_ns(),
            "env": {k: os.environ.get(k) for k in ENV_KEYS}, "actions": len(plan.actions),
-           "files": files, "absent": absent}
+           "files": files, "absent": absent, "executor": executor}
     state = root / ".ppm"
     atomic_write_text(state / SUMMARY, json.dumps(summary.to_json()))
     atomic_write_text(state / RECORD, json.dumps(rec, separators=(",", ":")))

@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from ppm.build.plan import Plan, PlannedAction
+from ppm.build.platform import platform_of
 from ppm.build.results import OutputFile
 from ppm.build.statcache import StatCache
 from ppm.core.errors import ActionFailed
+
+__all__ = ["explain", "ingredients", "key_of", "platform_of"]
 
 
 def ingredients(pa: PlannedAction, plan: Plan, stat: StatCache,
@@ -52,8 +55,10 @@ def ingredients(pa: PlannedAction, plan: Plan, stat: StatCache,
         "src": pa.component.path,
         "env_deps": env_deps,
         # Toolchain identities already differ between machines; naming the machine that runs
-        # the action makes the REAPI platform (OS, ISA) a function of the key too.
-        "host": _host(),
+        # the action makes the REAPI platform (OS, ISA) a function of the key too. An action of a
+        # builder that builds only for its own machine (PyInstaller, ...) planned for another
+        # target runs on a machine of that target (a remote worker of its platform).
+        "host": pa.runs_on.name if pa.runs_on is not None else _host(),
         "target": pa.target.name,
         "tools": {t: tcs[t].identity for t in sorted(a.tools)},
         "settings": a.settings,

@@ -20,6 +20,7 @@ from pathlib import Path
 from ppm.build.layout import Layout
 from ppm.build.plan import Plan, PlannedAction
 from ppm.build.results import Cancelled, Execution
+from ppm.build.store import ActionRef
 from ppm.core.errors import ActionFailed
 from ppm.core.fsutil import rmtree
 
@@ -60,7 +61,7 @@ class LocalExecutor:
             raise ActionFailed(f"{pa.action.id}: toolchain {name!r} is not available")
         return list(tc.argv)
 
-    def execute(self, pa: PlannedAction, key: str) -> Execution:
+    def execute(self, pa: PlannedAction, ref: ActionRef) -> Execution:
         a = pa.action
         base = os.path.join(self.layout.tmp_root, f"act-{uuid.uuid4().hex[:12]}")
         out, work = base, base + ".work"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ppm.build.results import ActionResult, OutputFile
+from ppm.build.store import ActionRef
 from ppm.core.errors import CacheError
 from ppm.core.fsutil import link_or_copy, sha256_file
 
@@ -126,32 +127,33 @@ class LocalStore:
                 except FileNotFoundError:
                     pass
 
-    def get_action_result(self, key: str) -> ActionResult | None:
-        """The result recorded for `key`, if the entry is readable and every blob is present."""
+    def get_action_result(self, ref: ActionRef) -> ActionResult | None:
+        """The result recorded for the key, if the entry is readable and every blob is present."""
+        key = ref.key
         rows = self._query("SELECT outputs FROM ac WHERE key = ?", (key,))
         if not rows:
             return None
         try:
             result = ActionResult.from_json(json.loads(rows[0][0]))
         except (ValueError, KeyError, TypeError, IndexError, AttributeError):
-            self.drop_action_result(key)  # unreadable (or older-format) entry: a miss, never a hit
+            self.drop_action_result(ref)  # unreadable (or older-format) entry: a miss, never a hit
             return None
         digests = [o.digest for o in result.outputs.values()]
         if result.stdout_digest:
             digests.append(result.stdout_digest)
         if not all(self.has_blob(d) for d in digests):
-            self.drop_action_result(key)
+            self.drop_action_result(ref)
             return None
         self._query("UPDATE ac SET used = ? WHERE key = ?", (time.time_ns(), key))
         return result
 
-    def put_action_result(self, key: str, result: ActionResult) -> None:
-        """Record `key`'s result; call only once every blob it names is in the CAS."""
+    def put_action_result(self, ref: ActionRef, result: ActionResult) -> None:
+        """Record the key's result; call only once every blob it names is in the CAS."""
         value = json.dumps(result.to_json(), separators=(",", ":"))
-        self._query("INSERT OR REPLACE INTO ac (key, outputs, used) VALUES (?, ?, ?)", (key, value, time.time_ns()))
+        self._query("INSERT OR REPLACE INTO ac (key, outputs, used) VALUES (?, ?, ?)", (ref.key, value, time.time_ns()))
 
-    def drop_action_result(self, key: str) -> None:
-        self._query("DELETE FROM ac WHERE key = ?", (key,))
+    def drop_action_result(self, ref: ActionRef) -> None:
+        self._query("DELETE FROM ac WHERE key = ?", (ref.key,))
 
     # -- content-addressed blobs ----------------------------------------------------------
     def has_blob(self, digest: str) -> bool:

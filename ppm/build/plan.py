@@ -30,6 +30,10 @@ class PlannedAction:
     needs: list[PlannedAction] = field(default_factory=list)
     deps: dict[str, PlannedAction] = field(default_factory=dict)  # {dep:NAME} -> the action providing it
     env_deps: dict[str, PlannedAction] = field(default_factory=dict)  # PPM_DEP_<NAME> -> action
+    # The target whose machine must run it, when not this one: an action of a builder that builds
+    # only for its own machine, planned for another target because a remote executor may have a
+    # worker of that platform (make_plan's `elsewhere`). Only a remote executor can run it.
+    runs_on: Target | None = None
 
     def __hash__(self) -> int:
         return id(self)
@@ -56,9 +60,12 @@ class Plan:
 
 def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, provision: bool = True,
               report: Any = None, components: list[str] | None = None,
-              tests: list[str] | None = None) -> Plan:
+              tests: list[str] | None = None, elsewhere: bool = False) -> Plan:
     """`components` limits the plan to those components and what they need (default: all);
-    `tests` adds the test actions of those components (host target only: a test runs here)."""
+    `tests` adds the test actions of those components (host target only: a test runs here).
+    With `elsewhere` (a remote executor is configured), a builder that builds only for its own
+    machine is planned for other targets too, its actions marked to run on a machine of that
+    target; without it, such a component is named unbuildable and the rest is built."""
     check_manifest(manifest)
     order = topo_order(manifest.components)
     if components is not None or tests:
@@ -111,16 +118,21 @@ def make_plan(manifest: Manifest, target_names: list[str] | None = None, *, prov
                 continue
             deps = {n: list(finals[(t.name, n)].action.outputs) for n in c.needs if n not in skipped}
             ctx = PlanContext(root=manifest.root, target=t, deps=deps, toolchains=tcs, synced=synced[name])
+            runs_on: Target | None = None
             try:
                 planned = bcls().plan(c, ctx)
             except NativeOnly as e:
-                unbuildable[(t.name, name)] = e.message
-                continue
+                if not elsewhere:
+                    unbuildable[(t.name, name)] = e.message
+                    continue
+                planned = bcls().plan(c, replace(ctx, native_elsewhere=True))
+                runs_on = t
             if not planned:
                 raise GraphError(f"builder {c.builder!r} planned no action for component {name!r}")
             by_name: dict[str, PlannedAction] = {}
             for a in planned:
                 actions.append(_planned(a, t, multi, c, bcls, manifest, skipped, finals, by_name))
+                actions[-1].runs_on = runs_on
             finals[(t.name, name)] = by_name[planned[-1].name]
             if tests and name in tests and t == targets_mod.host():
                 for a in bcls().plan_tests(c, ctx):

@@ -1,5 +1,7 @@
 """The last build's record (`.ppm/actions.json`): each action's key, outputs, and the stats of
-its materialized outputs, so that an unchanged action is known up to date without hashing."""
+its materialized outputs, so that an unchanged action is known up to date without hashing.
+An action whose outputs were left on a remote (`lazy`: the remote's URL) has no stats: it is up
+to date while its key is unchanged, and its outputs are fetched when something here needs them."""
 
 from __future__ import annotations
 
@@ -41,6 +43,11 @@ def save(state: Path, previous: Mapping[str, Any], results: Iterable[Result]) ->
     actions = dict(previous.get("actions", {}))
     for r in results:
         if r.status not in ("up-to-date", "cached", "ran"):
+            continue
+        if r.lazy:
+            # Held remotely: nothing here to stat (what sits in out_dir, if anything, is older).
+            actions[r.id] = {"key": r.key, "outputs": {k: o.to_json() for k, o in r.outputs.items()},
+                             "lazy": r.lazy, "ingredients": r.ingredients}
             continue
         out_stats = {}
         for rel in r.outputs:

@@ -35,6 +35,9 @@ class ActionResult:
     # The combined stdout and stderr (one pipe, so warnings keep their order) as a blob, or ""
     # when the action printed nothing: most compiles print nothing and cost no blob.
     stdout_digest: str = ""
+    # Where the result came from when not from this machine's store (a remote's URL): its blobs
+    # may be held only there. Never stored: a result recorded locally is local.
+    origin: str = field(default="", compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"outputs": {rel: o.to_json() for rel, o in sorted(self.outputs.items())},
@@ -52,8 +55,9 @@ class Execution:
     """What an executor reports for one run of an action: fallible, unlike ActionResult.
 
     A failed run names the command that failed; a successful local run names the directory its
-    declared outputs sit in (the engine stores them); a remote executor would instead hand back
-    an ActionResult whose blobs are already in its store."""
+    declared outputs sit in (the engine stores them); a remote executor instead hands back an
+    ActionResult whose blobs are held remotely (out_dir None): the engine downloads them, through
+    the store, only when something here needs them."""
 
     exit_code: int
     log: bytes = b""  # stdout and stderr, for the error message and the stdout blob
@@ -84,7 +88,9 @@ class Result:
     error: str = ""
     ingredients: dict[str, Any] | None = None  # what the key was computed from, for --explain
     remote: bool = False  # "cached" from the remote cache, or "ran" on a remote executor
-    lazy: bool = False  # remote outputs not downloaded: nothing here needed them (yet)
+    # Where the outputs are when they are not here (a remote's URL): nothing here needed them
+    # (yet); the engine fetches them through the store when something does.
+    lazy: str = ""
 
 
 class Cancelled(Exception):

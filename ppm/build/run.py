@@ -7,19 +7,37 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from filelock import FileLock, Timeout
 
 from ppm.build import fastpath
 from ppm.build.engine import Engine
-from ppm.build.plan import Plan, make_plan
+from ppm.build.executor import Executor
+from ppm.build.localstore import LocalStore
+from ppm.build.plan import Plan, PlannedAction, make_plan
 from ppm.build.prune import auto_prune
+from ppm.build.store import LayeredStore, Store
 from ppm.core import config, manifest
 from ppm.core.errors import PpmError
 from ppm.core.fsutil import sha256_file
-from ppm.core.paths import state_dir
+from ppm.core.paths import cache_dir, state_dir
 from ppm.lockfile.sync import ensure_synced
+
+
+class Remote(Protocol):
+    """What lies beyond this machine, as the build plugs it into the engine's seams (built by
+    the CLI from ppm.remote, which this layer never imports): a Store behind the local one, and
+    the executor for each action."""
+
+    executes: bool  # whether actions run remotely (REAPI Execute), not only cached there
+    executor_url: str | None  # the executor, when `executes`
+
+    def store(self, near: LocalStore) -> Store: ...
+
+    def executor_for(self, pa: PlannedAction, local: Executor) -> Executor: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -72,7 +90,11 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
         user = config.load()  # read first: a malformed file is named before any work is done
         m = manifest.load(root)
         ensure_synced(root, m, report=report)  # cheap when the lock has not changed
-        plan = make_plan(m, targets, report=report, components=components or None)
+        seams: Remote | None = remote(m) if remote is not None else None
+        # With a remote executor, a builder that builds only for its own machine is planned for
+        # the other targets too: a worker of that platform runs it.
+        plan = make_plan(m, targets, report=report, components=components or None,
+                         elsewhere=bool(seams and seams.executes))
         for name, why in plan.skipped.items():
             if report:
                 report(f"note: skipping optional component {name!r}: {why}")
@@ -83,9 +105,11 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
                 report(f"note: not built: {why}")
         if progress is not None:
             progress.total = len(plan.actions)
-        layer = remote(m) if remote is not None else None
+        local = LocalStore(cache_dir() / "store")
         engine = Engine(plan, jobs=jobs or os.cpu_count() or 1, keep_going=keep_going, progress=progress,
-                        remote=layer)
+                        store=LayeredStore(local, seams.store(local)) if seams else local,
+                        executor_for=seams.executor_for if seams else None,
+                        lazy_outputs=bool(seams and seams.executes), want=components)
         summary = BuildSummary(m.name, [t.name for t in plan.targets], planned=len(plan.actions),
                                skipped_components=dict(plan.skipped),
                                unbuildable={f"{t}/{c}": why for (t, c), why in plan.unbuildable.items()})
@@ -111,8 +135,8 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
             summary.remote_cached = sum(1 for a in summary.actions if a["status"] == "cached" and a["remote"])
             summary.remote_executed = sum(1 for a in summary.actions if a["status"] == "ran" and a["remote"])
             summary.seconds = time.time() - t0
-            if layer is not None:
-                layer.close()  # a failed build closes its channels too
+            if seams is not None:
+                seams.close()  # a failed build closes its channels too
         summary.plan = plan
         for (tname, comp), pa in plan.finals.items():
             r = engine.results[pa.id]
@@ -122,7 +146,12 @@ def build(root: Path, *, targets: list[str] | None = None, jobs: int | None = No
         if plan.unbuildable:
             fastpath.forget(root)  # the no-op answer could not repeat the notes above: take the full path
         elif not components:
-            fastpath.record(root, plan, engine, results, bundle_files, summary)
+            # A plan that only a remote executor can carry out (actions for another platform) is a
+            # no-op only with that same executor: the fast path checks it.
+            elsewhere = any(pa.runs_on is not None for pa in plan.actions)
+            fastpath.record(root, plan, engine, results, bundle_files, summary,
+                            executor={"url": seams.executor_url if seams else None,
+                                      "toml": m.remote.get("executor")} if elsewhere else None)
         auto_prune(user, report=report)
         return summary
     finally:

@@ -79,7 +79,8 @@ def register(app: typer.Typer) -> None:
 
     def _remote_factory(cache: str | None, executor: str | None, upload: bool | None,
                         fallback: str | None) -> Callable[[Manifest], LazyRemote | None]:
-        """What `run_build` calls with the manifest: the remote layer, or None."""
+        """What `run_build` calls with the manifest: the remote store and executor (opened on
+        first use), or None."""
         from ppm.remote.config import check_url
 
         # Usage errors first, before any work: a bad URL on the command line exits with 2.

@@ -1,11 +1,13 @@
 """Remote execution: run ppm actions through REAPI Execute on whatever workers the server has.
 
-Per action: the remote cache is asked first (by `RemoteCache.fetch`); on a miss the Action,
-its Command, its Merkle tree and the input files the server lacks (FindMissingBlobs) are
-uploaded, then Execute is followed until the operation is done. After a broken stream (the
-server restarted) the action is submitted again: Execute is idempotent, the server merges it
-with the same action in flight, and its action cache answers a finished one. Outputs are downloaded only when the
-engine says the action's outputs are needed here.
+The Executor seam's remote implementation. The engine has asked the layered store first (the
+server's action cache answers an action already run); on a miss the Action, its Command, its
+Merkle tree and the input files the server lacks (FindMissingBlobs) are uploaded, then Execute
+is followed until the operation is done. After a broken stream (the server restarted) the
+action is submitted again: Execute is idempotent, the server merges it with the same action in
+flight, and its action cache answers a finished one. The outputs stay on the server: the
+Execution names them (out_dir None) and the engine fetches them, through the store, only when
+something here needs them.
 """
 
 from __future__ import annotations
@@ -13,20 +15,21 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import grpc
 
-from ppm.build.layered import ActionRequest
-from ppm.build.localstore import LocalStore as Store
-from ppm.build.results import OutputFile
+from ppm.build.executor import ExecutorUnavailable
+from ppm.build.localstore import LocalStore
+from ppm.build.plan import PlannedAction
+from ppm.build.results import ActionResult, Cancelled, Execution
+from ppm.build.store import ActionRef
 from ppm.core.errors import ActionFailed
 from ppm.remote import retry
 from ppm.remote.backend import RemoteUnavailable
-from ppm.remote.cache import RemoteCache, remote_action
+from ppm.remote.cache import RemoteStore, outputs_of, remote_action
 from ppm.remote.digest import Digest
-from ppm.remote.mapping import RemoteAction, pb_digest
+from ppm.remote.mapping import RUNNER, RemoteAction, pb_digest
 from ppm.remote.protos import remote_execution_pb2 as re_pb2
 from ppm.remote.reapi import ReapiClient, transient
 
@@ -49,100 +52,91 @@ class _StreamEnded(Exception):
     """Execute's stream closed before the operation was done."""
 
 
-class RemoteExecution(RemoteCache):
-    executes = True
+class RemoteExecutor:
+    """The Executor protocol (ppm.build.executor) over REAPI Execute. `store` is the remote store
+    on the same server (its Link says whether the server is reachable); `near` the local store,
+    where the outputs of needs that ran here are read from when the server lacks them."""
 
-    def __init__(self, client: ReapiClient, *, upload: bool = True, fallback: str = "none", warn: Callable[[str], None] | None = None) -> None:
-        super().__init__(client, upload=upload, warn=warn)
+    def __init__(self, client: ReapiClient, store: RemoteStore, near: LocalStore) -> None:
         self.client = client
-        self.fallback = fallback
-        self._exec_off = threading.Event()
+        self.store = store
+        self.link = store.link
+        self.near = near
+        self._cancel = threading.Event()
 
-    def fetch(self, req: ActionRequest, store: Store, *, download: bool = True) -> dict[str, OutputFile] | None:
-        if self._exec_off.is_set():
-            return None
-        return super().fetch(req, store, download=download)
-
-    def push(self, req: ActionRequest, outputs: dict[str, OutputFile], store: Store) -> None:
-        if not self._exec_off.is_set():
-            super().push(req, outputs, store)
-
-    def _unavailable(self, req: ActionRequest, e: RemoteUnavailable) -> None:
-        """Execution was asked for: fail clearly, unless the user allowed building here."""
-        if self.fallback != "local":
-            raise ActionFailed(f"{req.id}: remote execution failed: {e}",
-                               hint="pass --remote-fallback local to build here when the executor is unreachable")
-        with self._lock:
-            if not self._exec_off.is_set():
-                self._exec_off.set()
-                self._off.set()
-                self.warn(f"{e}; building locally (--remote-fallback local)")
-
-    def execute(self, req: ActionRequest, store: Store, *, download: bool = True) -> dict[str, OutputFile] | None:
-        if self._exec_off.is_set():
-            return None
+    def execute(self, pa: PlannedAction, ref: ActionRef) -> Execution:
+        if self._cancel.is_set():
+            raise Cancelled()
+        if self.link.off.is_set():
+            raise ExecutorUnavailable()
         try:
-            ra = remote_action(req)
-            self._upload_inputs(req, ra, store)
-            result = self._run(req, ra, store)
+            ra = remote_action(ref)
+            self._upload_inputs(ref, ra)
+            result = self._run(ref, ra)
         except RemoteUnavailable as e:
-            self._unavailable(req, e)
-            return None
+            self.link.lost(ref.id, e)  # raises unless --remote-fallback local
+            raise ExecutorUnavailable() from None
+        log = result.stdout_raw + result.stderr_raw
         if result.exit_code != 0:
-            raise ActionFailed(f"{req.id} failed on a remote worker (exit {result.exit_code})" + self._tail(result))
-        outputs = self.adopt(req, result, store, download=download)
+            worker = result.execution_metadata.worker or "a remote worker"
+            return Execution(result.exit_code, log, failed_command=(*RUNNER, f"(on {worker})"))
+        outputs = outputs_of(ref, result)
         if outputs is None:
-            raise ActionFailed(f"{req.id}: the remote worker did not return every declared output "
-                               f"({', '.join(req.outputs)})" + self._tail(result))
-        return outputs
+            raise ActionFailed(f"{ref.id}: the remote worker did not return every declared output "
+                               f"({', '.join(ref.ingredients['outputs'])})" + self._tail(result))
+        return Execution(0, log, result=ActionResult(outputs, origin=self.client.url))
+
+    def cancel(self) -> None:
+        self._cancel.set()
 
     # -- inputs -----------------------------------------------------------------------------
-    def _upload_inputs(self, req: ActionRequest, ra: RemoteAction, store: Store) -> None:
+    def _upload_inputs(self, ref: ActionRef, ra: RemoteAction) -> None:
+        assert ref.root is not None
         sources: dict[Digest, bytes | Path] = dict(ra.blobs)
         for path, f in ra.files.items():
             if f.digest in sources:
                 continue
             if path.startswith("project/"):
-                sources[f.digest] = req.root / path[len("project/"):]
+                sources[f.digest] = ref.root / path[len("project/"):]
             else:  # a need's output: from the local CAS when it is here (else the remote made it)
-                local = store.cas_path(f.digest.hash)
+                local = self.near.cas_path(f.digest.hash)
                 if local.is_file():
                     sources[f.digest] = local
         missing = self.client.find_missing(list(sources) + [f.digest for f in ra.files.values()])
         absent = [d for d in missing if d not in sources]
         if absent:
-            raise RemoteUnavailable(f"the remote lost {len(absent)} input blob(s) of {req.id} (first: {absent[0]})")
+            raise RemoteUnavailable(f"the remote lost {len(absent)} input blob(s) of {ref.id} (first: {absent[0]})")
         self.client.upload({d: sources[d] for d in missing})
 
     # -- Execute ----------------------------------------------------------------------------
-    def _run(self, req: ActionRequest, ra: RemoteAction, store: Store) -> re_pb2.ActionResult:
+    def _run(self, ref: ActionRef, ra: RemoteAction) -> re_pb2.ActionResult:
         """Follow Execute (submitted again after a broken stream) until the result is there."""
         deadline = time.monotonic() + 3600
         delay = 0.2
         reuploaded = False
         while True:
             try:
-                resp = self._follow(req, ra)
+                resp = self._follow(ref, ra)
             except (grpc.RpcError, _StreamEnded) as e:
                 lost = isinstance(e, grpc.RpcError) and e.code() == grpc.StatusCode.NOT_FOUND
                 if isinstance(e, grpc.RpcError) and not transient(e) and not lost:
                     raise RemoteUnavailable(f"remote {self.client.url}: Execute failed: {e.code().name}: {e.details()}") from None
                 if time.monotonic() > deadline:
-                    raise RemoteUnavailable(f"remote {self.client.url}: gave up on {req.id} after an hour of retries") from None
+                    raise RemoteUnavailable(f"remote {self.client.url}: gave up on {ref.id} after an hour of retries") from None
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
             if resp.status.code == _FAILED_PRECONDITION and not reuploaded:
                 # Blobs vanished from the server's CAS between upload and execution: send them again.
                 reuploaded = True
-                self._upload_inputs(req, ra, store)
+                self._upload_inputs(ref, ra)
                 continue
             if resp.status.code != 0:
-                raise RemoteUnavailable(f"remote {self.client.url} could not run {req.id}: "
+                raise RemoteUnavailable(f"remote {self.client.url} could not run {ref.id}: "
                                         f"{resp.status.message or resp.status.code}")
             return resp.result
 
-    def _follow(self, req: ActionRequest, ra: RemoteAction) -> re_pb2.ExecuteResponse:
+    def _follow(self, ref: ActionRef, ra: RemoteAction) -> re_pb2.ExecuteResponse:
         call = self.client.execution.Execute(
             re_pb2.ExecuteRequest(instance_name=self.client.instance, action_digest=pb_digest(ra.digest)),
             metadata=self.client.metadata)
@@ -165,7 +159,7 @@ class RemoteExecution(RemoteCache):
                     continue
                 started.set()
                 if op.HasField("error"):
-                    raise RemoteUnavailable(f"remote {self.client.url}: {req.id}: {op.error.message or op.error.code}")
+                    raise RemoteUnavailable(f"remote {self.client.url}: {ref.id}: {op.error.message or op.error.code}")
                 resp = re_pb2.ExecuteResponse()
                 op.response.Unpack(resp)
                 return resp
@@ -174,7 +168,7 @@ class RemoteExecution(RemoteCache):
             if timed_out.is_set():
                 props = ", ".join(f"{p.name}={p.value}" for p in ra.action.platform.properties)
                 raise ActionFailed(
-                    f"{req.id}: no worker offers the platform it needs ({props}); waited "
+                    f"{ref.id}: no worker offers the platform it needs ({props}); waited "
                     f"{time.monotonic() - queued_since:.0f}s",
                     hint="start a `ppm worker` on such a machine, or raise PPM_REMOTE_QUEUE_TIMEOUT") from None
             raise

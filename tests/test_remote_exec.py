@@ -162,6 +162,13 @@ def test_second_build_after_remote_execution_is_a_noop_without_fetching(farm: Fa
     assert materialized()["mathx:link"] is False
     (exe,) = (a / "dist").glob("*/app")
     assert subprocess.run(["env", "-i", str(exe)], capture_output=True, text=True, check=True).stdout == "6\n"
+    # Without the remote, a change whose action reads the library's remote-held outputs builds
+    # the library here (and its own remote-held needs) rather than failing.
+    (a / "app/src/main.c").write_text((a / "app/src/main.c").read_text().replace("2, 4", "2, 5"))
+    s4, p = build(a, env)
+    assert "building mathx:link here" in p.stderr, p.stderr
+    assert s4["actions_remote_executed"] == 0 and materialized()["mathx:link"] is True, p.stderr
+    assert subprocess.run(["env", "-i", str(exe)], capture_output=True, text=True, check=True).stdout == "7\n"
 
 
 def test_unmatched_platform_waits_then_fails_naming_it(farm: Farm, tmp_path: Path, ppm_cache: Path) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -70,7 +71,7 @@ class Engine:
         entry = plan.manifest.entry
         self._finals = {f.id for (_t, c), f in plan.finals.items() if entry is None or c == entry or c in (want or ())}
         self._remote: dict[str, tuple[ActionRef, ActionResult]] = {}  # lazy action -> where its outputs are
-        self._fetch_lock = threading.Lock()
+        self._fetch_lock = threading.RLock()  # re-entered when a need is rebuilt here
         self.stat = StatCache(self.state / "statcache.json", self.root)
         self.results: dict[str, Result] = {}
         self.previous = record.load(self.state)
@@ -163,9 +164,33 @@ class Engine:
                 if r.lazy:
                     ref, result = self._remote[dpa.id]
                     if not self._place(dpa, ref, result):
-                        raise ActionFailed(f"{pa.id}: the outputs of {dpa.id} could not be fetched from {result.origin}",
-                                           hint="build with that remote again, or `ppm clean` to build everything here")
+                        self._rebuild_here(dpa, ref, r, origin=result.origin or "the remote")
                     r.lazy = ""
+
+    def _rebuild_here(self, pa: PlannedAction, ref: ActionRef, r: Result, *, origin: str) -> None:
+        """Make a need's outputs on this machine when the remote that holds them cannot give
+        them (a build without that remote, or the remote gone): run it here, its own remote-held
+        needs first. Consumers were keyed on the remote outputs' digests, so outputs that come
+        out different stop the build; the next build keys them on what was made here."""
+        sys.stderr.write(f"ppm: the outputs of {pa.id} are held by {origin}, which cannot give them now; "
+                         f"building {pa.id} here\n")
+        if pa.runs_on is not None:
+            raise ActionFailed(f"{pa.id}: its outputs are held by {origin}, which cannot give them now, and it "
+                               f"builds only on a {pa.runs_on.name} machine",
+                               hint="build with that remote again, or `ppm clean` and build for this machine only")
+        self._materialize_deps(pa)
+        ex = self.local.execute(pa, ref)
+        if not ex.succeeded:
+            raise ActionFailed(f"{pa.id} failed (exit {ex.exit_code}): {shlex.join(ex.failed_command)}"
+                               + _tail(ex.log))
+        assert ex.out_dir is not None  # the local executor always materializes
+        made = self._store_local(pa, ref, ex, ex.out_dir)
+        expected = r.outputs
+        r.outputs, r.remote = made, False
+        if {k: v.digest for k, v in made.items()} != {k: v.digest for k, v in expected.items()}:
+            raise ActionFailed(f"{pa.id} built here differs from what {origin} held, and the actions that read "
+                               "it were keyed on the remote's outputs",
+                               hint="run the build again: it will key them on the outputs made here")
 
     def _execute(self, pa: PlannedAction, ref: ActionRef, res: Result) -> dict[str, OutputFile]:
         executor = self.executor_for(pa, self.local)

@@ -132,6 +132,7 @@ class Worker:
         self.bot_id = bot_id or f"ppm-{socket.gethostname()}-{os.getpid()}"
         self.stop = threading.Event()
         self.changed = threading.Event()  # a lease finished: tell the server now, not at the next poll
+        self.wake = threading.Event()  # the poll answered, a lease finished, or stop: look now
         self.leases: dict[str, Lease] = {}
         self.lock = threading.Lock()
         self.blobs = BlobCache()
@@ -192,11 +193,15 @@ class Worker:
                         if lease.result is not None:
                             pl.result.Pack(lease.result)
                 self.changed.clear()
+            self.wake.clear()
             call = self.bots.UpdateBotSession.future(
                 bots_pb2.UpdateBotSessionRequest(name=session.name, bot_session=session),
                 timeout=POLL, metadata=self.client.metadata)
+            # Woken the moment the answer arrives (the next lease starts without a polling
+            # delay) or a lease finishes; the timeout only bounds a missed wake-up.
+            call.add_done_callback(lambda _call: self.wake.set())
             while not call.done() and not self.changed.is_set() and not self.stop.is_set():
-                self.changed.wait(0.05)
+                self.wake.wait(0.5)
             if not call.done():
                 log.debug("cancel poll: changed=%s", self.changed.is_set())
                 call.cancel()  # a lease finished: report it now (the server keeps what it assigned)
@@ -275,6 +280,7 @@ class Worker:
             shutil.rmtree(lease_dir, ignore_errors=True)
             lease.done = True
             self.changed.set()
+            self.wake.set()
 
     def read(self, digests: list[Digest]) -> dict[Digest, bytes]:
         """Blobs from the memory cache, the rest in batches from the server (verified there)."""
@@ -294,6 +300,7 @@ class Worker:
         return out
 
     def execute(self, pl: bots_pb2.Lease, lease_dir: Path, lease: Lease | None = None) -> re_pb2.ActionResult:
+        t0 = time.monotonic()
         action = self._action_of(pl)
         command_digest, root_digest = from_pb(action.command_digest), from_pb(action.input_root_digest)
         first = self.read([command_digest, root_digest])  # one round trip for both
@@ -322,6 +329,7 @@ class Worker:
                 self._cancel(lease)
 
         runner = Runner(capture=True, track=track, toolchains=self.toolchains)
+        t1 = time.monotonic()
         try:
             rc = exec_action(root, command.arguments[-1], runner)
         except (ActionFailed, ToolchainError, UnsafePath, KeyError, ValueError, TypeError) as e:
@@ -329,6 +337,7 @@ class Worker:
             # (KeyError, TypeError …) fails its action, not the worker.
             runner.say(f"ppm worker: {e}\n")
             rc = 1
+        t2 = time.monotonic()
         result = re_pb2.ActionResult(exit_code=rc)
         result.stdout_raw = bytes(runner.output[-OUTPUT_TAIL:])
         result.execution_metadata.worker = self.bot_id
@@ -351,6 +360,8 @@ class Worker:
         else:
             missing = self.client.find_missing(list(blobs))
             self.client.upload({d: p for d, p in blobs.items() if d in missing})
+        log.debug("lease %s: inputs %.0f ms, run %.0f ms, outputs %.0f ms", pl.id[:8], (t1 - t0) * 1000,
+                  (t2 - t1) * 1000, (time.monotonic() - t2) * 1000)
         return result
 
     def _action_of(self, pl: bots_pb2.Lease) -> re_pb2.Action:
@@ -415,6 +426,7 @@ def run(url: str, *, jobs: int, platform: list[tuple[str, str]], work_dir: Path,
     def stop(signum: int, frame: object) -> None:
         worker.stop.set()
         worker.changed.set()
+        worker.wake.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -56,6 +56,7 @@ POLL = 6.0  # UpdateBotSession's deadline: the server long-polls for 80% of it (
 FULL_SYNC = 0.25  # seconds between full synchronizations of an idle session (see _loop)
 HEARTBEAT = 3.0  # seconds between keep-alives while every slot is busy (the server's timeout is longer)
 OUTPUT_TAIL = 64 << 10  # bytes of a failed action's output returned inline
+MANY_PROPERTIES = 8  # more, and BuildGrid's scheduler feels it (see run())
 BLOB_CACHE = 256 << 20  # bytes of verified input blobs kept in memory between leases
 BLOB_CACHE_ITEM = 1 << 20  # bigger blobs are fetched for every lease that needs them
 _INVALID_ARGUMENT, _FAILED_PRECONDITION, _INTERNAL = 3, 9, 13
@@ -422,6 +423,10 @@ def _sha256(path: Path) -> str:
 def run(url: str, *, jobs: int, platform: list[tuple[str, str]], work_dir: Path, only: list[str] | None = None) -> int:
     """Serve until SIGTERM or SIGINT; the signal handlers only set the stop flag."""
     worker = Worker(url, jobs=jobs, platform=worker_platform(platform, only), work_dir=work_dir, headers=headers_from_env())
+    if len(worker.platform) > MANY_PROPERTIES:
+        log.warning("offering %d platform properties: BuildGrid matches a job against every subset of them "
+                    "(2^%d), which costs its scheduler ~0.3 CPU-s per lease at 13; --toolchain NAME offers "
+                    "only what this farm builds", len(worker.platform), len(worker.platform))
 
     def stop(signum: int, frame: object) -> None:
         worker.stop.set()

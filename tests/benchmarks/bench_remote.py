@@ -75,6 +75,7 @@ def main() -> None:
                     help="also build the graph on workers offering every toolchain (the worker's default)")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "ppm-bench-remote")
     a = ap.parse_args()
+    load_start = os.getloadavg()
     shutil.rmtree(a.work, ignore_errors=True)
     a.work.mkdir(parents=True)
     from ppm.core.paths import toolchains_dir
@@ -137,7 +138,9 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     cmd = " ".join(["python tests/benchmarks/bench_remote.py", f"--n {a.n}", *(["--skip-template"] if a.skip_template else []),
                     *(["--also-every-toolchain"] if a.also_every_toolchain else [])])
-    out.write_text(f"# Remote benchmarks\n\n`{cmd}` on {os.cpu_count()} cores (shared), {time.strftime('%Y-%m-%d')}.\n\n{text}\n")
+    loads = f"load average {load_start[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+    out.write_text(f"# Remote benchmarks\n\n`{cmd}` on {os.cpu_count()} cores (shared with other work: {loads}), "
+                   f"{time.strftime('%Y-%m-%d')}.\n\n{text}\n")
 
 
 def farm_build(a: argparse.Namespace, graph: Path, env: Callable[[str], dict[str, str]], offer: str, tag: str) -> float:

@@ -423,6 +423,7 @@ def _sha256(path: Path) -> str:
 def run(url: str, *, jobs: int, platform: list[tuple[str, str]], work_dir: Path, only: list[str] | None = None) -> int:
     """Serve until SIGTERM or SIGINT; the signal handlers only set the stop flag."""
     worker = Worker(url, jobs=jobs, platform=worker_platform(platform, only), work_dir=work_dir, headers=headers_from_env())
+    log.info("offering %s", ", ".join(f"{k}={v.split('=')[0]}" if k == TOOL_KEY else f"{k}={v}" for k, v in worker.platform))
     if len(worker.platform) > MANY_PROPERTIES:
         log.warning("offering %d platform properties: BuildGrid matches a job against every subset of them "
                     "(2^%d), which costs its scheduler ~0.3 CPU-s per lease at 13; --toolchain NAME offers "

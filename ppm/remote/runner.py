@@ -91,7 +91,7 @@ class Runner:
         if self.capture:
             self.output += text.encode()
         else:
-            print(text, file=sys.stderr)
+            print(text.rstrip("\n"), file=sys.stderr)
 
     def load(self, tools: dict[str, str]) -> dict[str, Any]:
         return self.toolchains.load(tools) if self.toolchains is not None else load_toolchains(tools)

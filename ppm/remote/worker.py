@@ -277,6 +277,9 @@ class Worker:
         except (RemoteUnavailable, grpc.RpcError, OSError) as e:
             log.warning("lease %s failed: %s", pl.id, e)
             lease.status = status_pb2.Status(code=_INTERNAL, message=f"ppm worker {self.bot_id}: {e}")
+        except Exception as e:  # noqa: BLE001 - the runner is in this process now: a bug fails the lease, not the bot
+            log.exception("lease %s: internal error", pl.id)
+            lease.status = status_pb2.Status(code=_INTERNAL, message=f"ppm worker {self.bot_id}: internal error: {e!r}")
         finally:
             shutil.rmtree(lease_dir, ignore_errors=True)
             lease.done = True

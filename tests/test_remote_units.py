@@ -144,3 +144,46 @@ def test_an_action_for_another_target_carries_that_platform() -> None:
     assert ActionRef("k", ingredients=ing).platform == (
         ("ISA", "aarch64"), ("OSFamily", "linux"), ("ppm-toolchain", "pyinstaller=abc"))
     assert ("OSFamily", "windows") in ActionRef("k", ingredients={**ing, "host": "windows-x86_64"}).platform
+
+def test_worker_offers_only_the_toolchains_it_is_told() -> None:
+    from ppm.core.errors import ToolchainError
+    from ppm.remote.worker import worker_platform
+
+    every = [v for k, v in worker_platform() if k == "ppm-toolchain"]
+    only = worker_platform([("pool", "c")], only=["cc"])
+    tools = [v for k, v in only if k == "ppm-toolchain"]
+    assert ("pool", "c") in only and ("OSFamily", "linux") in only
+    assert all(t.startswith("cc=") for t in tools) and set(tools) <= set(every)
+    with pytest.raises(ToolchainError, match="nosuchtool"):
+        worker_platform(only=["nosuchtool"])
+
+
+def test_worker_blob_cache_is_bounded_and_skips_big_blobs() -> None:
+    from ppm.remote.worker import BLOB_CACHE_ITEM, BlobCache
+
+    cache = BlobCache(limit=10)
+    a, b, big = Digest.of(b"aaaaaa"), Digest.of(b"bbbbbb"), Digest.of(b"x" * (BLOB_CACHE_ITEM + 1))
+    cache.put(a, b"aaaaaa")
+    cache.put(big, b"x" * (BLOB_CACHE_ITEM + 1))
+    assert cache.get(a) == b"aaaaaa" and cache.get(big) is None
+    cache.put(b, b"bbbbbb")  # 12 bytes > 10: the least recently used goes
+    assert cache.get(a) is None and cache.get(b) == b"bbbbbb" and cache.size == 6
+
+
+def test_runner_in_process_captures_output_and_stops_at_a_failed_command(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """What `ppm worker` runs in each lease's thread: real subprocesses, a clean environment."""
+    from ppm.remote.runner import Runner, exec_action
+
+    spec = {"target": "linux-x86_64", "outputs": ["x.txt"], "tools": {}, "src": ".",
+            "commands": [["/bin/sh", "-c", "echo HOME=$HOME; env | grep -c . ; echo hi > {out}/x.txt"],
+                         ["/bin/sh", "-c", "echo failing >&2; exit 3"], ["/bin/sh", "-c", "touch {out}/never"]]}
+    (tmp_path / "project").mkdir()
+    (tmp_path / ACTION_FILE).write_text(json.dumps(spec))
+    seen = []
+    runner = Runner(capture=True, track=seen.append)
+    assert exec_action(tmp_path, ACTION_FILE, runner) == 3
+    text = runner.output.decode()
+    assert f"HOME={tmp_path / 'work'}" in text and "failing" in text and "command failed (exit 3)" in text
+    assert int(text.splitlines()[1]) <= 8  # PATH, HOME, TMPDIR, LANG, LC_ALL, PPM_TARGET (+ the shell's PWD …)
+    assert (tmp_path / "out" / "x.txt").read_text() == "hi\n" and not (tmp_path / "out" / "never").exists()
+    assert [p is None for p in seen] == [False, True, False, True]  # each process shown to the worker, then gone

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A build farm on 127.0.0.1: PostgreSQL, BuildGrid (REAPI + Remote Workers API) and N `ppm worker`s.
 #
-#   ci/remote/run-farm.sh [--workers N] [--jobs J] [--port P] [--dir DIR]
+#   ci/remote/run-farm.sh [--workers N] [--jobs J] [--toolchain NAME]... [--port P] [--dir DIR]
 #
-# DIR (default: a new /tmp/ppm-farm.*) must be reachable by the postgres user.
+# DIR (default: a new /tmp/ppm-farm.*) must be reachable by the postgres user. --toolchain
+# (repeatable) is passed to the workers: they offer only those toolchains (see docs/remote.md).
 # Prints "ready: grpc://127.0.0.1:P" once every worker is connected, then serves until
 # SIGTERM/SIGINT, when it stops the workers (they say BOT_TERMINATING), BuildGrid and
 # PostgreSQL, in that order. Needs what .ci/needs-remote.sh installs (BuildGrid in
@@ -11,14 +12,15 @@
 # (or PPM=/path/to/ppm). Runs as root or as a user that may `su postgres`.
 set -euo pipefail
 
-workers=2 jobs=1 port=50051 dir=""
+workers=2 jobs=1 port=50051 dir="" offer=()
 while (($#)); do
   case "$1" in
     --workers) workers=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
+    --toolchain) offer+=(--toolchain "$2"); shift 2 ;;
     --port) port=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "run-farm.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -71,7 +73,7 @@ done
 url="grpc://127.0.0.1:$port"
 for ((i = 0; i < workers; i++)); do
   PPM_CACHE_DIR=${PPM_CACHE_DIR:-$dir/worker-cache} "$ppm" worker --server "$url" --jobs "$jobs" \
-    --work-dir "$dir/worker$i" >"$dir/worker$i.log" 2>&1 &
+    ${offer[@]+"${offer[@]}"} --work-dir "$dir/worker$i" >"$dir/worker$i.log" 2>&1 &
   pids+=($!)
 done
 for ((i = 0; i < workers; i++)); do

@@ -20,6 +20,10 @@ def register(app: typer.Typer) -> None:
         platform: list[str] | None = typer.Option(
             None, "--platform", metavar="KEY=VALUE", help="An extra platform property to offer (repeatable)."),
         work_dir: Path | None = typer.Option(None, "--work-dir", help="Where leases run (default: a ppm cache folder)."),
+        toolchain: list[str] | None = typer.Option(
+            None, "--toolchain", metavar="NAME",
+            help="Offer only this toolchain (repeatable; default: every one usable or provisionable here). "
+                 "BuildGrid matches on every subset of what a bot offers: fewer is cheaper per lease."),
     ) -> None:
         """Take leases from SERVER and run them until SIGTERM."""
         if ctx.invoked_subcommand is not None:
@@ -42,7 +46,8 @@ def register(app: typer.Typer) -> None:
         logging.basicConfig(level=logging.DEBUG if os.environ.get("PPM_WORKER_DEBUG") else logging.INFO, format="%(asctime)s ppm worker: %(message)s")
         from ppm.remote.worker import run
 
-        raise typer.Exit(run(server, jobs=jobs, platform=props, work_dir=work_dir or cache_dir() / "worker"))
+        raise typer.Exit(run(server, jobs=jobs, platform=props, work_dir=work_dir or cache_dir() / "worker",
+                             only=toolchain or None))
 
     @worker_app.command("exec", hidden=True)
     def exec_(action_file: str = typer.Argument(..., help="The action's key ingredients (.ppm-action.json).")) -> None:

@@ -6,6 +6,12 @@ anything whose names or output paths would leave the lease's directory, writes t
 fresh directory, runs the Command (`ppm worker exec …`: only ppm's own runner is accepted) in a
 clean environment, uploads the outputs, and completes the lease with the ActionResult.
 
+Per lease the bot costs little beyond the action's own commands: the runner runs in this
+process (a thread per lease; each command still a subprocess with a clean environment in the
+lease's directory), toolchains are resolved once per process, blobs already fetched (Directory
+messages, small files: verified when they arrived, kept in this process's memory) are not asked
+for again, and small outputs go up in one BatchUpdateBlobs without a FindMissingBlobs first.
+
 It advertises its platform (OSFamily, ISA, one `ppm-toolchain` value per toolchain it has or
 can provision, and any --platform key=value) and a capacity of --jobs leases. When the server
 goes away it reconnects with backoff (a new session); on SIGTERM it stops taking work, ends what
@@ -22,16 +28,17 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 
 from ppm import toolchains
+from ppm.core.errors import ActionFailed, ToolchainError
 from ppm.core.fsutil import sha256_file
 from ppm.remote import retry
 from ppm.remote.backend import RemoteUnavailable
@@ -42,12 +49,16 @@ from ppm.remote.platform import TOOL_KEY, host_platform
 from ppm.remote.protos import bots_pb2, bots_pb2_grpc, status_pb2
 from ppm.remote.protos import remote_execution_pb2 as re_pb2
 from ppm.remote.reapi import ReapiClient
+from ppm.remote.runner import Runner, ToolchainCache, exec_action
 
 log = logging.getLogger("ppm.worker")
 POLL = 6.0  # UpdateBotSession's deadline: the server long-polls for 80% of it (at least 3 s)
 FULL_SYNC = 0.25  # seconds between full synchronizations of an idle session (see _loop)
 HEARTBEAT = 3.0  # seconds between keep-alives while every slot is busy (the server's timeout is longer)
 OUTPUT_TAIL = 64 << 10  # bytes of a failed action's output returned inline
+MANY_PROPERTIES = 8  # more, and BuildGrid's scheduler feels it (see run())
+BLOB_CACHE = 256 << 20  # bytes of verified input blobs kept in memory between leases
+BLOB_CACHE_ITEM = 1 << 20  # bigger blobs are fetched for every lease that needs them
 _INVALID_ARGUMENT, _FAILED_PRECONDITION, _INTERNAL = 3, 9, 13
 
 
@@ -55,20 +66,56 @@ class LeaseRefused(Exception):
     """A lease this worker will not run: the message says why (it becomes the lease's status)."""
 
 
-def worker_platform(extra: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
-    """What this machine offers: OS, ISA, every toolchain usable or provisionable here."""
+def worker_platform(extra: list[tuple[str, str]] | None = None, only: list[str] | None = None) -> list[tuple[str, str]]:
+    """What this machine offers: OS, ISA, every toolchain usable or provisionable here (or only
+    those named in `only`: see `ppm worker --toolchain`)."""
+    if only:
+        unknown = sorted(set(only) - set(toolchains.KNOWN))
+        if unknown:
+            raise ToolchainError(f"--toolchain {', '.join(unknown)}: ppm knows {', '.join(toolchains.KNOWN)}")
     props = list(host_platform())
-    for tc in toolchains.resolve(toolchains.KNOWN, provision=False).values():
+    for tc in toolchains.resolve(only or toolchains.KNOWN, provision=False).values():
         if tc.identity and (tc.usable or toolchains.provisionable(tc.name)):
             props.append((TOOL_KEY, f"{tc.name}={tc.identity}"))
     return sorted({*props, *(extra or [])})
+
+
+class BlobCache:
+    """Verified blobs kept in memory between leases (LRU, bounded in bytes). Only what
+    `ReapiClient.read` returned goes in, and it verified each against its digest; what is
+    kept is immutable bytes in this process, out of the actions' reach."""
+
+    def __init__(self, limit: int = BLOB_CACHE) -> None:
+        self.limit = limit
+        self.size = 0
+        self._blobs: OrderedDict[Digest, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, d: Digest) -> bytes | None:
+        with self._lock:
+            data = self._blobs.get(d)
+            if data is not None:
+                self._blobs.move_to_end(d)
+            return data
+
+    def put(self, d: Digest, data: bytes) -> None:
+        if len(data) > BLOB_CACHE_ITEM:
+            return
+        with self._lock:
+            if d in self._blobs:
+                return
+            self._blobs[d] = data
+            self.size += len(data)
+            while self.size > self.limit:
+                _, old = self._blobs.popitem(last=False)
+                self.size -= len(old)
 
 
 @dataclass
 class Lease:
     id: str
     thread: threading.Thread | None = None
-    proc: subprocess.Popen | None = None
+    proc: subprocess.Popen | None = None  # the command the lease runs now
     result: re_pb2.ActionResult | None = None
     status: status_pb2.Status = field(default_factory=status_pb2.Status)
     done: bool = False
@@ -86,8 +133,11 @@ class Worker:
         self.bot_id = bot_id or f"ppm-{socket.gethostname()}-{os.getpid()}"
         self.stop = threading.Event()
         self.changed = threading.Event()  # a lease finished: tell the server now, not at the next poll
+        self.wake = threading.Event()  # the poll answered, a lease finished, or stop: look now
         self.leases: dict[str, Lease] = {}
         self.lock = threading.Lock()
+        self.blobs = BlobCache()
+        self.toolchains = ToolchainCache()
 
     # -- the session ------------------------------------------------------------------------
     def _session(self, status: int = bots_pb2.OK) -> bots_pb2.BotSession:
@@ -144,11 +194,15 @@ class Worker:
                         if lease.result is not None:
                             pl.result.Pack(lease.result)
                 self.changed.clear()
+            self.wake.clear()
             call = self.bots.UpdateBotSession.future(
                 bots_pb2.UpdateBotSessionRequest(name=session.name, bot_session=session),
                 timeout=POLL, metadata=self.client.metadata)
+            # Woken the moment the answer arrives (the next lease starts without a polling
+            # delay) or a lease finishes; the timeout only bounds a missed wake-up.
+            call.add_done_callback(lambda _call: self.wake.set())
             while not call.done() and not self.changed.is_set() and not self.stop.is_set():
-                self.changed.wait(0.05)
+                self.wake.wait(0.5)
             if not call.done():
                 log.debug("cancel poll: changed=%s", self.changed.is_set())
                 call.cancel()  # a lease finished: report it now (the server keeps what it assigned)
@@ -223,16 +277,39 @@ class Worker:
         except (RemoteUnavailable, grpc.RpcError, OSError) as e:
             log.warning("lease %s failed: %s", pl.id, e)
             lease.status = status_pb2.Status(code=_INTERNAL, message=f"ppm worker {self.bot_id}: {e}")
+        except Exception as e:  # noqa: BLE001 - the runner is in this process now: a bug fails the lease, not the bot
+            log.exception("lease %s: internal error", pl.id)
+            lease.status = status_pb2.Status(code=_INTERNAL, message=f"ppm worker {self.bot_id}: internal error: {e!r}")
         finally:
             shutil.rmtree(lease_dir, ignore_errors=True)
             lease.done = True
             self.changed.set()
+            self.wake.set()
+
+    def read(self, digests: list[Digest]) -> dict[Digest, bytes]:
+        """Blobs from the memory cache, the rest in batches from the server (verified there)."""
+        out: dict[Digest, bytes] = {}
+        want: list[Digest] = []
+        for d in dict.fromkeys(digests):
+            data = self.blobs.get(d)
+            if data is None:
+                want.append(d)
+            else:
+                out[d] = data
+        if want:
+            got = self.client.read(want)
+            for d, data in got.items():
+                self.blobs.put(d, data)
+            out.update(got)
+        return out
 
     def execute(self, pl: bots_pb2.Lease, lease_dir: Path, lease: Lease | None = None) -> re_pb2.ActionResult:
+        t0 = time.monotonic()
         action = self._action_of(pl)
-        (command_data,) = self.client.read([from_pb(action.command_digest)]).values()
+        command_digest, root_digest = from_pb(action.command_digest), from_pb(action.input_root_digest)
+        first = self.read([command_digest, root_digest])  # one round trip for both
         command = re_pb2.Command()
-        command.ParseFromString(command_data)
+        command.ParseFromString(first[command_digest])
         if tuple(command.arguments) != RUNNER:
             raise LeaseRefused(f"only ppm actions run here (`{' '.join(RUNNER)}`), not {list(command.arguments)[:3]}")
         outputs = list(dict.fromkeys([*command.output_paths, *command.output_files]))
@@ -243,23 +320,34 @@ class Worker:
                 raise LeaseRefused(f"output path {e}") from None
         root = lease_dir / "root"
         root.mkdir(parents=True)
-        self._materialize(from_pb(action.input_root_digest), root)
-        argv = [sys.executable, "-m", "ppm", *command.arguments[1:]]
-        # The runner is ppm itself and finds toolchains as this worker did when it advertised
-        # them (CC, GRAALVM_HOME, PPM_TOOLCHAINS_DIR …); the action's own commands get a clean
-        # environment from the runner.
-        env = dict(os.environ)
-        proc = subprocess.Popen(argv, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-        if lease is not None:
+        self._materialize(root_digest, root)
+
+        # The runner is ppm's own (runner.py), in this process: it finds toolchains as this
+        # worker did when it advertised them (CC, GRAALVM_HOME, PPM_TOOLCHAINS_DIR …) and gives
+        # the action's commands a clean environment.
+        def track(proc: subprocess.Popen | None) -> None:
+            if lease is None:
+                return
             lease.proc = proc
-        output, _ = proc.communicate()
-        result = re_pb2.ActionResult(exit_code=proc.returncode)
-        result.stdout_raw = output[-OUTPUT_TAIL:]
+            if proc is not None and lease.cancelled:
+                self._cancel(lease)
+
+        runner = Runner(capture=True, track=track, toolchains=self.toolchains)
+        t1 = time.monotonic()
+        try:
+            rc = exec_action(root, command.arguments[-1], runner)
+        except (ActionFailed, ToolchainError, UnsafePath, KeyError, ValueError, TypeError) as e:
+            # What the old runner process said before exiting 1; a malformed .ppm-action.json
+            # (KeyError, TypeError …) fails its action, not the worker.
+            runner.say(f"ppm worker: {e}\n")
+            rc = 1
+        t2 = time.monotonic()
+        result = re_pb2.ActionResult(exit_code=rc)
+        result.stdout_raw = bytes(runner.output[-OUTPUT_TAIL:])
         result.execution_metadata.worker = self.bot_id
-        if proc.returncode != 0:
+        if rc != 0:
             return result
-        blobs: dict[Digest, Path] = {}
+        blobs: dict[Digest, Path | bytes] = {}
         for path in outputs:
             f = root / path
             if f.is_symlink() or not f.is_file() or not f.resolve().is_relative_to(root.resolve()):
@@ -269,8 +357,15 @@ class Worker:
             d = Digest(_sha256(f), f.stat().st_size)
             blobs[d] = f
             result.output_files.add(path=path, digest=pb_digest(d), is_executable=os.access(f, os.X_OK))
-        missing = self.client.find_missing(list(blobs))
-        self.client.upload({d: p for d, p in blobs.items() if d in missing})
+        if sum(d.size for d in blobs) <= self.client.batch_limit():
+            # One BatchUpdateBlobs: writing a blob the server has is harmless, and cheaper
+            # than asking first (FindMissingBlobs is a round trip of its own).
+            self.client.upload(blobs)
+        else:
+            missing = self.client.find_missing(list(blobs))
+            self.client.upload({d: p for d, p in blobs.items() if d in missing})
+        log.debug("lease %s: inputs %.0f ms, run %.0f ms, outputs %.0f ms", pl.id[:8], (t1 - t0) * 1000,
+                  (t2 - t1) * 1000, (time.monotonic() - t2) * 1000)
         return result
 
     def _action_of(self, pl: bots_pb2.Lease) -> re_pb2.Action:
@@ -281,7 +376,7 @@ class Worker:
         digest = re_pb2.Digest()
         if not pl.payload.Unpack(digest):
             raise LeaseRefused(f"lease payload is a {pl.payload.TypeName()}, not an Action or its Digest")
-        (data,) = self.client.read([from_pb(digest)]).values()
+        (data,) = self.read([from_pb(digest)]).values()
         action.ParseFromString(data)
         return action
 
@@ -292,7 +387,7 @@ class Worker:
         files: dict[Digest, list[tuple[Path, bool]]] = {}
         seen = 0
         while dirs:
-            blobs = self.client.read([d for d, _ in dirs])
+            blobs = self.read([d for d, _ in dirs])
             nxt: list[tuple[Digest, Path]] = []
             for d, where in dirs:
                 msg = re_pb2.Directory()
@@ -317,7 +412,7 @@ class Worker:
         digests = list(files)
         for i in range(0, len(digests), 256):
             chunk = digests[i:i + 256]
-            for d, data in self.client.read(chunk).items():
+            for d, data in self.read(chunk).items():
                 for path, executable in files[d]:
                     with open(path, "xb") as f:  # exclusive: never through an existing name
                         f.write(data)
@@ -328,13 +423,19 @@ def _sha256(path: Path) -> str:
     return sha256_file(path)
 
 
-def run(url: str, *, jobs: int, platform: list[tuple[str, str]], work_dir: Path) -> int:
+def run(url: str, *, jobs: int, platform: list[tuple[str, str]], work_dir: Path, only: list[str] | None = None) -> int:
     """Serve until SIGTERM or SIGINT; the signal handlers only set the stop flag."""
-    worker = Worker(url, jobs=jobs, platform=worker_platform(platform), work_dir=work_dir, headers=headers_from_env())
+    worker = Worker(url, jobs=jobs, platform=worker_platform(platform, only), work_dir=work_dir, headers=headers_from_env())
+    log.info("offering %s", ", ".join(f"{k}={v.split('=')[0]}" if k == TOOL_KEY else f"{k}={v}" for k, v in worker.platform))
+    if len(worker.platform) > MANY_PROPERTIES:
+        log.warning("offering %d platform properties: BuildGrid matches a job against every subset of them "
+                    "(2^%d), which costs its scheduler ~0.3 CPU-s per lease at 13; --toolchain NAME offers "
+                    "only what this farm builds", len(worker.platform), len(worker.platform))
 
     def stop(signum: int, frame: object) -> None:
         worker.stop.set()
         worker.changed.set()
+        worker.wake.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

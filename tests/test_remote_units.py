@@ -145,6 +145,7 @@ def test_an_action_for_another_target_carries_that_platform() -> None:
         ("ISA", "aarch64"), ("OSFamily", "linux"), ("ppm-toolchain", "pyinstaller=abc"))
     assert ("OSFamily", "windows") in ActionRef("k", ingredients={**ing, "host": "windows-x86_64"}).platform
 
+
 def test_worker_offers_only_the_toolchains_it_is_told() -> None:
     from ppm.core.errors import ToolchainError
     from ppm.remote.worker import worker_platform

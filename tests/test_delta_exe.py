@@ -13,6 +13,7 @@ import subprocess
 import sys
 import zlib
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -241,16 +242,23 @@ def test_transform_round_trip_real(builds: dict[str, tuple[Path, Path]], target:
     if target.startswith("go-"):  # Go's code reaches its data by lea [rip+d] or adrp + add
         assert maps.data.intervals, "the references in matched code point to data both releases share"
     buf = bytearray(new_b)
-    refs = xt.transform(buf, ln, maps, encode=True)
+    refs = xt.transform(buf, ln, maps, encode=True, engine="python")
     assert refs > 50 and len(buf) == len(new_b)
+    vectorised = bytearray(new_b)
+    assert xt.transform(vectorised, ln, maps, encode=True, engine="numpy") == refs
+    assert vectorised == buf, "the numpy engine rewrites exactly what the Python loop does"
+    undone = bytearray(buf)
+    xt.transform(undone, ln, maps, encode=False, engine="numpy")
+    assert bytes(undone) == new_b
     layout, maps2 = xt.unpack_descriptor(xt.pack_descriptor(ln, maps), len(new_b))
     assert (layout, maps2.code.intervals, maps2.data.intervals) == (ln, maps.code.intervals, maps.data.intervals)
     xt.transform(buf, layout, maps2, encode=False)
     assert bytes(buf) == new_b
 
 
+@pytest.mark.parametrize("engine", ["python", "numpy"])
 @pytest.mark.parametrize("arch", [xt.ARCH_X86_64, xt.ARCH_ARM64])
-def test_transform_rewrites_moved_targets(arch: int) -> None:
+def test_transform_rewrites_moved_targets(arch: int, engine: str) -> None:
     """A call whose target moved by +0x40 (and whose site did not) reads as in the old release."""
     base = 0x401000
     if arch == xt.ARCH_X86_64:  # the map is in bytes
@@ -267,13 +275,14 @@ def test_transform_rewrites_moved_targets(arch: int) -> None:
         expected = bytes(16) + (0x94000000 | (0x140030 - site)).to_bytes(4, "little") + bytes(12)
     original = bytes(new)
     maps = xt.ExeMaps(amap, xt.AddressMap(1 << xt.DATA_BITS[arch], ()))
-    assert xt.transform(new, layout, maps, encode=True) == 1
+    assert xt.transform(new, layout, maps, encode=True, engine=engine) == 1
     assert bytes(new) == expected
-    xt.transform(new, layout, maps, encode=False)
+    xt.transform(new, layout, maps, encode=False, engine=engine)
     assert bytes(new) == original
 
 
-def test_transform_rewrites_moved_data() -> None:
+@pytest.mark.parametrize("engine", ["python", "numpy"])
+def test_transform_rewrites_moved_data(engine: str) -> None:
     """lea rax, [rip + d] to data that moved by +0x20, and an arm64 ADRP + ADD to data that moved by +0x1010."""
     base = 0x401000
     code = xt.AddressMap(1 << 25, ())  # code did not move
@@ -281,9 +290,9 @@ def test_transform_rewrites_moved_data() -> None:
     lea = bytearray(b"\x90" * 8 + b"\x48\x8d\x05" + (0x600030 - (base + 8 + 7)).to_bytes(4, "little") + b"\x90" * 9)
     layout = xt.ExeLayout(xt.FORMAT_ELF, xt.ARCH_X86_64, (xt.Region(0, len(lea), base),))
     original = bytes(lea)
-    xt.transform(lea, layout, xt.ExeMaps(code, data), encode=True)
+    xt.transform(lea, layout, xt.ExeMaps(code, data), encode=True, engine=engine)
     assert bytes(lea) == original[:11] + (0x600010 - (base + 8 + 7)).to_bytes(4, "little") + original[15:]
-    xt.transform(lea, layout, xt.ExeMaps(code, data), encode=False)
+    xt.transform(lea, layout, xt.ExeMaps(code, data), encode=False, engine=engine)
     assert bytes(lea) == original
 
     def adrp(rd: int, pages: int) -> bytes:
@@ -297,9 +306,9 @@ def test_transform_rewrites_moved_data() -> None:
     layout = xt.ExeLayout(xt.FORMAT_ELF, xt.ARCH_ARM64, (xt.Region(0, len(words), base),))
     maps = xt.ExeMaps(xt.AddressMap(1 << 26, ()), xt.AddressMap(1 << 33, ((0x601000, 0x5FFFF0, 0x1000),)))
     original = bytes(words)
-    assert xt.transform(words, layout, maps, encode=True) == 1
+    assert xt.transform(words, layout, maps, encode=True, engine=engine) == 1
     assert bytes(words) == bytes(8) + adrp(3, 0x600 - 0x401) + add(3, 3, 0x224) + bytes(8)
-    xt.transform(words, layout, maps, encode=False)
+    xt.transform(words, layout, maps, encode=False, engine=engine)
     assert bytes(words) == original
 
 
@@ -362,6 +371,58 @@ def test_transform_round_trip_random_bytes(body: bytes, call_bias: bool, arch: i
     xt.transform(buf, layout, maps, encode=False)
     xt.transform(buf, layout, maps, encode=True)
     assert bytes(buf) == blob
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    body=st.binary(min_size=0, max_size=3000),
+    call_bias=st.booleans(),
+    arch=st.sampled_from([xt.ARCH_X86_64, xt.ARCH_ARM64]),
+    vaddr=st.integers(0, (1 << 40)).map(lambda v: v & ~3),
+    chunk=st.sampled_from([4, 8, 60, 1 << 20]),
+    rounds=st.sampled_from([1, 2, 64]),
+    data=st.data(),
+)
+def test_numpy_engine_matches_the_loop(
+    body: bytes, call_bias: bool, arch: int, vaddr: int, chunk: int, rounds: int, data: st.DataObject
+) -> None:
+    """The vectorised engine gives the Python loop's bytes, encoding and decoding, whatever the chunk
+    size (the scan's state crosses chunks) and however few parallel rounds it may take before it
+    falls back to the sequential scan (1: nearly always; 64: only on long chains of candidates)."""
+    if call_bias:
+        alphabet = b"\xe8\xe9\x00\xff\x48\x4c\x8b\x8d\x05\x3d\x94\x97\x14\x90\xb0\x91\x01"
+        body = bytes(alphabet[b % len(alphabet)] for b in body)
+    maps = xt.ExeMaps(data.draw(address_maps(25 if arch == xt.ARCH_X86_64 else 26)), data.draw(address_maps(xt.DATA_BITS[arch])))
+    pad = data.draw(st.integers(0, 64))
+    blob = bytes(pad) + body + b"tail"
+    layout = xt.ExeLayout(xt.FORMAT_ELF, arch, (xt.Region(pad, len(body), vaddr),))
+    with mock.patch.object(xt, "_NP_ROUNDS", rounds):
+        for encode in (True, False):
+            loop, vec = bytearray(blob), bytearray(blob)
+            n = xt.transform(loop, layout, maps, encode=encode, engine="python")
+            assert xt._transform_np(vec, layout, maps, encode=encode, chunk=chunk) == n
+            assert vec == loop
+
+
+def test_numpy_engine_falls_back_on_long_chains() -> None:
+    """Back-to-back calls whose operands hold E8 bytes: each call is taken only because the one
+    before it was (its E8s are operand bytes then), a chain of 60 that two parallel rounds cannot
+    settle: the sequential scan decides, with the same result."""
+    body = b"\xe8\x00\xe8\x00\xff" * 60 + b"\x90" * 8
+    layout = xt.ExeLayout(xt.FORMAT_ELF, xt.ARCH_X86_64, (xt.Region(0, len(body), 0x401000),))
+    maps = xt.ExeMaps(xt.AddressMap(1 << 25, ((0, 0x40, 0x1000000),)), xt.AddressMap(1 << 32, ()))
+    calls: list[int] = []
+    real = xt._x86_taken_sequential
+
+    def spy(cand: list[int], *rest: object) -> list[bool]:
+        calls.append(len(cand))
+        return real(cand, *rest)  # type: ignore[arg-type]
+
+    loop, vec = bytearray(body), bytearray(body)
+    n = xt.transform(loop, layout, maps, encode=True, engine="python")
+    with mock.patch.object(xt, "_NP_ROUNDS", 2), mock.patch.object(xt, "_x86_taken_sequential", spy):
+        assert xt.transform(vec, layout, maps, encode=True, engine="numpy") == n
+    assert calls and vec == loop and loop != bytearray(body)
 
 
 @settings(max_examples=300, deadline=None)

@@ -13,7 +13,7 @@ in the old file.
 - :func:`detect` finds the code: ELF, PE and Mach-O, 64-bit little-endian, x86-64 or arm64. Every
   field read is bounds-checked (the input is untrusted), and anything unexpected means "not an
   executable we transform".
-- References: x86-64 ``call/jmp rel32`` and rip-relative ``disp32`` operands (:func:`_x86_refs`
+- References: x86-64 ``call/jmp rel32`` and rip-relative ``disp32`` operands (:func:`_x86_chunks`
   says how its left-to-right scan stays reversible), arm64 ``B/BL`` and ``ADRP`` + ``ADD`` pairs.
 - :func:`build_map` (making a patch only) matches the two releases' code, displacements masked
   so that moved code still matches, into a code map; references in matched code give pairs of
@@ -243,8 +243,8 @@ _X86_RIP_MODRM = bytes(1 if b & 0xC7 == 0x05 else 0 for b in range(256))
 _SCAN_CHUNK = 1 << 18  # bytes scanned at a time: bounds the candidate lists whatever the code holds
 
 
-def _x86_refs(region: bytes) -> tuple[list[int], list[int]]:
-    """The references the transform rewrites in x86-64 code: (calls, rip).
+def _x86_chunks(region: bytes) -> Iterator[tuple[list[int], list[int]]]:
+    """The references the transform rewrites in x86-64 code, one chunk at a time: (calls, rip).
 
     ``calls``: offsets j of an E8/E9 (call/jmp rel32) whose rel32 (j+1..j+4) has its top byte 00 or
     FF. ``rip``: offsets p of a REX prefix, an opcode and a ModRM naming [rip + disp32] (the
@@ -254,18 +254,9 @@ def _x86_refs(region: bytes) -> tuple[list[int], list[int]]:
     call or the byte before a rip reference, REX in the byte before a call. The bytes a decision
     reads are then never inside another taken operand, and a call's top byte stays 00 or FF, so
     the scan decides the same on transformed bytes as on the original ones
-    (tests/test_delta_exe.py checks it on random bytes).
+    (tests/test_delta_exe.py checks it on random bytes). The scan's state carries over
+    from chunk to chunk.
     """
-    calls: list[int] = []
-    rips: list[int] = []
-    for c, r in _x86_chunks(region):
-        calls += c
-        rips += r
-    return calls, rips
-
-
-def _x86_chunks(region: bytes) -> Iterator[tuple[list[int], list[int]]]:
-    """:func:`_x86_refs`, one chunk of the region at a time (the scan's state carries over)."""
     size = len(region)
     last = 0
     for c0 in range(0, size, _SCAN_CHUNK):
@@ -314,26 +305,18 @@ _ARM_ADRP = bytes(1 if (b & 0x9F) == 0x90 else 0 for b in range(256))
 _ARM_ADD64 = bytes(1 if b == 0x91 else 0 for b in range(256))  # ADD (immediate), 64-bit, with bits 22-23 checked below
 
 
-def _arm_refs(region: bytes) -> tuple[list[int], list[int]]:
-    """(offsets of B/BL words, offsets of ADRP words followed by ``ADD Xd, Xn, #imm12`` on the same register).
+def _arm_chunks(region: bytes | memoryview) -> Iterator[tuple[list[int], list[int]]]:
+    """(offsets of B/BL words, offsets of ADRP words followed by ``ADD Xd, Xn, #imm12`` on the same
+    register), one chunk at a time.
 
     Every test reads opcode and register bits only, which the transform never changes, so the
     transformed code yields the same offsets.
     """
-    branches: list[int] = []
-    pairs: list[int] = []
-    for b, p in _arm_chunks(region):
-        branches += b
-        pairs += p
-    return branches, pairs
-
-
-def _arm_chunks(region: bytes) -> Iterator[tuple[list[int], list[int]]]:
     words = len(region) // 4
     step = _SCAN_CHUNK // 4
     for w0 in range(0, words, step):
         w1 = min(words, w0 + step)
-        top = region[4 * w0 + 3 : 4 * min(words, w1 + 1) : 4]  # one word more: the ADD after an ADRP
+        top = bytes(region[4 * w0 + 3 : 4 * min(words, w1 + 1) : 4])  # one word more: the ADD after an ADRP
         n = w1 - w0
         branches = [4 * w for w in _positions(top[:n].translate(_ARM_BRANCH), w0)]
         m = min(n, len(top) - 1)
@@ -359,11 +342,6 @@ class _Arch:
 
 
 _ARCHES = {ARCH_X86_64: _Arch(unit=1, bits=25, align=1), ARCH_ARM64: _Arch(unit=4, bits=26, align=4)}
-
-
-def _refs(arch: int, region: bytes) -> tuple[list[int], list[int]]:
-    """(branch references, data references) in ``region``."""
-    return _x86_refs(region) if arch == ARCH_X86_64 else _arm_refs(region)
 
 
 def _ref_chunks(arch: int, region: bytes) -> Iterator[tuple[list[int], list[int]]]:
@@ -441,39 +419,64 @@ _ANCHOR = 32  # bytes of masked code from a reference that must match (and be un
 _MAX_INTERVALS = 1 << 20
 
 
-def _masked(arch: int, region: bytes, refs: list[int]) -> bytes:
+def _masked(np: Any, arch: int, region: bytes | memoryview, refs: Any) -> bytes | bytearray:
     """``region`` with the fields that change when code or data moves zeroed, for matching only."""
     if arch == ARCH_X86_64:
         m = bytearray(_RIP_RELATIVE.sub(lambda mo: mo.group(1) + b"\0\0\0\0", region))
-        zero = bytes(4)
-        for j in refs:
-            m[j + 1 : j + 5] = zero  # calls; the rip references are among the regex's matches
-        return bytes(m)
+        view = np.frombuffer(m, dtype=np.uint8)
+        for k in range(1, 5):  # calls; the rip references are among the regex's matches
+            view[refs + k] = 0
+        del view
+        return m
     n = len(region) // 4
-    x = int.from_bytes(region[: 4 * n], "little")
-    top = region[3 : 4 * n : 4]
-    # B/BL imm26, ADRP immhi:immlo, ADD (immediate, 64-bit) and LDR/STR (unsigned offset, 64-bit) imm12
-    field = 0
-    for table, bits in (
-        (_ARM_BRANCH, 0x03FFFFFF),
-        (bytes(1 if (b & 0x9F) == 0x90 else 0 for b in range(256)), 0x60FFFFE0),
-        (bytes(1 if b in (0x91, 0xF9) else 0 for b in range(256)), 0x003FFC00),
-    ):
-        field |= _lane_mask(top.translate(table), bits, n)
-    return (x & ~field).to_bytes(4 * n, "little") + region[4 * n :]
+    words = np.frombuffer(region, dtype="<u4", count=n)
+    top = (words >> 24).astype(np.uint8)
+    # B/BL imm26, ADRP immhi:immlo, ADD (immediate, 64-bit) and LDR/STR (unsigned offset, 64-bit)
+    # imm12 (the three classes of top byte are disjoint)
+    field = np.zeros(n, dtype=np.uint32)
+    field[(top & 0x7C) == 0x14] = 0x03FFFFFF
+    field[(top & 0x9F) == 0x90] = 0x60FFFFE0
+    field[(top == 0x91) | (top == 0xF9)] = 0x003FFC00
+    field = ~field
+    field &= words
+    return field.astype("<u4").tobytes() + region[4 * n :]
 
 
-def _lane_mask(flags: bytes, value: int, n: int) -> int:
-    """An integer of n 32-bit lanes: ``value`` in the lanes whose flag byte is 1, 0 elsewhere."""
-    m = bytearray(4 * n)
-    for k in range(4):
-        byte = (value >> (8 * k)) & 0xFF
-        if byte:
-            m[k::4] = flags.translate(bytes((0, byte)) + bytes(254))
-    return int.from_bytes(m, "little")
+def _refs_np(np: Any, arch: int, region: bytes | memoryview) -> tuple[Any, Any]:
+    """(branch references, data references) in ``region``, as int64 arrays of offsets."""
+    if arch == ARCH_X86_64:
+        chunks: Iterator[tuple[Any, Any]] = _x86_scan_np(np, np.frombuffer(region, dtype=np.uint8), _NP_CHUNK)
+    else:
+        chunks = iter(_arm_chunks(region))
+    branches, data = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for b, d in chunks:
+        branches.append(np.asarray(b, dtype=np.int64))
+        data.append(np.asarray(d, dtype=np.int64))
+    return np.concatenate(branches), np.concatenate(data)
 
 
-def _extend(a: bytes, i: int, b: bytes, j: int, back: int, fwd: int) -> tuple[int, int]:
+def _unique_anchors(np: Any, masked: bytes | bytearray, refs: Any) -> tuple[Any, Any]:
+    """(key hashes, offsets) of the _ANCHOR-byte keys at ``refs`` that occur once among them, by hash.
+
+    A key is hashed from its four 64-bit words; two keys with one hash count as one (both
+    dropped, or a false anchor whose extension finds nothing): that costs a match at worst,
+    never correctness, since any map transforms exactly.
+    """
+    p = refs[refs + _ANCHOR <= len(masked)]
+    if not len(p):
+        return np.zeros(0, dtype=np.uint64), p
+    words = np.ndarray((len(masked) - 7,), dtype="<u8", buffer=masked, strides=(1,))  # the 8 bytes at each offset
+    h = words[p].copy()
+    for k in range(8, _ANCHOR, 8):
+        h *= np.uint64(0x9E3779B97F4A7C15)
+        h ^= h >> np.uint64(29)
+        h ^= words[p + k]
+    keys, first, counts = np.unique(h, return_index=True, return_counts=True)
+    once = counts == 1
+    return keys[once], p[first[once]]
+
+
+def _extend(a: bytes | bytearray, i: int, b: bytes | bytearray, j: int, back: int, fwd: int) -> tuple[int, int]:
     """How far a[i:] and b[j:] keep matching backwards (at most ``back``) and forwards (``fwd``).
 
     Galloping (64, 128, 256, ... bytes) then bisecting, so the cost follows the match's length.
@@ -522,26 +525,21 @@ def build_map(old: bytes, old_layout: ExeLayout, new: bytes, new_layout: ExeLayo
     what the same reference in the new one points to; runs of such target pairs with one shift
     make the data map.
     """
+    import numpy as np  # numpy: heavy, only when a patch is made
+
     arch = _ARCHES[new_layout.arch]
     ro = max(old_layout.regions, key=lambda r: r.size)
     rn = max(new_layout.regions, key=lambda r: r.size)
-    old_code, new_code = old[ro.offset : ro.offset + ro.size], new[rn.offset : rn.offset + rn.size]
-    (old_refs, old_data), (new_refs, new_data) = _refs(old_layout.arch, old_code), _refs(new_layout.arch, new_code)
-    om, nm = _masked(old_layout.arch, old_code, old_refs), _masked(new_layout.arch, new_code, new_refs)
-
-    def anchors(masked: bytes, refs: list[int]) -> dict[bytes, int]:
-        seen: dict[bytes, int] = {}
-        for j in refs:
-            key = masked[j : j + _ANCHOR]
-            seen[key] = -1 if key in seen else j
-        return seen
-
-    in_old = anchors(om, old_refs + old_data)
-    pairs = sorted(
-        (j, in_old[k])
-        for k, j in anchors(nm, new_refs + new_data).items()
-        if j >= 0 and len(k) == _ANCHOR and in_old.get(k, -1) >= 0
-    )
+    # views, not copies: the code is most of the file
+    old_code, new_code = memoryview(old)[ro.offset : ro.offset + ro.size], memoryview(new)[rn.offset : rn.offset + rn.size]
+    (old_refs, old_data), (new_refs, new_data) = _refs_np(np, old_layout.arch, old_code), _refs_np(np, new_layout.arch, new_code)
+    om, nm = _masked(np, old_layout.arch, old_code, old_refs), _masked(np, new_layout.arch, new_code, new_refs)
+    # anchors: keys unique in each release, present in both, in the new release's order
+    keys_new, at_new = _unique_anchors(np, nm, np.concatenate((new_refs, new_data)))
+    keys_old, at_old = _unique_anchors(np, om, np.concatenate((old_refs, old_data)))
+    _, i_new, i_old = np.intersect1d(keys_new, keys_old, assume_unique=True, return_indices=True)
+    order = np.argsort(at_new[i_new], kind="stable")
+    pairs = zip(at_new[i_new][order].tolist(), at_old[i_old][order].tolist(), strict=True)
     runs: list[tuple[int, int, int]] = []  # (new offset, old offset, length) within the regions
     end = 0
     for nj, oj in pairs:
@@ -569,53 +567,61 @@ def build_map(old: bytes, old_layout: ExeLayout, new: bytes, new_layout: ExeLayo
             intervals.append((n_start, o_start, count))
     code = _disjoint(intervals[:_MAX_INTERVALS], m)
     data = AddressMap(1 << DATA_BITS[new_layout.arch], ())
-    if new_data and old_data:
-        data = _data_map(new_layout.arch, code, old_code, ro.vaddr, old_data, new_code, rn.vaddr, new_data)
+    if len(new_data) and len(old_data):
+        data = _data_map(np, new_layout.arch, code, old_code, ro.vaddr, old_data, new_code, rn.vaddr, new_data)
     return ExeMaps(code, data)
 
 
-_WORD = struct.Struct("<I")
+def _data_sites(np: Any, arch: int, vaddr: int, p: Any) -> Any:
+    """The addresses the data references at region offsets ``p`` are relative to (the next instruction; ADRP's own)."""
+    m = (1 << DATA_BITS[arch]) - 1
+    return (((vaddr + 7 if arch == ARCH_X86_64 else vaddr) & m) + p) & m
 
 
-def _data_site(arch: int, vaddr: int, p: int) -> int:
-    """The address a data reference at region offset ``p`` is relative to (the next instruction; ADRP's own)."""
-    return (vaddr + p + 7 if arch == ARCH_X86_64 else vaddr + p) & ((1 << DATA_BITS[arch]) - 1)
-
-
-def _data_target(arch: int, code: bytes, p: int, site: int) -> int:
-    unpack = _WORD.unpack_from
+def _data_targets(np: Any, arch: int, code: bytes | memoryview, p: Any, site: Any) -> Any:
+    src = np.frombuffer(code, dtype=np.uint8)
     if arch == ARCH_X86_64:
-        return (site + unpack(code, p + 3)[0]) & 0xFFFFFFFF
-    adrp, add = unpack(code, p)[0], unpack(code, p + 4)[0]
+        return (site + _np_le32(src, p + 3)) & 0xFFFFFFFF
+    adrp, add = _np_le32(src, p), _np_le32(src, p + 4)
     page = ((site >> 12) + (((adrp >> 5) & 0x7FFFF) << 2 | (adrp >> 29) & 3)) & 0x1FFFFF
     return page << 12 | (add >> 10) & 0xFFF
 
 
-def _old_site(arch: int, code: AddressMap, site: int) -> int:
-    """Where code at ``site`` sat in the old release, by the code map's shift there (in bytes)."""
-    m, unit = code.modulus, _ARCHES[arch].unit
-    low = (site // unit) & (m - 1)
-    shift = (code.forward(low) - low) & (m - 1)
-    if shift >= m >> 1:
-        shift -= m
-    return (site + shift * unit) & ((1 << DATA_BITS[arch]) - 1)
-
-
 def _data_map(
-    arch: int, code: AddressMap, old_code: bytes, old_vaddr: int, old_refs: list[int], new_code: bytes, new_vaddr: int, new_refs: list[int]
+    np: Any, arch: int, code: AddressMap, old_code: bytes | memoryview, old_vaddr: int, old_refs: Any, new_code: bytes | memoryview,
+    new_vaddr: int, new_refs: Any,
 ) -> AddressMap:
-    old_targets = {}
-    for p in old_refs:
-        site = _data_site(arch, old_vaddr, p)
-        old_targets[site] = _data_target(arch, old_code, p, site)
-    votes: dict[int, dict[int, int]] = {}
-    for p in new_refs:
-        site = _data_site(arch, new_vaddr, p)
-        target_old = old_targets.get(_old_site(arch, code, site))
-        if target_old is not None:
-            per = votes.setdefault(_data_target(arch, new_code, p, site), {})
-            per[target_old] = per.get(target_old, 0) + 1
-    pairs = sorted((t, max(per, key=per.__getitem__)) for t, per in votes.items())
+    """Each data reference in the new release whose site sat, by the code map, where a data
+    reference of the old release sits votes for (its target, that one's target); each new target
+    keeps the old target with the most votes (the first seen on a tie)."""
+    old_sites = _data_sites(np, arch, old_vaddr, old_refs)
+    old_targets = _data_targets(np, arch, old_code, old_refs, old_sites)
+    order = np.argsort(old_sites, kind="stable")
+    old_sites, old_targets = old_sites[order], old_targets[order]
+    # where each new site sat in the old release, by the code map's shift there (in bytes)
+    sites = _data_sites(np, arch, new_vaddr, new_refs)
+    m, unit = code.modulus, _ARCHES[arch].unit
+    shift = _np_shift(np, _np_map(np, code)[0], (sites // unit) & (m - 1)) & (m - 1)
+    shift = np.where(shift >= m >> 1, shift - m, shift)
+    then = (sites + shift * unit) & ((1 << DATA_BITS[arch]) - 1)
+    k = np.searchsorted(old_sites, then, side="right") - 1  # the last of equal sites, as a dict would keep
+    hit = (k >= 0) & (old_sites[np.maximum(k, 0)] == then)
+    t_old = old_targets[k[hit]]
+    t_new = _data_targets(np, arch, new_code, new_refs[hit], sites[hit])
+    n = len(t_new)
+    if not n:
+        return AddressMap(1 << DATA_BITS[arch], ())
+    o = np.lexsort((np.arange(n), t_old, t_new))  # by new target, old target, first seen
+    tn, to = t_new[o], t_old[o]
+    start = np.ones(n, dtype=np.bool_)
+    start[1:] = (tn[1:] != tn[:-1]) | (to[1:] != to[:-1])
+    g = np.flatnonzero(start)
+    votes, first = np.diff(np.append(g, n)), o[g]
+    best = np.lexsort((first, -votes, tn[g]))
+    g_new, g_old = tn[g][best], to[g][best]
+    keep = np.ones(len(g_new), dtype=np.bool_)
+    keep[1:] = g_new[1:] != g_new[:-1]
+    pairs = zip(g_new[keep].tolist(), g_old[keep].tolist(), strict=True)
     intervals: list[tuple[int, int, int]] = []
     for t, o in pairs:
         if intervals:
@@ -662,7 +668,7 @@ def transform(buf: bytearray, layout: ExeLayout, maps: ExeMaps, *, encode: bool,
 
     Returns how many references were rewritten. Encoding maps a branch displacement ``d`` at site
     ``s`` to ``code(s + d) - code(s)``, and a rip-relative one to ``data(s + d) - old_site(s)``;
-    decoding finds the same sites (see :func:`_x86_refs`) and inverts the arithmetic, all modulo
+    decoding finds the same sites (see :func:`_x86_chunks`) and inverts the arithmetic, all modulo
     the field's width, so the result is exact. ``engine``: ``python`` (a loop over the
     references), ``numpy`` (vectorised, :func:`_transform_np`) or ``auto`` (numpy from
     _NUMPY_MIN_CODE bytes of code on); both give the same bytes.
@@ -890,32 +896,29 @@ def _np_put32(dst: Any, q: Any, v: Any) -> None:
         dst[q + k] = (v >> (8 * k)) & 0xFF
 
 
-def _x86_taken_sequential(cand: list[int], is_call: list[bool], src: bytes, last: int) -> list[bool]:
-    """The scan of :func:`_x86_chunks` over known candidates: which are taken (the fallback)."""
+def _x86_taken_sequential(cand: list[int], is_call: list[bool], window: bytes, base: int, last: int) -> list[bool]:
+    """The scan of :func:`_x86_chunks` over known candidates: which are taken (the fallback).
+    ``window[p - base]`` is the byte at region offset p, for p from 3 bytes before the first candidate."""
     taken = []
     for j, call in zip(cand, is_call, strict=True):
         ok = j >= last
         if ok and call:
             lo = max(j - 3, last)
-            ok = not any(src[p] in (0xE8, 0xE9) for p in range(lo, j)) and not (j > last and 0x40 <= src[j - 1] <= 0x4F)
+            ok = not any(window[p - base] in (0xE8, 0xE9) for p in range(lo, j)) and not (
+                j > last and 0x40 <= window[j - 1 - base] <= 0x4F
+            )
         elif ok:
-            ok = not (j > last and src[j - 1] in (0xE8, 0xE9))
+            ok = not (j > last and window[j - 1 - base] in (0xE8, 0xE9))
         taken.append(ok)
         if ok:
             last = j + (5 if call else 7)
     return taken
 
 
-def _x86_np(np: Any, buf: bytearray, r: Region, maps: tuple[Any, Any, Any, Any], encode: bool, chunk: int) -> int:
-    code_f, code_i, data_f, data_i = maps
-    src_b = bytes(buf[r.offset : r.offset + r.size])
-    src = np.frombuffer(src_b, dtype=np.uint8)
-    dst = np.frombuffer(buf, dtype=np.uint8, count=r.size, offset=r.offset)
-    size = r.size
-    rip_ops = np.frombuffer(_X86_RIP_OPS, dtype=np.bool_)
-    mask, m32 = (1 << 25) - 1, 0xFFFFFFFF
-    modulus, half = 1 << 25, 1 << 24
-    last, count = 0, 0
+def _x86_scan_np(np: Any, src: Any, chunk: int) -> Iterator[tuple[Any, Any]]:
+    """:func:`_x86_chunks` with numpy: the taken (calls, rip references) of each chunk of the uint8 array ``src``."""
+    size = len(src)
+    last = 0
     for c0 in range(0, size, chunk):
         c1 = min(size, c0 + chunk)
         # a window from 3 bytes before the chunk (zeros before the region: neither opcode nor REX)
@@ -931,7 +934,7 @@ def _x86_np(np: Any, buf: bytearray, r: Region, maps: tuple[Any, Any, Any, Any],
         nr = min(c1, size - 6) - c0
         if nr > 0:
             r_i = np.flatnonzero(rex[3 : 3 + nr] & ((w[5 : 5 + nr] & 0xC7) == 0x05))
-            found.append(r_i[rip_ops[w[r_i + 4]]])
+            found.append(r_i[np.frombuffer(_X86_RIP_OPS, dtype=np.bool_)[w[r_i + 4]]])
         i = np.sort(np.concatenate(found)) + 3 if found else np.zeros(0, dtype=np.intp)  # window indices
         if not len(i):
             continue
@@ -941,7 +944,7 @@ def _x86_np(np: Any, buf: bytearray, r: Region, maps: tuple[Any, Any, Any, Any],
         rex1 = rex[i - 1]
         end = j + np.where(call, 5, 7)
 
-        def decide(e: Any) -> Any:
+        def decide(e: Any, j: Any = j, call: Any = call, op1: Any = op1, op2: Any = op2, op3: Any = op3, rex1: Any = rex1) -> Any:
             after = j > e
             bad_call = (op1 & after) | (op2 & (j - 2 >= e)) | (op3 & (j - 3 >= e)) | (rex1 & after)
             return (j >= e) & np.where(call, ~bad_call, ~(op1 & after))
@@ -960,12 +963,23 @@ def _x86_np(np: Any, buf: bytearray, r: Region, maps: tuple[Any, Any, Any, Any],
                 break
             taken = now
         else:  # long chains of overlapping candidates (not code): the scan itself, one by one
-            taken = np.asarray(_x86_taken_sequential(j.tolist(), call.tolist(), src_b, last), dtype=np.bool_)
+            seq = _x86_taken_sequential(j.tolist(), call.tolist(), w.tobytes(), c0 - 3, last)
+            taken = np.asarray(seq, dtype=np.bool_)
         tj, tcall = j[taken], call[taken]
         if len(tj):
             last = int(tj[-1]) + (5 if tcall[-1] else 7)
-        calls, rips = tj[tcall], tj[~tcall]
-        count += len(tj)
+        yield tj[tcall], tj[~tcall]
+
+
+def _x86_np(np: Any, buf: bytearray, r: Region, maps: tuple[Any, Any, Any, Any], encode: bool, chunk: int) -> int:
+    code_f, code_i, data_f, data_i = maps
+    src = np.frombuffer(bytes(buf[r.offset : r.offset + r.size]), dtype=np.uint8)
+    dst = np.frombuffer(buf, dtype=np.uint8, count=r.size, offset=r.offset)
+    mask, m32 = (1 << 25) - 1, 0xFFFFFFFF
+    modulus, half = 1 << 25, 1 << 24
+    count = 0
+    for calls, rips in _x86_scan_np(np, src, chunk):
+        count += len(calls) + len(rips)
         if len(calls):
             d = _np_le32(src, calls + 1) & 0x1FFFFFF
             s = ((r.vaddr + 5) & mask) + calls & mask

@@ -312,6 +312,24 @@ def test_transform_rewrites_moved_data(engine: str) -> None:
     assert bytes(words) == original
 
 
+def test_data_map_votes() -> None:
+    """Each new data target keeps the old target most references agree on, the first seen on a tie."""
+    import numpy as np
+
+    base = 0x401000
+
+    def lea_code(targets: list[int]) -> bytes:  # lea rax, [rip + d] to each target, back to back
+        return b"".join(b"\x48\x8d\x05" + ((t - (base + 7 * k + 7)) & 0xFFFFFFFF).to_bytes(4, "little") for k, t in enumerate(targets))
+
+    a, b, c, d, t1, t2 = 0x600000, 0x600100, 0x600400, 0x600500, 0x700000, 0x700800
+    old = lea_code([a, a, b, c, d])
+    new = lea_code([t1, t1, t1, t2, t2])
+    refs = np.arange(5, dtype=np.int64) * 7
+    same = xt.AddressMap(1 << 25, ())  # the code did not move: each new site votes with the old one
+    amap = xt._data_map(np, xt.ARCH_X86_64, same, old, base, refs, new, base, refs)
+    assert amap.intervals == ((t1, a, 1), (t2, c, 1))
+
+
 @st.composite
 def address_maps(draw: st.DrawFn, bits: int) -> xt.AddressMap:
     m = 1 << bits

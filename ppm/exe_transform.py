@@ -22,6 +22,11 @@ in the old file.
 - :func:`transform` rewrites (or restores) the references in place; the patch carries the new
   file's code regions and both maps (:func:`pack_descriptor`), so applying parses no executable.
   The old file is never transformed.
+- Speed: numpy does the work on large code (imported lazily; about 60 ms of CPU to import, so
+  code under _NUMPY_MIN_CODE keeps the Python loop, which costs about a microsecond a reference):
+  :func:`build_map` always, :func:`transform` from 3 MiB of code on. The x86 scan decides left to
+  right; :func:`_x86_scan_np` reaches the same decisions in parallel rounds. Both engines give the
+  same bytes (tests/test_delta_exe.py compares them on random bytes and real executables).
 """
 
 from __future__ import annotations

@@ -640,7 +640,11 @@ def test_corrupt_format_2_patches_refused(exe_patch: tuple[Path, Path], tmp_path
         assert message, name
 
 
-def test_fuzzed_patches_give_only_patch_errors(exe_patch: tuple[Path, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize("numpy_from", [xt._NUMPY_MIN_CODE, 0], ids=["auto-engine", "numpy-engine"])
+def test_fuzzed_patches_give_only_patch_errors(
+    exe_patch: tuple[Path, Path], tmp_path: Path, numpy_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(xt, "_NUMPY_MIN_CODE", numpy_from)  # the test programs' code is small: force numpy too
     old, patch = exe_patch
     data = patch.read_bytes()
     rng = random.Random(14)
@@ -721,3 +725,19 @@ def test_cli_make_with_and_without_transform(builds: dict[str, tuple[Path, Path]
     (tmp_path / "data").write_bytes(b"just data" * 100)
     r = _ppm("patch", "make", "data", "data", "-o", "y.patch", "--transform", cwd=tmp_path)
     assert r.returncode != 0 and "not both executables" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_numpy_only_when_needed(tmp_path: Path) -> None:
+    """numpy is imported lazily: not by importing ppm.delta, not to patch files that are not executables."""
+    code = (
+        "import sys; from pathlib import Path; from ppm.delta import apply_patch, make_patch\n"
+        "assert 'numpy' not in sys.modules\n"
+        "o, n, p = (Path(sys.argv[1], x) for x in ('old', 'new', 'patch'))\n"
+        "o.write_bytes(bytes(range(256)) * 64); n.write_bytes(bytes(range(256)) * 63 + b'x' * 256)\n"
+        "make_patch(o, n, p); apply_patch(o, p, Path(sys.argv[1], 'out'))\n"
+        "assert 'numpy' not in sys.modules, 'plain data needs no numpy'\n"
+    )
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr

@@ -23,8 +23,8 @@ in the old file.
   file's code regions and both maps (:func:`pack_descriptor`), so applying parses no executable.
   The old file is never transformed.
 - Speed: numpy does the work on large code (imported lazily; about 60 ms of CPU to import, so
-  code under _NUMPY_MIN_CODE keeps the Python loop, which costs about a microsecond a reference):
-  :func:`build_map` always, :func:`transform` from 3 MiB of code on. The x86 scan decides left to
+  code under _NUMPY_MIN_CODE, 3 MiB, keeps the Python loops, about a microsecond a reference):
+  :func:`build_map` and :func:`transform` take an ``engine``. The x86 scan decides left to
   right; :func:`_x86_scan_np` reaches the same decisions in parallel rounds. Both engines give the
   same bytes (tests/test_delta_exe.py compares them on random bytes and real executables).
 """
@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 import struct
 from bisect import bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
@@ -447,6 +447,48 @@ def _masked(np: Any, arch: int, region: bytes | memoryview, refs: Any) -> bytes 
     return field.astype("<u4").tobytes() + region[4 * n :]
 
 
+def _masked_py(arch: int, region: bytes, refs: list[int]) -> bytes:
+    """``region`` with the fields that change when code or data moves zeroed, for matching only (small code)."""
+    if arch == ARCH_X86_64:
+        m = bytearray(_RIP_RELATIVE.sub(lambda mo: mo.group(1) + b"\0\0\0\0", region))
+        zero = bytes(4)
+        for j in refs:
+            m[j + 1 : j + 5] = zero  # calls; the rip references are among the regex's matches
+        return bytes(m)
+    n = len(region) // 4
+    x = int.from_bytes(region[: 4 * n], "little")
+    top = region[3 : 4 * n : 4]
+    # B/BL imm26, ADRP immhi:immlo, ADD (immediate, 64-bit) and LDR/STR (unsigned offset, 64-bit) imm12
+    field = 0
+    for table, bits in (
+        (_ARM_BRANCH, 0x03FFFFFF),
+        (bytes(1 if (b & 0x9F) == 0x90 else 0 for b in range(256)), 0x60FFFFE0),
+        (bytes(1 if b in (0x91, 0xF9) else 0 for b in range(256)), 0x003FFC00),
+    ):
+        field |= _lane_mask(top.translate(table), bits, n)
+    return (x & ~field).to_bytes(4 * n, "little") + region[4 * n :]
+
+
+def _lane_mask(flags: bytes, value: int, n: int) -> int:
+    """An integer of n 32-bit lanes: ``value`` in the lanes whose flag byte is 1, 0 elsewhere."""
+    m = bytearray(4 * n)
+    for k in range(4):
+        byte = (value >> (8 * k)) & 0xFF
+        if byte:
+            m[k::4] = flags.translate(bytes((0, byte)) + bytes(254))
+    return int.from_bytes(m, "little")
+
+
+def _refs_py(arch: int, region: bytes) -> tuple[list[int], list[int]]:
+    """(branch references, data references) in ``region`` (small code, without numpy)."""
+    branches: list[int] = []
+    data: list[int] = []
+    for b, d in _ref_chunks(arch, region):
+        branches += b
+        data += d
+    return branches, data
+
+
 def _refs_np(np: Any, arch: int, region: bytes | memoryview) -> tuple[Any, Any]:
     """(branch references, data references) in ``region``, as int64 arrays of offsets."""
     if arch == ARCH_X86_64:
@@ -521,30 +563,78 @@ class ExeMaps:
 DATA_BITS = {ARCH_X86_64: 32, ARCH_ARM64: 33}  # rip + disp32; ADRP page (21 bits) and ADD imm12
 
 
-def build_map(old: bytes, old_layout: ExeLayout, new: bytes, new_layout: ExeLayout) -> ExeMaps:
+def build_map(old: bytes, old_layout: ExeLayout, new: bytes, new_layout: ExeLayout, *, engine: str = "auto") -> ExeMaps:
     """Match the largest code region of each release and turn the matches into address maps.
 
     Code: anchors are the masked bytes from each call/branch (displacements zeroed, so code that
     moved still matches), unique in both releases; each matched pair is extended both ways while
     the masked bytes agree. Data: a data reference in matched code points, in the old release, to
     what the same reference in the new one points to; runs of such target pairs with one shift
-    make the data map.
+    make the data map. ``engine`` as for :func:`transform`: both give the same maps.
     """
-    import numpy as np  # numpy: heavy, only when a patch is made
-
-    arch = _ARCHES[new_layout.arch]
     ro = max(old_layout.regions, key=lambda r: r.size)
     rn = max(new_layout.regions, key=lambda r: r.size)
+    if engine == "python" or (engine == "auto" and max(ro.size, rn.size) < _NUMPY_MIN_CODE):
+        return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_py(new_layout.arch, old, ro, new, rn))
+    return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_np(new_layout.arch, old, ro, new, rn))
+
+
+_DataMap = Callable[[AddressMap], AddressMap]
+
+
+def _anchor_pairs_py(arch: int, old: bytes, ro: Region, new: bytes, rn: Region) -> tuple[Iterable[tuple[int, int]], Any, Any, _DataMap | None]:
+    """The anchors (new offset, old offset) in the new release's order, both masked codes and the
+    data map's maker (None without data references), in pure Python (small code)."""
+    old_code, new_code = old[ro.offset : ro.offset + ro.size], new[rn.offset : rn.offset + rn.size]
+    (old_refs, old_data), (new_refs, new_data) = _refs_py(arch, old_code), _refs_py(arch, new_code)
+    om, nm = _masked_py(arch, old_code, old_refs), _masked_py(arch, new_code, new_refs)
+
+    def anchors(masked: bytes, refs: list[int]) -> dict[bytes, int]:
+        seen: dict[bytes, int] = {}
+        for j in refs:
+            key = masked[j : j + _ANCHOR]
+            seen[key] = -1 if key in seen else j
+        return seen
+
+    in_old = anchors(om, old_refs + old_data)
+    pairs = sorted(
+        (j, in_old[k])
+        for k, j in anchors(nm, new_refs + new_data).items()
+        if j >= 0 and len(k) == _ANCHOR and in_old.get(k, -1) >= 0
+    )
+
+    def data_map(code: AddressMap) -> AddressMap:
+        return _data_map_py(arch, code, old_code, ro.vaddr, old_data, new_code, rn.vaddr, new_data)
+
+    return pairs, om, nm, data_map if old_data and new_data else None
+
+
+def _anchor_pairs_np(arch: int, old: bytes, ro: Region, new: bytes, rn: Region) -> tuple[Iterable[tuple[int, int]], Any, Any, _DataMap | None]:
+    """:func:`_anchor_pairs_py` with numpy (large code): the same anchors, a fraction of the memory."""
+    import numpy as np  # numpy: heavy, only when a patch of large code is made
+
     # views, not copies: the code is most of the file
     old_code, new_code = memoryview(old)[ro.offset : ro.offset + ro.size], memoryview(new)[rn.offset : rn.offset + rn.size]
-    (old_refs, old_data), (new_refs, new_data) = _refs_np(np, old_layout.arch, old_code), _refs_np(np, new_layout.arch, new_code)
-    om, nm = _masked(np, old_layout.arch, old_code, old_refs), _masked(np, new_layout.arch, new_code, new_refs)
+    (old_refs, old_data), (new_refs, new_data) = _refs_np(np, arch, old_code), _refs_np(np, arch, new_code)
+    om, nm = _masked(np, arch, old_code, old_refs), _masked(np, arch, new_code, new_refs)
     # anchors: keys unique in each release, present in both, in the new release's order
     keys_new, at_new = _unique_anchors(np, nm, np.concatenate((new_refs, new_data)))
     keys_old, at_old = _unique_anchors(np, om, np.concatenate((old_refs, old_data)))
     _, i_new, i_old = np.intersect1d(keys_new, keys_old, assume_unique=True, return_indices=True)
     order = np.argsort(at_new[i_new], kind="stable")
     pairs = zip(at_new[i_new][order].tolist(), at_old[i_old][order].tolist(), strict=True)
+
+    def data_map(code: AddressMap) -> AddressMap:
+        return _data_map(np, arch, code, old_code, ro.vaddr, old_data, new_code, rn.vaddr, new_data)
+
+    return pairs, om, nm, data_map if len(old_data) and len(new_data) else None
+
+
+def _build_map_tail(
+    arch_id: int, ro: Region, rn: Region, pairs: Iterable[tuple[int, int]], om: Any, nm: Any, data_map: _DataMap | None
+) -> ExeMaps:
+    """Extend the anchors into runs of matching code, and make the maps."""
+    arch = _ARCHES[arch_id]
     runs: list[tuple[int, int, int]] = []  # (new offset, old offset, length) within the regions
     end = 0
     for nj, oj in pairs:
@@ -571,10 +661,9 @@ def build_map(old: bytes, old_layout: ExeLayout, new: bytes, new_layout: ExeLayo
         if count > 0 and n_start + count <= m and o_start + count <= m:
             intervals.append((n_start, o_start, count))
     code = _disjoint(intervals[:_MAX_INTERVALS], m)
-    data = AddressMap(1 << DATA_BITS[new_layout.arch], ())
-    if len(new_data) and len(old_data):
-        data = _data_map(np, new_layout.arch, code, old_code, ro.vaddr, old_data, new_code, rn.vaddr, new_data)
-    return ExeMaps(code, data)
+    if data_map is None:
+        return ExeMaps(code, AddressMap(1 << DATA_BITS[arch_id], ()))
+    return ExeMaps(code, data_map(code))
 
 
 def _data_sites(np: Any, arch: int, vaddr: int, p: Any) -> Any:
@@ -627,6 +716,60 @@ def _data_map(
     keep = np.ones(len(g_new), dtype=np.bool_)
     keep[1:] = g_new[1:] != g_new[:-1]
     pairs = zip(g_new[keep].tolist(), g_old[keep].tolist(), strict=True)
+    intervals: list[tuple[int, int, int]] = []
+    for t, o in pairs:
+        if intervals:
+            n0, o0, _ = intervals[-1]
+            if t - n0 == o - o0:  # same shift as the run so far: the run grows to cover t
+                intervals[-1] = (n0, o0, t - n0 + 1)
+                continue
+        intervals.append((t, o, 1))
+    return _disjoint(intervals[:_MAX_INTERVALS], 1 << DATA_BITS[arch])
+
+
+_WORD = struct.Struct("<I")
+
+
+def _data_site(arch: int, vaddr: int, p: int) -> int:
+    """The address a data reference at region offset ``p`` is relative to (the next instruction; ADRP's own)."""
+    return (vaddr + p + 7 if arch == ARCH_X86_64 else vaddr + p) & ((1 << DATA_BITS[arch]) - 1)
+
+
+def _data_target(arch: int, code: bytes, p: int, site: int) -> int:
+    unpack = _WORD.unpack_from
+    if arch == ARCH_X86_64:
+        return (site + unpack(code, p + 3)[0]) & 0xFFFFFFFF
+    adrp, add = unpack(code, p)[0], unpack(code, p + 4)[0]
+    page = ((site >> 12) + (((adrp >> 5) & 0x7FFFF) << 2 | (adrp >> 29) & 3)) & 0x1FFFFF
+    return page << 12 | (add >> 10) & 0xFFF
+
+
+def _old_site(arch: int, code: AddressMap, site: int) -> int:
+    """Where code at ``site`` sat in the old release, by the code map's shift there (in bytes)."""
+    m, unit = code.modulus, _ARCHES[arch].unit
+    low = (site // unit) & (m - 1)
+    shift = (code.forward(low) - low) & (m - 1)
+    if shift >= m >> 1:
+        shift -= m
+    return (site + shift * unit) & ((1 << DATA_BITS[arch]) - 1)
+
+
+def _data_map_py(
+    arch: int, code: AddressMap, old_code: bytes, old_vaddr: int, old_refs: list[int], new_code: bytes, new_vaddr: int, new_refs: list[int]
+) -> AddressMap:
+    """:func:`_data_map` for small code, without numpy."""
+    old_targets = {}
+    for p in old_refs:
+        site = _data_site(arch, old_vaddr, p)
+        old_targets[site] = _data_target(arch, old_code, p, site)
+    votes: dict[int, dict[int, int]] = {}
+    for p in new_refs:
+        site = _data_site(arch, new_vaddr, p)
+        target_old = old_targets.get(_old_site(arch, code, site))
+        if target_old is not None:
+            per = votes.setdefault(_data_target(arch, new_code, p, site), {})
+            per[target_old] = per.get(target_old, 0) + 1
+    pairs = sorted((t, max(per, key=per.__getitem__)) for t, per in votes.items())
     intervals: list[tuple[int, int, int]] = []
     for t, o in pairs:
         if intervals:

@@ -237,7 +237,8 @@ def test_transform_round_trip_real(builds: dict[str, tuple[Path, Path]], target:
     old_b, new_b = old.read_bytes(), new.read_bytes()
     lo, ln = xt.detect(old_b), xt.detect(new_b)
     assert lo is not None and ln is not None
-    maps = xt.build_map(old_b, lo, new_b, ln)
+    maps = xt.build_map(old_b, lo, new_b, ln, engine="python")
+    assert maps == xt.build_map(old_b, lo, new_b, ln, engine="numpy"), "both engines find the same maps"
     assert maps.code.intervals, "the two releases share most of their code: the matcher must find some"
     if target.startswith("go-"):  # Go's code reaches its data by lea [rip+d] or adrp + add
         assert maps.data.intervals, "the references in matched code point to data both releases share"

@@ -31,8 +31,10 @@ in the old file.
 
 from __future__ import annotations
 
+import os
 import re
 import struct
+import sys
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -611,7 +613,7 @@ def _anchor_pairs_py(arch: int, old: bytes, ro: Region, new: bytes, rn: Region) 
 
 def _anchor_pairs_np(arch: int, old: bytes, ro: Region, new: bytes, rn: Region) -> tuple[Iterable[tuple[int, int]], Any, Any, _DataMap | None]:
     """:func:`_anchor_pairs_py` with numpy (large code): the same anchors, a fraction of the memory."""
-    import numpy as np  # numpy: heavy, only when a patch of large code is made
+    np = _numpy()
 
     # views, not copies: the code is most of the file
     old_code, new_code = memoryview(old)[ro.offset : ro.offset + ro.size], memoryview(new)[rn.offset : rn.offset + rn.size]
@@ -1017,6 +1019,25 @@ _NP_CHUNK = 1 << 20  # bytes of code per step: bounds the candidate arrays whate
 _NP_ROUNDS = 64  # rounds of the parallel x86 scan before a chunk falls back to the sequential one
 
 
+def _numpy() -> Any:
+    """numpy, imported on first use (heavy: only for large code), with OpenBLAS's thread pool
+    limited to one thread while it loads: ppm uses no BLAS, and starting a pool of threads cost
+    about 0.05 s of CPU, as much as the rest of numpy's import. The variable is restored at once,
+    so nothing ppm starts later inherits it."""
+    if "numpy" in sys.modules:
+        return sys.modules["numpy"]
+    saved = os.environ.get("OPENBLAS_NUM_THREADS")
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        import numpy
+    finally:
+        if saved is None:
+            del os.environ["OPENBLAS_NUM_THREADS"]
+        else:
+            os.environ["OPENBLAS_NUM_THREADS"] = saved
+    return numpy
+
+
 def _np_map(np: Any, amap: AddressMap) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
     """(starts, shifts) of the forward and inverse maps as int64 arrays."""
     fwd, inv = amap._fwd, amap._inv  # type: ignore[attr-defined]
@@ -1213,7 +1234,7 @@ def _arm_np(np: Any, buf: bytearray, r: Region, maps: tuple[Any, Any, Any, Any],
 
 
 def _transform_np(buf: bytearray, layout: ExeLayout, maps: ExeMaps, *, encode: bool, chunk: int = _NP_CHUNK) -> int:
-    import numpy as np  # numpy: heavy (about 60 ms to import), only for large code
+    np = _numpy()
 
     tables = (*_np_map(np, maps.code), *_np_map(np, maps.data))
     count = 0

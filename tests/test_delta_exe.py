@@ -742,3 +742,17 @@ def test_numpy_only_when_needed(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_numpy_import_leaves_the_environment_alone() -> None:
+    """OpenBLAS's thread count is set for numpy's import only: nothing ppm starts afterwards inherits it."""
+    code = (
+        "import os; from ppm import exe_transform as xt\n"
+        "np = xt._numpy(); assert np.__name__ == 'numpy'\n"
+        "assert 'OPENBLAS_NUM_THREADS' not in os.environ, os.environ.get('OPENBLAS_NUM_THREADS')\n"
+    )
+    repo = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env["PYTHONPATH"] = str(repo) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr

@@ -97,6 +97,7 @@ _HDIFF_BYTES_PER_OLD = 8
 _HDIFF_BYTES_PER_NEW = 2
 _CREATE_OVERHEAD = 64 << 20
 _TRANSFORM_OVERHEAD = 48 << 20
+_NUMPY_OVERHEAD = 48 << 20  # the module and one chunk's arrays (measured 26 MiB + under 10)
 
 Progress = Callable[[str], None]
 
@@ -224,13 +225,14 @@ def decoder_memory_need(
     address maps built from the descriptor (``descriptor_size`` bytes; each interval, at least 3
     bytes of it, becomes a few Python integers in lists), a second copy of the frame split from
     the descriptor, and the lists of sites of one scanned chunk (256 KiB of code: a few tens of MiB
-    at most, whatever the code holds).
+    at most, whatever the code holds); for large code, numpy (about 26 MiB once imported) and its
+    arrays for one chunk of 1 MiB of code (a few MiB).
     """
     if method == "zstd":
         return old_size + payload_size + 2 * new_size + _DECODER_OVERHEAD
     need = old_size + payload_size + raw_size + 2 * new_size + _DECODER_OVERHEAD
     if descriptor_size:
-        need += 2 * new_size + payload_size + 100 * descriptor_size + _TRANSFORM_OVERHEAD
+        need += 2 * new_size + payload_size + 100 * descriptor_size + _TRANSFORM_OVERHEAD + _NUMPY_OVERHEAD
     return need
 
 

@@ -13,7 +13,7 @@ in the old file.
 - :func:`detect` finds the code: ELF, PE and Mach-O, 64-bit little-endian, x86-64 or arm64. Every
   field read is bounds-checked (the input is untrusted), and anything unexpected means "not an
   executable we transform".
-- References: x86-64 ``call/jmp rel32`` and rip-relative ``disp32`` operands (:func:`_x86_refs`
+- References: x86-64 ``call/jmp rel32`` and rip-relative ``disp32`` operands (:func:`_x86_chunks`
   says how its left-to-right scan stays reversible), arm64 ``B/BL`` and ``ADRP`` + ``ADD`` pairs.
 - :func:`build_map` (making a patch only) matches the two releases' code, displacements masked
   so that moved code still matches, into a code map; references in matched code give pairs of
@@ -22,14 +22,21 @@ in the old file.
 - :func:`transform` rewrites (or restores) the references in place; the patch carries the new
   file's code regions and both maps (:func:`pack_descriptor`), so applying parses no executable.
   The old file is never transformed.
+- Speed: numpy does the work on large code (imported lazily; about 60 ms of CPU to import, so
+  code under _NUMPY_MIN_CODE, 3 MiB, keeps the Python loops, about a microsecond a reference):
+  :func:`build_map` and :func:`transform` take an ``engine``. The x86 scan decides left to
+  right; :func:`_x86_scan_np` reaches the same decisions in parallel rounds. Both engines give the
+  same bytes (tests/test_delta_exe.py compares them on random bytes and real executables).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import struct
+import sys
 from bisect import bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
@@ -243,8 +250,8 @@ _X86_RIP_MODRM = bytes(1 if b & 0xC7 == 0x05 else 0 for b in range(256))
 _SCAN_CHUNK = 1 << 18  # bytes scanned at a time: bounds the candidate lists whatever the code holds
 
 
-def _x86_refs(region: bytes) -> tuple[list[int], list[int]]:
-    """The references the transform rewrites in x86-64 code: (calls, rip).
+def _x86_chunks(region: bytes) -> Iterator[tuple[list[int], list[int]]]:
+    """The references the transform rewrites in x86-64 code, one chunk at a time: (calls, rip).
 
     ``calls``: offsets j of an E8/E9 (call/jmp rel32) whose rel32 (j+1..j+4) has its top byte 00 or
     FF. ``rip``: offsets p of a REX prefix, an opcode and a ModRM naming [rip + disp32] (the
@@ -254,18 +261,9 @@ def _x86_refs(region: bytes) -> tuple[list[int], list[int]]:
     call or the byte before a rip reference, REX in the byte before a call. The bytes a decision
     reads are then never inside another taken operand, and a call's top byte stays 00 or FF, so
     the scan decides the same on transformed bytes as on the original ones
-    (tests/test_delta_exe.py checks it on random bytes).
+    (tests/test_delta_exe.py checks it on random bytes). The scan's state carries over
+    from chunk to chunk.
     """
-    calls: list[int] = []
-    rips: list[int] = []
-    for c, r in _x86_chunks(region):
-        calls += c
-        rips += r
-    return calls, rips
-
-
-def _x86_chunks(region: bytes) -> Iterator[tuple[list[int], list[int]]]:
-    """:func:`_x86_refs`, one chunk of the region at a time (the scan's state carries over)."""
     size = len(region)
     last = 0
     for c0 in range(0, size, _SCAN_CHUNK):
@@ -314,26 +312,18 @@ _ARM_ADRP = bytes(1 if (b & 0x9F) == 0x90 else 0 for b in range(256))
 _ARM_ADD64 = bytes(1 if b == 0x91 else 0 for b in range(256))  # ADD (immediate), 64-bit, with bits 22-23 checked below
 
 
-def _arm_refs(region: bytes) -> tuple[list[int], list[int]]:
-    """(offsets of B/BL words, offsets of ADRP words followed by ``ADD Xd, Xn, #imm12`` on the same register).
+def _arm_chunks(region: bytes | memoryview) -> Iterator[tuple[list[int], list[int]]]:
+    """(offsets of B/BL words, offsets of ADRP words followed by ``ADD Xd, Xn, #imm12`` on the same
+    register), one chunk at a time.
 
     Every test reads opcode and register bits only, which the transform never changes, so the
     transformed code yields the same offsets.
     """
-    branches: list[int] = []
-    pairs: list[int] = []
-    for b, p in _arm_chunks(region):
-        branches += b
-        pairs += p
-    return branches, pairs
-
-
-def _arm_chunks(region: bytes) -> Iterator[tuple[list[int], list[int]]]:
     words = len(region) // 4
     step = _SCAN_CHUNK // 4
     for w0 in range(0, words, step):
         w1 = min(words, w0 + step)
-        top = region[4 * w0 + 3 : 4 * min(words, w1 + 1) : 4]  # one word more: the ADD after an ADRP
+        top = bytes(region[4 * w0 + 3 : 4 * min(words, w1 + 1) : 4])  # one word more: the ADD after an ADRP
         n = w1 - w0
         branches = [4 * w for w in _positions(top[:n].translate(_ARM_BRANCH), w0)]
         m = min(n, len(top) - 1)
@@ -359,11 +349,6 @@ class _Arch:
 
 
 _ARCHES = {ARCH_X86_64: _Arch(unit=1, bits=25, align=1), ARCH_ARM64: _Arch(unit=4, bits=26, align=4)}
-
-
-def _refs(arch: int, region: bytes) -> tuple[list[int], list[int]]:
-    """(branch references, data references) in ``region``."""
-    return _x86_refs(region) if arch == ARCH_X86_64 else _arm_refs(region)
 
 
 def _ref_chunks(arch: int, region: bytes) -> Iterator[tuple[list[int], list[int]]]:
@@ -441,8 +426,31 @@ _ANCHOR = 32  # bytes of masked code from a reference that must match (and be un
 _MAX_INTERVALS = 1 << 20
 
 
-def _masked(arch: int, region: bytes, refs: list[int]) -> bytes:
+def _masked(np: Any, arch: int, region: bytes | memoryview, refs: Any) -> bytes | bytearray:
     """``region`` with the fields that change when code or data moves zeroed, for matching only."""
+    if arch == ARCH_X86_64:
+        m = bytearray(_RIP_RELATIVE.sub(lambda mo: mo.group(1) + b"\0\0\0\0", region))
+        view = np.frombuffer(m, dtype=np.uint8)
+        for k in range(1, 5):  # calls; the rip references are among the regex's matches
+            view[refs + k] = 0
+        del view
+        return m
+    n = len(region) // 4
+    words = np.frombuffer(region, dtype="<u4", count=n)
+    top = (words >> 24).astype(np.uint8)
+    # B/BL imm26, ADRP immhi:immlo, ADD (immediate, 64-bit) and LDR/STR (unsigned offset, 64-bit)
+    # imm12 (the three classes of top byte are disjoint)
+    field = np.zeros(n, dtype=np.uint32)
+    field[(top & 0x7C) == 0x14] = 0x03FFFFFF
+    field[(top & 0x9F) == 0x90] = 0x60FFFFE0
+    field[(top == 0x91) | (top == 0xF9)] = 0x003FFC00
+    field = ~field
+    field &= words
+    return field.astype("<u4").tobytes() + region[4 * n :]
+
+
+def _masked_py(arch: int, region: bytes, refs: list[int]) -> bytes:
+    """``region`` with the fields that change when code or data moves zeroed, for matching only (small code)."""
     if arch == ARCH_X86_64:
         m = bytearray(_RIP_RELATIVE.sub(lambda mo: mo.group(1) + b"\0\0\0\0", region))
         zero = bytes(4)
@@ -473,7 +481,51 @@ def _lane_mask(flags: bytes, value: int, n: int) -> int:
     return int.from_bytes(m, "little")
 
 
-def _extend(a: bytes, i: int, b: bytes, j: int, back: int, fwd: int) -> tuple[int, int]:
+def _refs_py(arch: int, region: bytes) -> tuple[list[int], list[int]]:
+    """(branch references, data references) in ``region`` (small code, without numpy)."""
+    branches: list[int] = []
+    data: list[int] = []
+    for b, d in _ref_chunks(arch, region):
+        branches += b
+        data += d
+    return branches, data
+
+
+def _refs_np(np: Any, arch: int, region: bytes | memoryview) -> tuple[Any, Any]:
+    """(branch references, data references) in ``region``, as int64 arrays of offsets."""
+    if arch == ARCH_X86_64:
+        chunks: Iterator[tuple[Any, Any]] = _x86_scan_np(np, np.frombuffer(region, dtype=np.uint8), _NP_CHUNK)
+    else:
+        chunks = iter(_arm_chunks(region))
+    branches, data = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for b, d in chunks:
+        branches.append(np.asarray(b, dtype=np.int64))
+        data.append(np.asarray(d, dtype=np.int64))
+    return np.concatenate(branches), np.concatenate(data)
+
+
+def _unique_anchors(np: Any, masked: bytes | bytearray, refs: Any) -> tuple[Any, Any]:
+    """(key hashes, offsets) of the _ANCHOR-byte keys at ``refs`` that occur once among them, by hash.
+
+    A key is hashed from its four 64-bit words; two keys with one hash count as one (both
+    dropped, or a false anchor whose extension finds nothing): that costs a match at worst,
+    never correctness, since any map transforms exactly.
+    """
+    p = refs[refs + _ANCHOR <= len(masked)]
+    if not len(p):
+        return np.zeros(0, dtype=np.uint64), p
+    words = np.ndarray((len(masked) - 7,), dtype="<u8", buffer=masked, strides=(1,))  # the 8 bytes at each offset
+    h = words[p].copy()
+    for k in range(8, _ANCHOR, 8):
+        h *= np.uint64(0x9E3779B97F4A7C15)
+        h ^= h >> np.uint64(29)
+        h ^= words[p + k]
+    keys, first, counts = np.unique(h, return_index=True, return_counts=True)
+    once = counts == 1
+    return keys[once], p[first[once]]
+
+
+def _extend(a: bytes | bytearray, i: int, b: bytes | bytearray, j: int, back: int, fwd: int) -> tuple[int, int]:
     """How far a[i:] and b[j:] keep matching backwards (at most ``back``) and forwards (``fwd``).
 
     Galloping (64, 128, 256, ... bytes) then bisecting, so the cost follows the match's length.
@@ -513,21 +565,31 @@ class ExeMaps:
 DATA_BITS = {ARCH_X86_64: 32, ARCH_ARM64: 33}  # rip + disp32; ADRP page (21 bits) and ADD imm12
 
 
-def build_map(old: bytes, old_layout: ExeLayout, new: bytes, new_layout: ExeLayout) -> ExeMaps:
+def build_map(old: bytes, old_layout: ExeLayout, new: bytes, new_layout: ExeLayout, *, engine: str = "auto") -> ExeMaps:
     """Match the largest code region of each release and turn the matches into address maps.
 
     Code: anchors are the masked bytes from each call/branch (displacements zeroed, so code that
     moved still matches), unique in both releases; each matched pair is extended both ways while
     the masked bytes agree. Data: a data reference in matched code points, in the old release, to
     what the same reference in the new one points to; runs of such target pairs with one shift
-    make the data map.
+    make the data map. ``engine`` as for :func:`transform`: both give the same maps.
     """
-    arch = _ARCHES[new_layout.arch]
     ro = max(old_layout.regions, key=lambda r: r.size)
     rn = max(new_layout.regions, key=lambda r: r.size)
+    if engine == "python" or (engine == "auto" and max(ro.size, rn.size) < _NUMPY_MIN_CODE):
+        return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_py(new_layout.arch, old, ro, new, rn))
+    return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_np(new_layout.arch, old, ro, new, rn))
+
+
+_DataMap = Callable[[AddressMap], AddressMap]
+
+
+def _anchor_pairs_py(arch: int, old: bytes, ro: Region, new: bytes, rn: Region) -> tuple[Iterable[tuple[int, int]], Any, Any, _DataMap | None]:
+    """The anchors (new offset, old offset) in the new release's order, both masked codes and the
+    data map's maker (None without data references), in pure Python (small code)."""
     old_code, new_code = old[ro.offset : ro.offset + ro.size], new[rn.offset : rn.offset + rn.size]
-    (old_refs, old_data), (new_refs, new_data) = _refs(old_layout.arch, old_code), _refs(new_layout.arch, new_code)
-    om, nm = _masked(old_layout.arch, old_code, old_refs), _masked(new_layout.arch, new_code, new_refs)
+    (old_refs, old_data), (new_refs, new_data) = _refs_py(arch, old_code), _refs_py(arch, new_code)
+    om, nm = _masked_py(arch, old_code, old_refs), _masked_py(arch, new_code, new_refs)
 
     def anchors(masked: bytes, refs: list[int]) -> dict[bytes, int]:
         seen: dict[bytes, int] = {}
@@ -542,6 +604,39 @@ def build_map(old: bytes, old_layout: ExeLayout, new: bytes, new_layout: ExeLayo
         for k, j in anchors(nm, new_refs + new_data).items()
         if j >= 0 and len(k) == _ANCHOR and in_old.get(k, -1) >= 0
     )
+
+    def data_map(code: AddressMap) -> AddressMap:
+        return _data_map_py(arch, code, old_code, ro.vaddr, old_data, new_code, rn.vaddr, new_data)
+
+    return pairs, om, nm, data_map if old_data and new_data else None
+
+
+def _anchor_pairs_np(arch: int, old: bytes, ro: Region, new: bytes, rn: Region) -> tuple[Iterable[tuple[int, int]], Any, Any, _DataMap | None]:
+    """:func:`_anchor_pairs_py` with numpy (large code): the same anchors, a fraction of the memory."""
+    np = _numpy()
+
+    # views, not copies: the code is most of the file
+    old_code, new_code = memoryview(old)[ro.offset : ro.offset + ro.size], memoryview(new)[rn.offset : rn.offset + rn.size]
+    (old_refs, old_data), (new_refs, new_data) = _refs_np(np, arch, old_code), _refs_np(np, arch, new_code)
+    om, nm = _masked(np, arch, old_code, old_refs), _masked(np, arch, new_code, new_refs)
+    # anchors: keys unique in each release, present in both, in the new release's order
+    keys_new, at_new = _unique_anchors(np, nm, np.concatenate((new_refs, new_data)))
+    keys_old, at_old = _unique_anchors(np, om, np.concatenate((old_refs, old_data)))
+    _, i_new, i_old = np.intersect1d(keys_new, keys_old, assume_unique=True, return_indices=True)
+    order = np.argsort(at_new[i_new], kind="stable")
+    pairs = zip(at_new[i_new][order].tolist(), at_old[i_old][order].tolist(), strict=True)
+
+    def data_map(code: AddressMap) -> AddressMap:
+        return _data_map(np, arch, code, old_code, ro.vaddr, old_data, new_code, rn.vaddr, new_data)
+
+    return pairs, om, nm, data_map if len(old_data) and len(new_data) else None
+
+
+def _build_map_tail(
+    arch_id: int, ro: Region, rn: Region, pairs: Iterable[tuple[int, int]], om: Any, nm: Any, data_map: _DataMap | None
+) -> ExeMaps:
+    """Extend the anchors into runs of matching code, and make the maps."""
+    arch = _ARCHES[arch_id]
     runs: list[tuple[int, int, int]] = []  # (new offset, old offset, length) within the regions
     end = 0
     for nj, oj in pairs:
@@ -568,10 +663,70 @@ def build_map(old: bytes, old_layout: ExeLayout, new: bytes, new_layout: ExeLayo
         if count > 0 and n_start + count <= m and o_start + count <= m:
             intervals.append((n_start, o_start, count))
     code = _disjoint(intervals[:_MAX_INTERVALS], m)
-    data = AddressMap(1 << DATA_BITS[new_layout.arch], ())
-    if new_data and old_data:
-        data = _data_map(new_layout.arch, code, old_code, ro.vaddr, old_data, new_code, rn.vaddr, new_data)
-    return ExeMaps(code, data)
+    if data_map is None:
+        return ExeMaps(code, AddressMap(1 << DATA_BITS[arch_id], ()))
+    return ExeMaps(code, data_map(code))
+
+
+def _data_sites(np: Any, arch: int, vaddr: int, p: Any) -> Any:
+    """The addresses the data references at region offsets ``p`` are relative to (the next instruction; ADRP's own)."""
+    m = (1 << DATA_BITS[arch]) - 1
+    return (((vaddr + 7 if arch == ARCH_X86_64 else vaddr) & m) + p) & m
+
+
+def _data_targets(np: Any, arch: int, code: bytes | memoryview, p: Any, site: Any) -> Any:
+    src = np.frombuffer(code, dtype=np.uint8)
+    if arch == ARCH_X86_64:
+        return (site + _np_le32(src, p + 3)) & 0xFFFFFFFF
+    adrp, add = _np_le32(src, p), _np_le32(src, p + 4)
+    page = ((site >> 12) + (((adrp >> 5) & 0x7FFFF) << 2 | (adrp >> 29) & 3)) & 0x1FFFFF
+    return page << 12 | (add >> 10) & 0xFFF
+
+
+def _data_map(
+    np: Any, arch: int, code: AddressMap, old_code: bytes | memoryview, old_vaddr: int, old_refs: Any, new_code: bytes | memoryview,
+    new_vaddr: int, new_refs: Any,
+) -> AddressMap:
+    """Each data reference in the new release whose site sat, by the code map, where a data
+    reference of the old release sits votes for (its target, that one's target); each new target
+    keeps the old target with the most votes (the first seen on a tie)."""
+    old_sites = _data_sites(np, arch, old_vaddr, old_refs)
+    old_targets = _data_targets(np, arch, old_code, old_refs, old_sites)
+    order = np.argsort(old_sites, kind="stable")
+    old_sites, old_targets = old_sites[order], old_targets[order]
+    # where each new site sat in the old release, by the code map's shift there (in bytes)
+    sites = _data_sites(np, arch, new_vaddr, new_refs)
+    m, unit = code.modulus, _ARCHES[arch].unit
+    shift = _np_shift(np, _np_map(np, code)[0], (sites // unit) & (m - 1)) & (m - 1)
+    shift = np.where(shift >= m >> 1, shift - m, shift)
+    then = (sites + shift * unit) & ((1 << DATA_BITS[arch]) - 1)
+    k = np.searchsorted(old_sites, then, side="right") - 1  # the last of equal sites, as a dict would keep
+    hit = (k >= 0) & (old_sites[np.maximum(k, 0)] == then)
+    t_old = old_targets[k[hit]]
+    t_new = _data_targets(np, arch, new_code, new_refs[hit], sites[hit])
+    n = len(t_new)
+    if not n:
+        return AddressMap(1 << DATA_BITS[arch], ())
+    o = np.lexsort((np.arange(n), t_old, t_new))  # by new target, old target, first seen
+    tn, to = t_new[o], t_old[o]
+    start = np.ones(n, dtype=np.bool_)
+    start[1:] = (tn[1:] != tn[:-1]) | (to[1:] != to[:-1])
+    g = np.flatnonzero(start)
+    votes, first = np.diff(np.append(g, n)), o[g]
+    best = np.lexsort((first, -votes, tn[g]))
+    g_new, g_old = tn[g][best], to[g][best]
+    keep = np.ones(len(g_new), dtype=np.bool_)
+    keep[1:] = g_new[1:] != g_new[:-1]
+    pairs = zip(g_new[keep].tolist(), g_old[keep].tolist(), strict=True)
+    intervals: list[tuple[int, int, int]] = []
+    for t, o in pairs:
+        if intervals:
+            n0, o0, _ = intervals[-1]
+            if t - n0 == o - o0:  # same shift as the run so far: the run grows to cover t
+                intervals[-1] = (n0, o0, t - n0 + 1)
+                continue
+        intervals.append((t, o, 1))
+    return _disjoint(intervals[:_MAX_INTERVALS], 1 << DATA_BITS[arch])
 
 
 _WORD = struct.Struct("<I")
@@ -601,9 +756,10 @@ def _old_site(arch: int, code: AddressMap, site: int) -> int:
     return (site + shift * unit) & ((1 << DATA_BITS[arch]) - 1)
 
 
-def _data_map(
+def _data_map_py(
     arch: int, code: AddressMap, old_code: bytes, old_vaddr: int, old_refs: list[int], new_code: bytes, new_vaddr: int, new_refs: list[int]
 ) -> AddressMap:
+    """:func:`_data_map` for small code, without numpy."""
     old_targets = {}
     for p in old_refs:
         site = _data_site(arch, old_vaddr, p)
@@ -657,14 +813,18 @@ def _disjoint(intervals: list[tuple[int, int, int]], m: int) -> AddressMap:
 # ------------------------------------------------------------------------------------- transform
 
 
-def transform(buf: bytearray, layout: ExeLayout, maps: ExeMaps, *, encode: bool) -> int:
+def transform(buf: bytearray, layout: ExeLayout, maps: ExeMaps, *, encode: bool, engine: str = "auto") -> int:
     """Rewrite (``encode``) or restore every reference in ``buf``'s code regions, in place.
 
     Returns how many references were rewritten. Encoding maps a branch displacement ``d`` at site
     ``s`` to ``code(s + d) - code(s)``, and a rip-relative one to ``data(s + d) - old_site(s)``;
-    decoding finds the same sites (see :func:`_x86_refs`) and inverts the arithmetic, all modulo
-    the field's width, so the result is exact.
+    decoding finds the same sites (see :func:`_x86_chunks`) and inverts the arithmetic, all modulo
+    the field's width, so the result is exact. ``engine``: ``python`` (a loop over the
+    references), ``numpy`` (vectorised, :func:`_transform_np`) or ``auto`` (numpy from
+    _NUMPY_MIN_CODE bytes of code on); both give the same bytes.
     """
+    if engine == "numpy" or (engine == "auto" and layout.code_size >= _NUMPY_MIN_CODE):
+        return _transform_np(buf, layout, maps, encode=encode)
     arch = _ARCHES[layout.arch]
     mask = arch.modulus - 1
     # the hot loop: bound methods and locals only (AddressMap.forward/inverse inlined)
@@ -845,3 +1005,246 @@ def unpack_descriptor(desc: bytes, new_size: int) -> tuple[ExeLayout, ExeMaps]:
     if pos != len(desc):
         raise TransformError("transform descriptor has trailing bytes")
     return ExeLayout(fmt, arch, tuple(regions)), ExeMaps(code, data)
+
+
+# ------------------------------------------------------------------------------------- transform, vectorised
+#
+# The same transform with numpy, for large code: the per-reference Python loop costs about a
+# microsecond a reference (0.2 s on esbuild's 145,000), numpy's whole-array arithmetic a few
+# nanoseconds, but importing numpy costs about 60 ms of CPU, so small code keeps the loop
+# (_NUMPY_MIN_CODE). Both engines give the same bytes (tests/test_delta_exe.py compares them).
+
+_NUMPY_MIN_CODE = 3 << 20  # bytes of code from which the vectorised engine is used (3 MiB)
+_NP_CHUNK = 1 << 20  # bytes of code per step: bounds the candidate arrays whatever the code holds
+_NP_ROUNDS = 64  # rounds of the parallel x86 scan before a chunk falls back to the sequential one
+
+
+def _numpy() -> Any:
+    """numpy, imported on first use (heavy: only for large code), with OpenBLAS's thread pool
+    limited to one thread while it loads: ppm uses no BLAS, and starting a pool of threads cost
+    about 0.05 s of CPU, as much as the rest of numpy's import. The variable is restored at once,
+    so nothing ppm starts later inherits it."""
+    if "numpy" in sys.modules:
+        return sys.modules["numpy"]
+    saved = os.environ.get("OPENBLAS_NUM_THREADS")
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        import numpy
+    finally:
+        if saved is None:
+            del os.environ["OPENBLAS_NUM_THREADS"]
+        else:
+            os.environ["OPENBLAS_NUM_THREADS"] = saved
+    return numpy
+
+
+def _np_map(np: Any, amap: AddressMap) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    """(starts, shifts) of the forward and inverse maps as int64 arrays."""
+    fwd, inv = amap._fwd, amap._inv  # type: ignore[attr-defined]
+    return (
+        (np.asarray(fwd[0], dtype=np.int64), np.asarray(fwd[1], dtype=np.int64)),
+        (np.asarray(inv[0], dtype=np.int64), np.asarray(inv[1], dtype=np.int64)),
+    )
+
+
+def _np_shift(np: Any, table: tuple[Any, Any], x: Any) -> Any:
+    starts, shifts = table
+    return shifts[np.searchsorted(starts, x, side="right")]
+
+
+def _np_le32(src: Any, q: Any) -> Any:
+    """The little-endian 32-bit words at byte offsets ``q`` of the uint8 array ``src``, as int64."""
+    out = src[q].astype("int64")
+    for k in (1, 2, 3):
+        out |= src[q + k].astype("int64") << (8 * k)
+    return out
+
+
+def _np_put32(dst: Any, q: Any, v: Any) -> None:
+    for k in range(4):
+        dst[q + k] = (v >> (8 * k)) & 0xFF
+
+
+def _x86_taken_sequential(cand: list[int], is_call: list[bool], window: bytes, base: int, last: int) -> list[bool]:
+    """The scan of :func:`_x86_chunks` over known candidates: which are taken (the fallback).
+    ``window[p - base]`` is the byte at region offset p, for p from 3 bytes before the first candidate."""
+    taken = []
+    for j, call in zip(cand, is_call, strict=True):
+        ok = j >= last
+        if ok and call:
+            lo = max(j - 3, last)
+            ok = not any(window[p - base] in (0xE8, 0xE9) for p in range(lo, j)) and not (
+                j > last and 0x40 <= window[j - 1 - base] <= 0x4F
+            )
+        elif ok:
+            ok = not (j > last and window[j - 1 - base] in (0xE8, 0xE9))
+        taken.append(ok)
+        if ok:
+            last = j + (5 if call else 7)
+    return taken
+
+
+def _x86_scan_np(np: Any, src: Any, chunk: int) -> Iterator[tuple[Any, Any]]:
+    """:func:`_x86_chunks` with numpy: the taken (calls, rip references) of each chunk of the uint8 array ``src``."""
+    size = len(src)
+    last = 0
+    for c0 in range(0, size, chunk):
+        c1 = min(size, c0 + chunk)
+        # a window from 3 bytes before the chunk (zeros before the region: neither opcode nor REX)
+        # to 7 after; position p of the region is w[p - c0 + 3]
+        w = np.concatenate((np.zeros(3 - (c0 - max(0, c0 - 3)), dtype=np.uint8), src[max(0, c0 - 3) : c1 + 7]))
+        op = (w & 0xFE) == 0xE8
+        rex = (w & 0xF0) == 0x40
+        found = []
+        nc = min(c1, size - 4) - c0
+        if nc > 0:
+            test = w[7 : 7 + nc]
+            found.append(np.flatnonzero(op[3 : 3 + nc] & ((test == 0) | (test == 0xFF))))
+        nr = min(c1, size - 6) - c0
+        if nr > 0:
+            r_i = np.flatnonzero(rex[3 : 3 + nr] & ((w[5 : 5 + nr] & 0xC7) == 0x05))
+            found.append(r_i[np.frombuffer(_X86_RIP_OPS, dtype=np.bool_)[w[r_i + 4]]])
+        i = np.sort(np.concatenate(found)) + 3 if found else np.zeros(0, dtype=np.intp)  # window indices
+        if not len(i):
+            continue
+        j = i - 3 + c0  # region offsets
+        call = op[i]
+        op1, op2, op3 = op[i - 1], op[i - 2], op[i - 3]
+        rex1 = rex[i - 1]
+        end = j + np.where(call, 5, 7)
+
+        def decide(e: Any, j: Any = j, call: Any = call, op1: Any = op1, op2: Any = op2, op3: Any = op3, rex1: Any = rex1) -> Any:
+            after = j > e
+            bad_call = (op1 & after) | (op2 & (j - 2 >= e)) | (op3 & (j - 3 >= e)) | (rex1 & after)
+            return (j >= e) & np.where(call, ~bad_call, ~(op1 & after))
+
+        # A candidate's fate depends on the end of the last taken one before it (the scan's
+        # state, at most 7 bytes back matter). Each round decides every candidate from the
+        # previous round's decisions; round k is right for every chain of k dependent
+        # candidates, and a round that changes nothing is the sequential scan's answer.
+        taken = np.zeros(len(j), dtype=np.bool_)
+        for _ in range(_NP_ROUNDS):
+            ends = np.maximum.accumulate(np.where(taken, end, last))
+            prev = np.empty_like(ends)
+            prev[0], prev[1:] = last, ends[:-1]
+            now = decide(prev)
+            if np.array_equal(now, taken):
+                break
+            taken = now
+        else:  # long chains of overlapping candidates (not code): the scan itself, one by one
+            seq = _x86_taken_sequential(j.tolist(), call.tolist(), w.tobytes(), c0 - 3, last)
+            taken = np.asarray(seq, dtype=np.bool_)
+        tj, tcall = j[taken], call[taken]
+        if len(tj):
+            last = int(tj[-1]) + (5 if tcall[-1] else 7)
+        yield tj[tcall], tj[~tcall]
+
+
+def _x86_np(np: Any, buf: bytearray, r: Region, maps: tuple[Any, Any, Any, Any], encode: bool, chunk: int) -> int:
+    code_f, code_i, data_f, data_i = maps
+    src = np.frombuffer(bytes(buf[r.offset : r.offset + r.size]), dtype=np.uint8)
+    dst = np.frombuffer(buf, dtype=np.uint8, count=r.size, offset=r.offset)
+    mask, m32 = (1 << 25) - 1, 0xFFFFFFFF
+    modulus, half = 1 << 25, 1 << 24
+    count = 0
+    for calls, rips in _x86_scan_np(np, src, chunk):
+        count += len(calls) + len(rips)
+        if len(calls):
+            d = _np_le32(src, calls + 1) & 0x1FFFFFF
+            s = ((r.vaddr + 5) & mask) + calls & mask
+            hs = s + _np_shift(np, code_f, s)
+            if encode:
+                t = (s + d) & mask
+                v = (t + _np_shift(np, code_f, t) - hs) & mask
+            else:
+                t = (hs + d) & mask
+                v = (t + _np_shift(np, code_i, t) - s) & mask
+            _np_put32(dst, calls + 1, np.where(v & 0x1000000, v | 0xFE000000, v))
+        if len(rips):
+            d = _np_le32(src, rips + 3)
+            site = ((r.vaddr + 7) & m32) + rips & m32
+            shift = _np_shift(np, code_f, site & mask) & mask
+            old_site = (site + shift - np.where(shift >= half, modulus, 0)) & m32
+            if encode:
+                t = (site + d) & m32
+                v = (t + _np_shift(np, data_f, t) - old_site) & m32
+            else:
+                t = (old_site + d) & m32
+                v = (t + _np_shift(np, data_i, t) - site) & m32
+            _np_put32(dst, rips + 3, v)
+    del dst
+    return count
+
+
+def _arm_np(np: Any, buf: bytearray, r: Region, maps: tuple[Any, Any, Any, Any], encode: bool, chunk: int) -> int:
+    code_f, code_i, data_f, data_i = maps
+    words = r.size // 4
+    if not words:
+        return 0
+    src = np.frombuffer(bytes(buf[r.offset : r.offset + 4 * words]), dtype="<u4")
+    dst = np.frombuffer(buf, dtype="<u4", count=words, offset=r.offset)
+    mask, m33 = (1 << 26) - 1, (1 << 33) - 1
+    modulus, half = 1 << 26, 1 << 25
+    site0 = (r.vaddr >> 2) & mask
+    count = 0
+    step = max(1, chunk // 4)
+    for w0 in range(0, words, step):
+        w1 = min(words, w0 + step)
+        wc = src[w0 : w1 + 1].astype(np.int64)  # one word more: the ADD after an ADRP
+        n, m = w1 - w0, min(w1 - w0, len(wc) - 1)
+        top = wc >> 24
+        br = np.flatnonzero((top[:n] & 0x7C) == 0x14)
+        adds = wc[1 : m + 1]
+        pairs = np.flatnonzero(
+            ((top[:m] & 0x9F) == 0x90) & (top[1 : m + 1] == 0x91) & ((adds & 0x00C00000) == 0) & (((adds >> 5) & 0x1F) == (wc[:m] & 0x1F))
+        )
+        count += len(br) + len(pairs)
+        if len(br):
+            word = wc[br]
+            br = br + w0
+            d = word & 0x3FFFFFF
+            s = (site0 + br) & mask
+            hs = s + _np_shift(np, code_f, s)
+            if encode:
+                t = (s + d) & mask
+                v = (t + _np_shift(np, code_f, t) - hs) & mask
+            else:
+                t = (hs + d) & mask
+                v = (t + _np_shift(np, code_i, t) - s) & mask
+            dst[br] = (word & 0xFC000000) | v
+        if len(pairs):
+            adrp, add = wc[pairs], wc[pairs + 1]
+            pairs = pairs + w0
+            site = ((r.vaddr & m33) + 4 * pairs) & m33
+            shift = _np_shift(np, code_f, (site0 + pairs) & mask) & mask
+            old_site = (site + 4 * (shift - np.where(shift >= half, modulus, 0))) & m33
+            pages = ((adrp >> 5) & 0x7FFFF) << 2 | (adrp >> 29) & 3
+            if encode:
+                t = ((((site >> 12) + pages) & 0x1FFFFF) << 12) | (add >> 10) & 0xFFF
+                t = (t + _np_shift(np, data_f, t)) & m33
+                pages = ((t >> 12) - (old_site >> 12)) & 0x1FFFFF
+            else:
+                t = ((((old_site >> 12) + pages) & 0x1FFFFF) << 12) | (add >> 10) & 0xFFF
+                t = (t + _np_shift(np, data_i, t)) & m33
+                pages = ((t >> 12) - (site >> 12)) & 0x1FFFFF
+            dst[pairs] = (adrp & 0x9F00001F) | (pages & 3) << 29 | (pages >> 2) << 5
+            dst[pairs + 1] = (add & 0xFFC003FF) | (t & 0xFFF) << 10
+    del dst
+    return count
+
+
+def _transform_np(buf: bytearray, layout: ExeLayout, maps: ExeMaps, *, encode: bool, chunk: int = _NP_CHUNK) -> int:
+    np = _numpy()
+
+    tables = (*_np_map(np, maps.code), *_np_map(np, maps.data))
+    count = 0
+    for r in layout.regions:
+        if r.offset + r.size > len(buf):
+            raise TransformError("code region outside the file")
+        if layout.arch == ARCH_X86_64:
+            count += _x86_np(np, buf, r, tables, encode, chunk)
+        else:
+            if r.vaddr % 4:
+                raise TransformError("arm64 code region at an unaligned address")
+            count += _arm_np(np, buf, r, tables, encode, chunk)
+    return count

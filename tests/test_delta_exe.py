@@ -13,6 +13,7 @@ import subprocess
 import sys
 import zlib
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -236,21 +237,29 @@ def test_transform_round_trip_real(builds: dict[str, tuple[Path, Path]], target:
     old_b, new_b = old.read_bytes(), new.read_bytes()
     lo, ln = xt.detect(old_b), xt.detect(new_b)
     assert lo is not None and ln is not None
-    maps = xt.build_map(old_b, lo, new_b, ln)
+    maps = xt.build_map(old_b, lo, new_b, ln, engine="python")
+    assert maps == xt.build_map(old_b, lo, new_b, ln, engine="numpy"), "both engines find the same maps"
     assert maps.code.intervals, "the two releases share most of their code: the matcher must find some"
     if target.startswith("go-"):  # Go's code reaches its data by lea [rip+d] or adrp + add
         assert maps.data.intervals, "the references in matched code point to data both releases share"
     buf = bytearray(new_b)
-    refs = xt.transform(buf, ln, maps, encode=True)
+    refs = xt.transform(buf, ln, maps, encode=True, engine="python")
     assert refs > 50 and len(buf) == len(new_b)
+    vectorised = bytearray(new_b)
+    assert xt.transform(vectorised, ln, maps, encode=True, engine="numpy") == refs
+    assert vectorised == buf, "the numpy engine rewrites exactly what the Python loop does"
+    undone = bytearray(buf)
+    xt.transform(undone, ln, maps, encode=False, engine="numpy")
+    assert bytes(undone) == new_b
     layout, maps2 = xt.unpack_descriptor(xt.pack_descriptor(ln, maps), len(new_b))
     assert (layout, maps2.code.intervals, maps2.data.intervals) == (ln, maps.code.intervals, maps.data.intervals)
     xt.transform(buf, layout, maps2, encode=False)
     assert bytes(buf) == new_b
 
 
+@pytest.mark.parametrize("engine", ["python", "numpy"])
 @pytest.mark.parametrize("arch", [xt.ARCH_X86_64, xt.ARCH_ARM64])
-def test_transform_rewrites_moved_targets(arch: int) -> None:
+def test_transform_rewrites_moved_targets(arch: int, engine: str) -> None:
     """A call whose target moved by +0x40 (and whose site did not) reads as in the old release."""
     base = 0x401000
     if arch == xt.ARCH_X86_64:  # the map is in bytes
@@ -267,13 +276,14 @@ def test_transform_rewrites_moved_targets(arch: int) -> None:
         expected = bytes(16) + (0x94000000 | (0x140030 - site)).to_bytes(4, "little") + bytes(12)
     original = bytes(new)
     maps = xt.ExeMaps(amap, xt.AddressMap(1 << xt.DATA_BITS[arch], ()))
-    assert xt.transform(new, layout, maps, encode=True) == 1
+    assert xt.transform(new, layout, maps, encode=True, engine=engine) == 1
     assert bytes(new) == expected
-    xt.transform(new, layout, maps, encode=False)
+    xt.transform(new, layout, maps, encode=False, engine=engine)
     assert bytes(new) == original
 
 
-def test_transform_rewrites_moved_data() -> None:
+@pytest.mark.parametrize("engine", ["python", "numpy"])
+def test_transform_rewrites_moved_data(engine: str) -> None:
     """lea rax, [rip + d] to data that moved by +0x20, and an arm64 ADRP + ADD to data that moved by +0x1010."""
     base = 0x401000
     code = xt.AddressMap(1 << 25, ())  # code did not move
@@ -281,9 +291,9 @@ def test_transform_rewrites_moved_data() -> None:
     lea = bytearray(b"\x90" * 8 + b"\x48\x8d\x05" + (0x600030 - (base + 8 + 7)).to_bytes(4, "little") + b"\x90" * 9)
     layout = xt.ExeLayout(xt.FORMAT_ELF, xt.ARCH_X86_64, (xt.Region(0, len(lea), base),))
     original = bytes(lea)
-    xt.transform(lea, layout, xt.ExeMaps(code, data), encode=True)
+    xt.transform(lea, layout, xt.ExeMaps(code, data), encode=True, engine=engine)
     assert bytes(lea) == original[:11] + (0x600010 - (base + 8 + 7)).to_bytes(4, "little") + original[15:]
-    xt.transform(lea, layout, xt.ExeMaps(code, data), encode=False)
+    xt.transform(lea, layout, xt.ExeMaps(code, data), encode=False, engine=engine)
     assert bytes(lea) == original
 
     def adrp(rd: int, pages: int) -> bytes:
@@ -297,10 +307,28 @@ def test_transform_rewrites_moved_data() -> None:
     layout = xt.ExeLayout(xt.FORMAT_ELF, xt.ARCH_ARM64, (xt.Region(0, len(words), base),))
     maps = xt.ExeMaps(xt.AddressMap(1 << 26, ()), xt.AddressMap(1 << 33, ((0x601000, 0x5FFFF0, 0x1000),)))
     original = bytes(words)
-    assert xt.transform(words, layout, maps, encode=True) == 1
+    assert xt.transform(words, layout, maps, encode=True, engine=engine) == 1
     assert bytes(words) == bytes(8) + adrp(3, 0x600 - 0x401) + add(3, 3, 0x224) + bytes(8)
-    xt.transform(words, layout, maps, encode=False)
+    xt.transform(words, layout, maps, encode=False, engine=engine)
     assert bytes(words) == original
+
+
+def test_data_map_votes() -> None:
+    """Each new data target keeps the old target most references agree on, the first seen on a tie."""
+    import numpy as np
+
+    base = 0x401000
+
+    def lea_code(targets: list[int]) -> bytes:  # lea rax, [rip + d] to each target, back to back
+        return b"".join(b"\x48\x8d\x05" + ((t - (base + 7 * k + 7)) & 0xFFFFFFFF).to_bytes(4, "little") for k, t in enumerate(targets))
+
+    a, b, c, d, t1, t2 = 0x600000, 0x600100, 0x600400, 0x600500, 0x700000, 0x700800
+    old = lea_code([a, a, b, c, d])
+    new = lea_code([t1, t1, t1, t2, t2])
+    refs = np.arange(5, dtype=np.int64) * 7
+    same = xt.AddressMap(1 << 25, ())  # the code did not move: each new site votes with the old one
+    amap = xt._data_map(np, xt.ARCH_X86_64, same, old, base, refs, new, base, refs)
+    assert amap.intervals == ((t1, a, 1), (t2, c, 1))
 
 
 @st.composite
@@ -362,6 +390,58 @@ def test_transform_round_trip_random_bytes(body: bytes, call_bias: bool, arch: i
     xt.transform(buf, layout, maps, encode=False)
     xt.transform(buf, layout, maps, encode=True)
     assert bytes(buf) == blob
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    body=st.binary(min_size=0, max_size=3000),
+    call_bias=st.booleans(),
+    arch=st.sampled_from([xt.ARCH_X86_64, xt.ARCH_ARM64]),
+    vaddr=st.integers(0, (1 << 40)).map(lambda v: v & ~3),
+    chunk=st.sampled_from([4, 8, 60, 1 << 20]),
+    rounds=st.sampled_from([1, 2, 64]),
+    data=st.data(),
+)
+def test_numpy_engine_matches_the_loop(
+    body: bytes, call_bias: bool, arch: int, vaddr: int, chunk: int, rounds: int, data: st.DataObject
+) -> None:
+    """The vectorised engine gives the Python loop's bytes, encoding and decoding, whatever the chunk
+    size (the scan's state crosses chunks) and however few parallel rounds it may take before it
+    falls back to the sequential scan (1: nearly always; 64: only on long chains of candidates)."""
+    if call_bias:
+        alphabet = b"\xe8\xe9\x00\xff\x48\x4c\x8b\x8d\x05\x3d\x94\x97\x14\x90\xb0\x91\x01"
+        body = bytes(alphabet[b % len(alphabet)] for b in body)
+    maps = xt.ExeMaps(data.draw(address_maps(25 if arch == xt.ARCH_X86_64 else 26)), data.draw(address_maps(xt.DATA_BITS[arch])))
+    pad = data.draw(st.integers(0, 64))
+    blob = bytes(pad) + body + b"tail"
+    layout = xt.ExeLayout(xt.FORMAT_ELF, arch, (xt.Region(pad, len(body), vaddr),))
+    with mock.patch.object(xt, "_NP_ROUNDS", rounds):
+        for encode in (True, False):
+            loop, vec = bytearray(blob), bytearray(blob)
+            n = xt.transform(loop, layout, maps, encode=encode, engine="python")
+            assert xt._transform_np(vec, layout, maps, encode=encode, chunk=chunk) == n
+            assert vec == loop
+
+
+def test_numpy_engine_falls_back_on_long_chains() -> None:
+    """Back-to-back calls whose operands hold E8 bytes: each call is taken only because the one
+    before it was (its E8s are operand bytes then), a chain of 60 that two parallel rounds cannot
+    settle: the sequential scan decides, with the same result."""
+    body = b"\xe8\x00\xe8\x00\xff" * 60 + b"\x90" * 8
+    layout = xt.ExeLayout(xt.FORMAT_ELF, xt.ARCH_X86_64, (xt.Region(0, len(body), 0x401000),))
+    maps = xt.ExeMaps(xt.AddressMap(1 << 25, ((0, 0x40, 0x1000000),)), xt.AddressMap(1 << 32, ()))
+    calls: list[int] = []
+    real = xt._x86_taken_sequential
+
+    def spy(cand: list[int], *rest: object) -> list[bool]:
+        calls.append(len(cand))
+        return real(cand, *rest)  # type: ignore[arg-type]
+
+    loop, vec = bytearray(body), bytearray(body)
+    n = xt.transform(loop, layout, maps, encode=True, engine="python")
+    with mock.patch.object(xt, "_NP_ROUNDS", 2), mock.patch.object(xt, "_x86_taken_sequential", spy):
+        assert xt.transform(vec, layout, maps, encode=True, engine="numpy") == n
+    assert calls and vec == loop and loop != bytearray(body)
 
 
 @settings(max_examples=300, deadline=None)
@@ -561,7 +641,11 @@ def test_corrupt_format_2_patches_refused(exe_patch: tuple[Path, Path], tmp_path
         assert message, name
 
 
-def test_fuzzed_patches_give_only_patch_errors(exe_patch: tuple[Path, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize("numpy_from", [xt._NUMPY_MIN_CODE, 0], ids=["auto-engine", "numpy-engine"])
+def test_fuzzed_patches_give_only_patch_errors(
+    exe_patch: tuple[Path, Path], tmp_path: Path, numpy_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(xt, "_NUMPY_MIN_CODE", numpy_from)  # the test programs' code is small: force numpy too
     old, patch = exe_patch
     data = patch.read_bytes()
     rng = random.Random(14)
@@ -642,3 +726,33 @@ def test_cli_make_with_and_without_transform(builds: dict[str, tuple[Path, Path]
     (tmp_path / "data").write_bytes(b"just data" * 100)
     r = _ppm("patch", "make", "data", "data", "-o", "y.patch", "--transform", cwd=tmp_path)
     assert r.returncode != 0 and "not both executables" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_numpy_only_when_needed(tmp_path: Path) -> None:
+    """numpy is imported lazily: not by importing ppm.delta, not to patch files that are not executables."""
+    code = (
+        "import sys; from pathlib import Path; from ppm.delta import apply_patch, make_patch\n"
+        "assert 'numpy' not in sys.modules\n"
+        "o, n, p = (Path(sys.argv[1], x) for x in ('old', 'new', 'patch'))\n"
+        "o.write_bytes(bytes(range(256)) * 64); n.write_bytes(bytes(range(256)) * 63 + b'x' * 256)\n"
+        "make_patch(o, n, p); apply_patch(o, p, Path(sys.argv[1], 'out'))\n"
+        "assert 'numpy' not in sys.modules, 'plain data needs no numpy'\n"
+    )
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_numpy_import_leaves_the_environment_alone() -> None:
+    """OpenBLAS's thread count is set for numpy's import only: nothing ppm starts afterwards inherits it."""
+    code = (
+        "import os; from ppm import exe_transform as xt\n"
+        "np = xt._numpy(); assert np.__name__ == 'numpy'\n"
+        "assert 'OPENBLAS_NUM_THREADS' not in os.environ, os.environ.get('OPENBLAS_NUM_THREADS')\n"
+    )
+    repo = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env["PYTHONPATH"] = str(repo) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr

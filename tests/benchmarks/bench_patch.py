@@ -220,6 +220,13 @@ def bench_pair(name: str, repeat: int) -> tuple[dict[str, Run], int, int]:
     return runs, new.stat().st_size, compressed_size(new, level=19)
 
 
+def _load() -> str:
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+_LOAD_AT_START = _load()
+
+
 def _mb(n: float) -> str:
     return f"{n / 1e6:.3f}"
 
@@ -232,11 +239,13 @@ def render(results: dict[str, tuple[dict[str, Run], int, int]], repeat: int, arg
         "# Patch benchmark",
         "",
         f"`python tests/benchmarks/bench_patch.py {' '.join(argv)}` on {platform.node() or 'this machine'} "
-        f"({os.cpu_count()} cores, Python {platform.python_version()}); medians of {repeat} runs, each tool a "
+        f"({os.cpu_count()} cores, Python {platform.python_version()}, load average {_load()} when the table was written, "
+        f"{_LOAD_AT_START} at the start); medians of {repeat} runs, each tool a "
         "separate process under GNU time: CPU seconds (user + system, all threads), wall seconds in "
         "brackets, peak RSS. The machine is shared with other builds, so wall times swing with its load; the "
         "time ratios are of CPU seconds. Sizes in MB (10^6 bytes). "
-        "ppm's times include its sha256 checks, its round-trip verification (make) and fsync (apply). "
+        "ppm's times include its sha256 checks, its round-trip verification (make) and fsync (apply); its "
+        "modules are byte-compiled first, as an installed ppm's are. "
         "Ratios are ppm / peer: below 1 means ppm is smaller or faster. "
         "Goals against bsdiff4: size <= 0.85 on every pair and geometric mean <= 0.80, create and apply "
         "time ratios <= 1; ppm's creation RSS against 2 x (old + new) in the summary.",
@@ -366,6 +375,10 @@ def main() -> None:
     for tool in ("zstd", "xdelta3", "/usr/bin/time"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is missing: apt-get install zstd xdelta3 time")
+    # Byte-compile ppm first, as installing it does: with PYTHONDONTWRITEBYTECODE set (as it is on
+    # the machine these tables come from) every run would otherwise compile ppm.delta and
+    # ppm.exe_transform again, about 12 ms that an installed ppm never spends.
+    subprocess.run([PY, "-m", "compileall", "-q", str(REPO / "ppm")], check=True)
     results = {}
     for name in args.pairs.split(","):
         print(f"{name}: fetching", file=sys.stderr, flush=True)

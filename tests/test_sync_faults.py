@@ -19,6 +19,7 @@ import pytest
 
 from ppm.build.localstore import LocalStore as Store
 from ppm.build.results import ActionResult
+from ppm.build.store import ActionRef
 from ppm.core.errors import CacheError
 from ppm.lockfile import project as lock_project
 from ppm.lockfile.sync.state import is_synced
@@ -58,15 +59,15 @@ def _one_output(tmp: Path, store: Store) -> ActionResult:
 def test_readonly_action_cache_is_a_message_not_a_reset(tmp_path):
     store = Store(tmp_path / "cache")
     outs = _one_output(tmp_path, store)
-    store.put_action_result("k1", outs)
+    store.put_action_result(ActionRef("k1"), outs)
     store._db.close()
     store._db = None
     db = tmp_path / "cache" / "ac.sqlite"
     with mounted("ro", db), pytest.raises(CacheError) as e:
-        Store(tmp_path / "cache").put_action_result("k2", outs)
+        Store(tmp_path / "cache").put_action_result(ActionRef("k2"), outs)
     assert "ac.sqlite" in str(e.value) and "hint:" in str(e.value)
     assert not list((tmp_path / "cache").glob("ac.sqlite.corrupt-*"))
-    assert Store(tmp_path / "cache").get_action_result("k1") == outs  # the entries survived
+    assert Store(tmp_path / "cache").get_action_result(ActionRef("k1")) == outs  # the entries survived
 
 
 def test_full_disk_action_cache_is_a_message_not_a_reset(tmp_path):
@@ -74,7 +75,7 @@ def test_full_disk_action_cache_is_a_message_not_a_reset(tmp_path):
     with mounted("tmpfs", root, "256k"):
         store = Store(root / "cache")
         outs = _one_output(tmp_path, store)
-        store.put_action_result("k0", outs)
+        store.put_action_result(ActionRef("k0"), outs)
         fd = os.open(root / "filler", os.O_WRONLY | os.O_CREAT)  # fill the disk to the last block
         try:
             while True:
@@ -85,18 +86,18 @@ def test_full_disk_action_cache_is_a_message_not_a_reset(tmp_path):
             os.close(fd)
         with pytest.raises(CacheError) as e:
             for i in range(2000):
-                store.put_action_result(f"key-{i}-" + "x" * 500, outs)
+                store.put_action_result(ActionRef(f"key-{i}-" + "x" * 500), outs)
         assert "disk is full" in str(e.value), str(e.value)
         assert not list((root / "cache").glob("ac.sqlite.corrupt-*"))
         (root / "filler").unlink()
-        assert Store(root / "cache").get_action_result("k0") == outs
+        assert Store(root / "cache").get_action_result(ActionRef("k0")) == outs
 
 
 def test_corrupt_action_cache_is_still_set_aside(tmp_path):
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "ac.sqlite").write_bytes(b"this is not a database" * 100)
     store = Store(tmp_path / "cache")
-    assert store.get_action_result("k") is None
+    assert store.get_action_result(ActionRef("k")) is None
     assert list((tmp_path / "cache").glob("ac.sqlite.corrupt-*"))
     assert sqlite3.connect(str(tmp_path / "cache" / "ac.sqlite")).execute("SELECT count(*) FROM ac").fetchone() == (0,)
 

@@ -718,15 +718,7 @@ def _data_map(
     keep = np.ones(len(g_new), dtype=np.bool_)
     keep[1:] = g_new[1:] != g_new[:-1]
     pairs = zip(g_new[keep].tolist(), g_old[keep].tolist(), strict=True)
-    intervals: list[tuple[int, int, int]] = []
-    for t, o in pairs:
-        if intervals:
-            n0, o0, _ = intervals[-1]
-            if t - n0 == o - o0:  # same shift as the run so far: the run grows to cover t
-                intervals[-1] = (n0, o0, t - n0 + 1)
-                continue
-        intervals.append((t, o, 1))
-    return _disjoint(intervals[:_MAX_INTERVALS], 1 << DATA_BITS[arch])
+    return _disjoint(_runs(pairs)[:_MAX_INTERVALS], 1 << DATA_BITS[arch])
 
 
 _WORD = struct.Struct("<I")
@@ -772,15 +764,21 @@ def _data_map_py(
             per = votes.setdefault(_data_target(arch, new_code, p, site), {})
             per[target_old] = per.get(target_old, 0) + 1
     pairs = sorted((t, max(per, key=per.__getitem__)) for t, per in votes.items())
+    return _disjoint(_runs(pairs)[:_MAX_INTERVALS], 1 << DATA_BITS[arch])
+
+
+def _runs(pairs: Iterable[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """Sorted (new target, old target) pairs as intervals (new, old, length): a pair with the
+    same shift as the run before it grows that run to cover it."""
     intervals: list[tuple[int, int, int]] = []
     for t, o in pairs:
         if intervals:
             n0, o0, _ = intervals[-1]
-            if t - n0 == o - o0:  # same shift as the run so far: the run grows to cover t
+            if t - n0 == o - o0:
                 intervals[-1] = (n0, o0, t - n0 + 1)
                 continue
         intervals.append((t, o, 1))
-    return _disjoint(intervals[:_MAX_INTERVALS], 1 << DATA_BITS[arch])
+    return intervals
 
 
 def _disjoint(intervals: list[tuple[int, int, int]], m: int) -> AddressMap:

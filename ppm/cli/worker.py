@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
         work_dir: Path | None = typer.Option(None, "--work-dir", help="Where leases run (default: a ppm cache folder)."),
         toolchain: list[str] | None = typer.Option(
             None, "--toolchain", metavar="NAME",
-            help="Offer only this toolchain (repeatable; default: every one usable or provisionable here). "
+            help="Offer only this found toolchain (repeatable; default: every one usable here; ppm's "
+                 "provisioned ones are fetched per lease, never offered). "
                  "BuildGrid matches on every subset of what a bot offers: fewer is cheaper per lease."),
     ) -> None:
         """Take leases from SERVER and run them until SIGTERM."""

@@ -67,15 +67,16 @@ class LeaseRefused(Exception):
 
 
 def worker_platform(extra: list[tuple[str, str]] | None = None, only: list[str] | None = None) -> list[tuple[str, str]]:
-    """What this machine offers: OS, ISA, every toolchain usable or provisionable here (or only
-    those named in `only`: see `ppm worker --toolchain`)."""
+    """What this machine offers: OS, ISA, and every toolchain found usable here (or only those
+    named in `only`: see `ppm worker --toolchain`). Toolchains ppm provisions are never offered:
+    actions do not ask for them as properties (ppm.build.platform); a lease provisions them."""
     if only:
         unknown = sorted(set(only) - set(toolchains.KNOWN))
         if unknown:
             raise ToolchainError(f"--toolchain {', '.join(unknown)}: ppm knows {', '.join(toolchains.KNOWN)}")
     props = list(host_platform())
     for tc in toolchains.resolve(only or toolchains.KNOWN, provision=False).values():
-        if tc.identity and (tc.usable or toolchains.provisionable(tc.name)):
+        if tc.identity and tc.usable and tc.name not in toolchains.PROVISIONED:
             props.append((TOOL_KEY, f"{tc.name}={tc.identity}"))
     return sorted({*props, *(extra or [])})
 

@@ -13,8 +13,9 @@
    on 127.0.0.1) against `ppm build -j2`: the overhead of going through the farm on one machine.
    The workers offer only the C toolchain (`--toolchain cc`, a C farm), as docs/remote.md
    advises: BuildGrid matches a job against every subset of what a bot offers, so a bot offering
-   all of ppm's toolchains costs the server 2^13 capability rows per bot update.
-   --also-every-toolchain adds the same build on workers offering everything (the default).
+   all of the toolchains it finds costs the server 2^N capability rows per bot update.
+   --also-every-toolchain adds the same build on workers' default offer (every toolchain found
+   usable; provisioned ones are never offered since pinned tools left the REAPI platform).
 
 Servers come from tests/remote_servers.py (the deployment files in ci/remote/). ppm is this
 checkout's (the interpreter running the script). Results: tests/benchmarks/results/remote.md.
@@ -72,7 +73,7 @@ def main() -> None:
     ap.add_argument("--skip-template", action="store_true")
     ap.add_argument("--worker-toolchain", default="cc", help="what the workers offer (--toolchain); '' for everything")
     ap.add_argument("--also-every-toolchain", action="store_true",
-                    help="also build the graph on workers offering every toolchain (the worker's default)")
+                    help="also build the graph on workers offering every found toolchain (the worker's default)")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "ppm-bench-remote")
     a = ap.parse_args()
     load_start = os.getloadavg()
@@ -127,7 +128,7 @@ def main() -> None:
     for k, offer in enumerate(offers):
         load = os.getloadavg()[0]
         t_farm = farm_build(a, graph, env, offer, f"x{k}")
-        what = f"`--toolchain {offer}`" if offer else "every toolchain (default)"
+        what = f"`--toolchain {offer}`" if offer else "every found toolchain (default)"
         rows.append(row(f"{a.n} C components cold on {a.workers} local workers (BuildGrid), workers offering {what}",
                         t_farm, "ppm build -j2", t_local, f"overhead of the farm on one machine; load {load:.1f} at start"))
 

@@ -1150,13 +1150,7 @@ def _x86_np(np: Any, buf: bytearray, r: Region, maps: tuple[Any, Any, Any, Any],
         if len(calls):
             d = _np_le32(src, calls + 1) & 0x1FFFFFF
             s = ((r.vaddr + 5) & mask) + calls & mask
-            hs = s + _np_shift(np, code_f, s)
-            if encode:
-                t = (s + d) & mask
-                v = (t + _np_shift(np, code_f, t) - hs) & mask
-            else:
-                t = (hs + d) & mask
-                v = (t + _np_shift(np, code_i, t) - s) & mask
+            v = _np_branch(np, s, d, code_f, code_i, mask, encode)
             _np_put32(dst, calls + 1, np.where(v & 0x1000000, v | 0xFE000000, v))
         if len(rips):
             d = _np_le32(src, rips + 3)
@@ -1172,6 +1166,17 @@ def _x86_np(np: Any, buf: bytearray, r: Region, maps: tuple[Any, Any, Any, Any],
             _np_put32(dst, rips + 3, v)
     del dst
     return count
+
+
+def _np_branch(np: Any, s: Any, d: Any, code_f: Any, code_i: Any, mask: int, encode: bool) -> Any:
+    """Branch displacements `d` at sites `s` (in code units, modulo mask+1) rewritten through
+    the code map: as the old release would have them (encode), or back (decode)."""
+    hs = s + _np_shift(np, code_f, s)
+    if encode:
+        t = (s + d) & mask
+        return (t + _np_shift(np, code_f, t) - hs) & mask
+    t = (hs + d) & mask
+    return (t + _np_shift(np, code_i, t) - s) & mask
 
 
 def _arm_np(np: Any, buf: bytearray, r: Region, maps: tuple[Any, Any, Any, Any], encode: bool, chunk: int) -> int:
@@ -1202,13 +1207,7 @@ def _arm_np(np: Any, buf: bytearray, r: Region, maps: tuple[Any, Any, Any, Any],
             br = br + w0
             d = word & 0x3FFFFFF
             s = (site0 + br) & mask
-            hs = s + _np_shift(np, code_f, s)
-            if encode:
-                t = (s + d) & mask
-                v = (t + _np_shift(np, code_f, t) - hs) & mask
-            else:
-                t = (hs + d) & mask
-                v = (t + _np_shift(np, code_i, t) - s) & mask
+            v = _np_branch(np, s, d, code_f, code_i, mask, encode)
             dst[br] = (word & 0xFC000000) | v
         if len(pairs):
             adrp, add = wc[pairs], wc[pairs + 1]

@@ -9,19 +9,28 @@ PyInstaller, it builds only for its own platform."""
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING
 
-from ppm.builders.base import Builder, PlanContext, Setting, join, require_host, strs
-from ppm.builders.pyinstaller import COMPONENTS_FILE, DEPS_DIR, _datas
+from ppm.builders.base import (
+    Builder,
+    PlanContext,
+    Setting,
+    output_name,
+    require_host,
+    strs,
+)
+from ppm.builders.pyinstaller import (
+    COMPONENTS_FILE,
+    DEPS_DIR,
+    data_files,
+    entry_script,
+    listing_of,
+    relative,
+)
 from ppm.core.action import Action
-from ppm.core.errors import ManifestError
 
 if TYPE_CHECKING:
     from ppm.core.manifest import Component
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
 
 class NuitkaBuilder(Builder):
     name = "nuitka"
@@ -37,19 +46,11 @@ class NuitkaBuilder(Builder):
     def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
         require_host("Nuitka", ctx, component.name)
         s = component.settings
-        script = s.get("script", "main.py")
-        inputs, scanned = ctx.glob(component, [*strs(component, "sources", s.get("sources", [])), script])
-        if join(component.path, script) not in inputs:
-            raise ManifestError(f"component {component.name!r}: entry script {join(component.path, script)} does not exist",
-                                hint="set `script = \"path/to/main.py\"` in its [components] table")
-        exe = s.get("exe") or component.name
-        if not _NAME.match(exe):
-            raise ManifestError(f"components.{component.name}.exe: {exe!r} must be a plain file name")
+        script, inputs, scanned = entry_script(component, ctx)
+        exe = output_name(component, "exe", s.get("exe"))
         target = ctx.target
         out = target.executable(exe)
-        embedded = {name: sorted(ctx.deps[name]) for name in sorted(ctx.deps)}
-        skipped = sorted(set(component.needs) - set(ctx.deps))
-        listing = {"app": component.name, "embedded": embedded, "skipped": skipped, "target": target.name}
+        embedded, listing = listing_of(component, ctx)
 
         argv = [
             "{tool:nuitka}", "--onefile", "--quiet", "--no-progressbar", "--remove-output",
@@ -59,11 +60,8 @@ class NuitkaBuilder(Builder):
         for name, files in embedded.items():
             for f in files:
                 argv.append(f"--include-data-files={{dep:{name}}}/{f}={DEPS_DIR}/{name}/{f}")
-        datas, data_dirs = _datas(component, ctx, strs(component, "datas", s.get("datas", [])))
-        prefix = component.path.rstrip("/") + "/" if component.path not in ("", ".") else ""
-        for f in datas:
-            rel = f[len(prefix):]
-            argv.append(f"--include-data-files={{src}}/{rel}={rel}")
+        datas, data_dirs = data_files(component, ctx)
+        argv += [f"--include-data-files={{src}}/{rel}={rel}" for rel in relative(component, datas)]
         argv += [f"--include-package={p}" for p in strs(component, "include_packages", s.get("include_packages", []))]
         argv.append(f"{{src}}/{script}")
         return [

@@ -52,17 +52,12 @@ class PyinstallerBuilder(Builder):
     def plan(self, component: Component, ctx: PlanContext) -> list[Action]:
         require_host("PyInstaller", ctx, component.name)
         s = component.settings
-        script = s.get("script", "main.py")
         # Test files are the test action's inputs, not the bundle's: editing one reruns only the tests.
-        inputs, scanned = ctx.glob(component, strs(component, "sources", s.get("sources", [])) + [script],
-                                   exclude=strs(component, "tests", s.get("tests", [])))
-        if join(component.path, script) not in inputs:
-            raise ManifestError(f"component {component.name!r}: entry script {join(component.path, script)} does not exist",
-                                hint="set `script = \"path/to/main.py\"` in its [components] table")
+        script, inputs, scanned = entry_script(component, ctx, exclude=strs(component, "tests", s.get("tests", [])))
         exe = output_name(component, "exe", s.get("exe"))
         target = ctx.target
 
-        embedded, listing = _listing(component, ctx)
+        embedded, listing = listing_of(component, ctx)
 
         argv = [
             "{tool:pyinstaller}",
@@ -89,10 +84,8 @@ class PyinstallerBuilder(Builder):
                 dest = posixpath.join(DEPS_DIR, name, posixpath.dirname(f)).rstrip("/")
                 kind = "--add-binary" if _is_binary(f, target) else "--add-data"
                 argv += [kind, f"{{dep:{name}}}/{f}:{dest}"]
-        datas, data_dirs = _datas(component, ctx, strs(component, "datas", s.get("datas", [])))
-        prefix = component.path.rstrip("/") + "/" if component.path not in ("", ".") else ""
-        for f in datas:
-            rel = f[len(prefix):]
+        datas, data_dirs = data_files(component, ctx)
+        for rel in relative(component, datas):
             argv += ["--add-data", f"{{src}}/{rel}:{posixpath.dirname(rel) or '.'}"]
         inputs = sorted(set(inputs) | set(datas))
         scanned = sorted(set(scanned) | set(data_dirs))
@@ -137,7 +130,7 @@ class PyinstallerBuilder(Builder):
         if not tests:
             return []
         inputs, _ = ctx.glob(component, strs(component, "sources", s.get("sources", [])))
-        embedded, listing = _listing(component, ctx)
+        embedded, listing = listing_of(component, ctx)
         commands = stage_commands("{work}/bundle", embedded, listing)
         tc = ctx.toolchains.get("pyinstaller")
         # The interpreter PyInstaller runs on (its path feeds the key: a cache entry is only
@@ -160,7 +153,7 @@ class PyinstallerBuilder(Builder):
     def dev_run(self, component: Component, ctx: PlanContext) -> DevRun:
         """The script on the Python PyInstaller runs on, the needed outputs laid out under
         {stage} as the bundle holds them: an edit restarts the host in well under a second."""
-        embedded, listing = _listing(component, ctx)
+        embedded, listing = listing_of(component, ctx)
         tc = ctx.toolchains.get("pyinstaller")
         python = tc.argv[0] if tc is not None and tc.argv else "python3"
         script = component.settings.get("script", "main.py")
@@ -171,7 +164,7 @@ class PyinstallerBuilder(Builder):
                       stage=tuple(tuple(c) for c in stage_commands("{stage}", embedded, listing)))
 
 
-def _listing(component: Component, ctx: PlanContext) -> tuple[dict[str, list[str]], dict]:
+def listing_of(component: Component, ctx: PlanContext) -> tuple[dict[str, list[str]], dict]:
     """What the bundle embeds (component -> its files) and ppm_components.json's content."""
     embedded = {name: sorted(ctx.deps[name]) for name in sorted(ctx.deps)}
     # An optional component whose toolchain was missing is not in ctx.deps: say so in the
@@ -191,8 +184,28 @@ def stage_commands(dest: str, embedded: dict[str, list[str]], listing: dict) -> 
     return cmds
 
 
-def _datas(component: Component, ctx: PlanContext, patterns: list[str]) -> tuple[list[str], list[str]]:
+def entry_script(component: Component, ctx: PlanContext, *, exclude: list[str] | None = None) -> tuple[str, list[str], list[str]]:
+    """A Python host's entry script (`script`) and the files and directories its `sources` globs
+    name (the script among them), or a message when the script does not exist."""
+    s = component.settings
+    script = s.get("script", "main.py")
+    inputs, scanned = ctx.glob(component, [*strs(component, "sources", s.get("sources", [])), script],
+                               exclude=exclude or [])
+    if join(component.path, script) not in inputs:
+        raise ManifestError(f"component {component.name!r}: entry script {join(component.path, script)} does not exist",
+                            hint="set `script = \"path/to/main.py\"` in its [components] table")
+    return script, inputs, scanned
+
+
+def relative(component: Component, files: list[str]) -> list[str]:
+    """Project-relative files as paths relative to the component."""
+    prefix = component.path.rstrip("/") + "/" if component.path not in ("", ".") else ""
+    return [f[len(prefix):] for f in files]
+
+
+def data_files(component: Component, ctx: PlanContext) -> tuple[list[str], list[str]]:
     """The files the `datas` globs name; a glob that names nothing is a mistake worth a message."""
+    patterns = strs(component, "datas", component.settings.get("datas", []))
     for p in patterns:
         if p.startswith("/") or ".." in p.split("/") or ":" in p:
             raise ManifestError(f"components.{component.name}.datas: {p!r} must be a glob inside the component (no '..', no ':')")

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ppm.build.layout import Layout
@@ -25,6 +25,34 @@ from ppm.core.errors import ActionFailed
 from ppm.core.fsutil import rmtree
 
 PLACEHOLDER = re.compile(r"\{(out|work|project|src|state|dep:[^{}]+|tool:[^{}]+)\}")
+
+
+def command_argv(cmd: Sequence[str], dirs: Mapping[str, str], dep: Callable[[str], str],
+                 tool: Callable[[str], list[str]]) -> list[str]:
+    """A command with its placeholders (ppm.core.action) filled in: `dirs` for the directory
+    words, `dep(ref)` for a need's directory, `tool(name)` for a toolchain's argv. A word that is
+    only `{tool:NAME}` becomes that argv's words; inside a word it is the argv, shell-quoted.
+    This machine's executor and a remote worker's runner both expand commands with it."""
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name in dirs:
+            return dirs[name]
+        kind, _, arg = name.partition(":")
+        if kind == "dep":
+            return dep(arg)
+        if kind == "tool":
+            return shlex.join(tool(arg))
+        raise ActionFailed(f"unknown placeholder {m.group(0)}")
+
+    argv: list[str] = []
+    for word in cmd:
+        m = PLACEHOLDER.fullmatch(word)
+        if m and m.group(1).startswith("tool:"):
+            argv.extend(tool(m.group(1)[5:]))
+        else:
+            argv.append(PLACEHOLDER.sub(sub, word))
+    return argv
 
 
 class LocalExecutor:
@@ -39,21 +67,13 @@ class LocalExecutor:
         self._lock = threading.Lock()
         self._cancel = threading.Event()
 
-    def expand(self, pa: PlannedAction, s: str, dirs: Mapping[str, str]) -> str:
-        def sub(m: re.Match[str]) -> str:
-            name = m.group(1)
-            if name in dirs:
-                return dirs[name]
-            kind, _, arg = name.partition(":")
-            if kind == "dep":
-                if arg not in pa.deps:
-                    raise ActionFailed(f"{pa.action.id}: {{dep:{arg}}} names no need of this action")
-                return str(self.layout.out_dir(pa.deps[arg]))
-            if kind == "tool":
-                return shlex.join(self._tool_argv(pa, arg))
-            raise ActionFailed(f"{pa.action.id}: unknown placeholder {m.group(0)}")
+    def _argv(self, pa: PlannedAction, cmd: Sequence[str], dirs: Mapping[str, str]) -> list[str]:
+        return command_argv(cmd, dirs, lambda ref: self._dep_dir(pa, ref), lambda name: self._tool_argv(pa, name))
 
-        return PLACEHOLDER.sub(sub, s)
+    def _dep_dir(self, pa: PlannedAction, ref: str) -> str:
+        if ref not in pa.deps:
+            raise ActionFailed(f"{pa.action.id}: {{dep:{ref}}} names no need of this action")
+        return str(self.layout.out_dir(pa.deps[ref]))
 
     def _tool_argv(self, pa: PlannedAction, name: str) -> list[str]:
         tc = self.plan.toolchains.get(name)
@@ -83,17 +103,11 @@ class LocalExecutor:
         for ename, dpa in pa.env_deps.items():
             env[f"PPM_DEP_{ename}"] = str(self.layout.out_dir(dpa))
         env["PPM_TARGET"] = pa.target.name
-        env.update({k: self.expand(pa, v, dirs) for k, v in a.env.items()})
-        cwd = self.expand(pa, a.cwd, dirs)
+        env.update({k: self._argv(pa, [v], dirs)[0] for k, v in a.env.items()})
+        cwd = self._argv(pa, [a.cwd], dirs)[0]
         log: list[bytes] = []
         for cmd in a.commands:
-            argv: list[str] = []
-            for word in cmd:
-                m = PLACEHOLDER.fullmatch(word)
-                if m and m.group(1).startswith("tool:"):
-                    argv.extend(self._tool_argv(pa, m.group(1)[5:]))
-                else:
-                    argv.append(self.expand(pa, word, dirs))
+            argv = self._argv(pa, cmd, dirs)
             if argv and argv[0].startswith("@"):
                 _internal(a.id, argv, cwd)
                 continue

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -25,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from ppm import toolchains
-from ppm.build.localexec import (
-    _internal,  # the engine's own @copy/@mkdir/@write, not a copy of them
+from ppm.build.localexec import (  # the engine's own @copy/@mkdir/@write and placeholders, not copies
+    _internal,
+    command_argv,
 )
 from ppm.core.errors import ActionFailed, ToolchainError
 from ppm.remote.mapping import UnsafePath, check_relpath
 
-_PLACEHOLDER = re.compile(r"\{(out|work|project|src|state|dep:[^{}]+|tool:[^{}]+)\}")
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -137,16 +136,8 @@ def exec_action(root: Path, action_file: str, runner: Runner | None = None) -> i
             raise ActionFailed(f"{{dep:{ref}}} names no need of this action")
         return str(root / "deps" / ref.replace("%", "%25").replace("/", "%2F"))
 
-    def expand(word: str) -> str:
-        def sub(m: re.Match[str]) -> str:
-            name = m.group(1)
-            if name in dirs:
-                return dirs[name]
-            kind, _, arg = name.partition(":")
-            if kind == "dep":
-                return dep_dir(arg)
-            return shlex.join(tcs[arg].argv)
-        return _PLACEHOLDER.sub(sub, word)
+    def argv_of(cmd: list[str]) -> list[str]:
+        return command_argv(cmd, dirs, dep_dir, lambda name: list(tcs[name].argv))
 
     env = clean_env(work)
     for t in spec.get("tools", {}):
@@ -154,17 +145,11 @@ def exec_action(root: Path, action_file: str, runner: Runner | None = None) -> i
     for ename, ref in spec.get("env_deps", {}).items():
         env[f"PPM_DEP_{ename}"] = dep_dir(ref)
     env["PPM_TARGET"] = spec["target"]
-    env.update({k: expand(v) for k, v in spec.get("env", {}).items()})
-    cwd = expand(spec.get("cwd", "{src}"))
+    env.update({k: argv_of([v])[0] for k, v in spec.get("env", {}).items()})
+    cwd = argv_of([spec.get("cwd", "{src}")])[0]
     os.makedirs(cwd, exist_ok=True)
     for cmd in spec["commands"]:
-        argv: list[str] = []
-        for word in cmd:
-            m = _PLACEHOLDER.fullmatch(word)
-            if m and m.group(1).startswith("tool:"):
-                argv.extend(tcs[m.group(1)[5:]].argv)
-            else:
-                argv.append(expand(word))
+        argv = argv_of(cmd)
         if argv and argv[0].startswith("@"):
             _internal("action", argv, cwd)
             continue

@@ -205,23 +205,12 @@ def _linker(component: Component, ctx: PlanContext) -> tuple[dict[str, str], lis
     triple = target.rust_triple
     var = "CARGO_TARGET_" + triple.upper().replace("-", "_")
     if target.os == "windows":
-        mingw = ctx.toolchains.get("mingw")
-        _refuse_if_unlike_lock(component, triple, mingw)
-        if mingw is None or not mingw.usable:
-            raise ToolchainError(f"component {component.name!r}: building Rust for {triple} needs mingw-w64 as the linker: "
-                                 f"{mingw.note if mingw else 'not looked up'}",
-                                 hint="`apt-get install gcc-mingw-w64-x86-64`")
-        return {f"{var}_LINKER": "{tool:mingw}"}, ["mingw"]
+        return _found_linker(component, ctx, var, "mingw", "mingw-w64 as the linker", "`apt-get install gcc-mingw-w64-x86-64`")
     if target.os == "wasi":
         # zig cc rejects rustc's --stack-first; LLVM's wasm-ld links against wasi-libc (its
         # library path comes with the toolchain's environment).
-        wasm_ld = ctx.toolchains.get("wasm-ld")
-        _refuse_if_unlike_lock(component, triple, wasm_ld)
-        if wasm_ld is None or not wasm_ld.usable:
-            raise ToolchainError(f"component {component.name!r}: building Rust for {triple} needs wasm-ld and wasi-libc: "
-                                 f"{wasm_ld.note if wasm_ld else 'not looked up'}",
-                                 hint="`apt-get install lld wasi-libc`, or `rustup target add wasm32-wasip1`")
-        return {f"{var}_LINKER": "{tool:wasm-ld}"}, ["wasm-ld"]
+        return _found_linker(component, ctx, var, "wasm-ld", "wasm-ld and wasi-libc",
+                             "`apt-get install lld wasi-libc`, or `rustup target add wasm32-wasip1`")
     if target.os == "linux":
         # rustc wants one program as its linker: a two-line script running zig cc for the
         # target, written by the action itself (see the commands below), at the glibc floor.
@@ -229,6 +218,18 @@ def _linker(component: Component, ctx: PlanContext) -> tuple[dict[str, str], lis
                  "PPM_ZIG_CC_TARGET": target.zig_triple, "ZIG_GLOBAL_CACHE_DIR": "{state}/zig-cache",
                  "ZIG_LOCAL_CACHE_DIR": "{state}/zig-cache"}, ["zig"])
     return {}, []
+
+
+def _found_linker(component: Component, ctx: PlanContext, var: str, name: str, what: str, hint: str) -> tuple[dict[str, str], list[str]]:
+    """A linker found on the machine (mingw-w64, wasm-ld) as cargo's linker for the target, or
+    a message naming what is missing and how to install it."""
+    triple = ctx.target.rust_triple
+    tc = ctx.toolchains.get(name)
+    _refuse_if_unlike_lock(component, triple, tc)
+    if tc is None or not tc.usable:
+        raise ToolchainError(f"component {component.name!r}: building Rust for {triple} needs {what}: "
+                             f"{tc.note if tc else 'not looked up'}", hint=hint)
+    return {f"{var}_LINKER": f"{{tool:{name}}}"}, [name]
 
 
 # -Zbuild-std with crates ppm vendored: both std's dependencies (vendored with Rust's sources) and

@@ -1,5 +1,6 @@
 """Entry point. Kept tiny: the no-op build is answered from the build record with the
-standard library alone, before the CLI framework is imported. Every error, on the fast path or
+standard library alone, before the CLI framework is imported, and so is a plain
+`ppm patch apply` (ppm/cli/patchfast.py). Every error, on the fast path or
 the full one, becomes a message at ppm/cli/edge.py."""
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ def _main(argv: list[str]) -> int:
         from ppm.lockfile.project import try_noop
 
         code = try_noop(argv[1:])
+        if code is not None:
+            return code
+    elif argv[:2] == ["patch", "apply"]:
+        from ppm.cli import patchfast
+
+        code = patchfast.try_apply(argv[2:])
         if code is not None:
             return code
     from ppm.cli.app import run

@@ -254,3 +254,40 @@ def test_cli(releases: tuple[Path, Path], tmp_path: Path) -> None:
     r = _ppm("patch", "make", str(old), str(new), "-o", "z.patch", "--method", "zstd", "--no-compare", "--json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["method"] == "zstd"
+
+
+def test_cli_apply_answers_without_typer_and_defers_what_it_does_not_parse(releases: tuple[Path, Path], tmp_path: Path) -> None:
+    """`ppm patch apply` is answered before typer is imported (ppm/cli/patchfast.py), in every
+    option form typer accepts; what the fast path does not parse gets typer's own answer."""
+    from ppm.cli import patchfast
+
+    old, new = releases
+    make_patch(old, new, tmp_path / "app.patch")
+    for form in (["-o", "a"], ["--output", "b"], ["--output=c"], ["-od"], ["--max-memory", "2G", "-o", "e"], ["--max-memory=2g", "-o", "f"]):
+        parsed = patchfast._parse([str(old), "app.patch", *form])
+        assert parsed is not None and parsed[2] == form[-1].removeprefix("--output=").removeprefix("-o"), form
+    assert patchfast._parse(["-o", "g", str(old), "app.patch"]) == (str(old), "app.patch", "g", None)
+    assert patchfast._parse([str(old), "app.patch", "-o", "h", "--max-memory", "1.5g"]) == (str(old), "app.patch", "h", 3 << 29)
+    for deferred in (["--help"], [str(old), "app.patch"], [str(old), "-o", "x"], [str(old), "app.patch", "-o"],
+                     [str(old), "app.patch", "-o", "x", "--max-memory", "lots"], [str(old), "app.patch", "-o", "x", "--verbose"]):
+        assert patchfast._parse(deferred) is None, deferred
+
+    # a real process: the same output as the typer command, and typer never imported
+    probe = (
+        "import sys; from ppm.__main__ import _main; code = _main(sys.argv[1:]); "
+        "print('typer imported' if 'typer' in sys.modules else 'no typer'); sys.exit(code)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    r = subprocess.run([sys.executable, "-c", probe, "patch", "apply", str(old), "app.patch", "-oout"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("wrote out in ") and r.stdout.rstrip().endswith("no typer")
+    assert (tmp_path / "out").read_bytes() == new.read_bytes()
+
+    # usage errors are typer's: exit 2 with its message, nothing written
+    r = _ppm("patch", "apply", str(old), "app.patch", "-o", "y", "--max-memory", "lots", cwd=tmp_path)
+    assert r.returncode == 2 and "not a size" in r.stderr and not (tmp_path / "y").exists()
+    r = _ppm("patch", "apply", str(old), "app.patch", cwd=tmp_path)
+    assert r.returncode == 2 and "--output" in r.stderr
+    r = _ppm("patch", "apply", "--help", cwd=tmp_path)
+    assert r.returncode == 0 and "Apply PATCH to OLD" in r.stdout

@@ -5,7 +5,9 @@ Imports are at the top of every module, except these function-local ones, each f
 time (`ppm --help`, a no-op `ppm build`, an unchanged `ppm lock` are answered in tens of ms):
 
 - ppm/__main__.py imports the no-op fast paths (ppm.build.fastpath, ppm.lockfile.project's
-  try_noop) before the CLI, and the CLI (typer) only when they cannot answer.
+  try_noop) and the plain `ppm patch apply` path (ppm/cli/patchfast.py, which imports
+  ppm.delta once the command line is one it answers) before the CLI, and the CLI (typer) only
+  when they cannot answer.
 - ppm/build/fastpath.py: record(), called after a full build, imports the file helpers and
   ppm's packages it lists; the check itself uses the standard library alone.
 - ppm/cli/<command>.py: a command's body imports the layer it calls (the engine, the

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ppm.cli import patchfast
+
 
 def _mib(n: int) -> str:
     return f"{n / (1 << 20):.2f} MiB"
@@ -15,12 +17,8 @@ def _mib(n: int) -> str:
 def _parse_size(text: str | None) -> int | None:
     if text is None:
         return None
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-    t = text.strip().lower().removesuffix("ib").removesuffix("b")
     try:
-        if t and t[-1] in units:
-            return int(float(t[:-1]) * units[t[-1]])
-        return int(t)
+        return patchfast.parse_size(text)
     except ValueError:
         raise typer.BadParameter(f"not a size: {text!r} (say 512M, 2G or a number of bytes)") from None
 

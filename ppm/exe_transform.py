@@ -398,6 +398,15 @@ class AddressMap:
         object.__setattr__(self, "_fwd", ([p[0] for p in pieces], [0] + [p[1] - p[0] for p in pieces]))
         object.__setattr__(self, "_inv", ([p[1] for p in inverse], [0] + [p[0] - p[1] for p in inverse]))
 
+    def _tables(self) -> tuple[Any, Any, Any, Any]:
+        """(starts, shifts) of the forward then the inverse map as int64 arrays, for ppm._xform (made once)."""
+        tables = self.__dict__.get("_packed")
+        if tables is None:
+            fwd, inv = self._fwd, self._inv  # type: ignore[attr-defined]
+            tables = (_array("q", fwd[0]), _array("q", fwd[1]), _array("q", inv[0]), _array("q", inv[1]))
+            object.__setattr__(self, "_packed", tables)
+        return tables
+
     def forward(self, x: int) -> int:
         starts, shifts = self._fwd  # type: ignore[attr-defined]
         return x + shifts[bisect_right(starts, x)]
@@ -817,12 +826,63 @@ def transform(buf: bytearray, layout: ExeLayout, maps: ExeMaps, *, encode: bool,
     Returns how many references were rewritten. Encoding maps a branch displacement ``d`` at site
     ``s`` to ``code(s + d) - code(s)``, and a rip-relative one to ``data(s + d) - old_site(s)``;
     decoding finds the same sites (see :func:`_x86_chunks`) and inverts the arithmetic, all modulo
-    the field's width, so the result is exact. ``engine``: ``python`` (a loop over the
-    references), ``numpy`` (vectorised, :func:`_transform_np`) or ``auto`` (numpy from
-    _NUMPY_MIN_CODE bytes of code on); both give the same bytes.
+    the field's width, so the result is exact. ``engine``: ``c`` (ppm/_xform.c), ``python`` (a
+    loop over the references, the reference the others are tested against), ``numpy``
+    (vectorised, :func:`_transform_np`) or ``auto`` (C when it is built; else numpy from
+    _NUMPY_MIN_CODE bytes of code on); all give the same bytes. The regions and maps are checked
+    first (TransformError), so a bad descriptor changes nothing.
     """
+    _check(buf, layout, maps)
+    native = _native() if engine in ("auto", "c") else None
+    if native is not None:
+        code, data = maps.code._tables(), maps.data._tables()
+        regions = _array("Q", [v for r in layout.regions for v in (r.offset, r.size, r.vaddr)])
+        return int(native.transform(buf, layout.arch, regions, *code, *data, encode))
+    if engine == "c":
+        raise RuntimeError("the C transform (ppm._xform) is not built here")
     if engine == "numpy" or (engine == "auto" and layout.code_size >= _NUMPY_MIN_CODE):
         return _transform_np(buf, layout, maps, encode=encode)
+    return _transform_py(buf, layout, maps, encode=encode)
+
+
+def _check(buf: bytearray, layout: ExeLayout, maps: ExeMaps) -> None:
+    """TransformError unless every region lies in ``buf`` (arm64 ones at word addresses) and the
+    maps are of the architecture's address spaces; before any byte changes."""
+    if layout.arch not in _ARCHES:
+        raise TransformError(f"unknown architecture {layout.arch}")
+    if maps.code.modulus != _ARCHES[layout.arch].modulus or maps.data.modulus != 1 << DATA_BITS[layout.arch]:
+        raise TransformError("address maps of another architecture")
+    for r in layout.regions:
+        if not (0 <= r.offset and 0 <= r.size and r.offset + r.size <= len(buf) and 0 <= r.vaddr < 1 << 64):
+            raise TransformError("code region outside the file")
+        if layout.arch == ARCH_ARM64 and r.vaddr % 4 and r.size >= 4:
+            raise TransformError("arm64 code region at an unaligned address")
+
+
+_NATIVE: list[Any] = []  # [ppm._xform or None], once looked for
+
+
+def _native() -> Any:
+    """ppm._xform (the C engine), or None when it is not built (PPM_NO_NATIVE=1, or no C compiler at install)."""
+    if not _NATIVE:
+        _xform = None
+        if os.environ.get("PPM_NO_NATIVE") != "1":
+            try:
+                from ppm import _xform
+            except ImportError:
+                pass
+        _NATIVE.append(_xform)
+    return _NATIVE[0]
+
+
+def _array(code: str, values: list[int]) -> Any:
+    from array import array
+
+    return array(code, values)
+
+
+def _transform_py(buf: bytearray, layout: ExeLayout, maps: ExeMaps, *, encode: bool) -> int:
+    """:func:`transform`'s Python loop: the reference the other engines are tested against."""
     arch = _ARCHES[layout.arch]
     mask = arch.modulus - 1
     # the hot loop: bound methods and locals only (AddressMap.forward/inverse inlined)

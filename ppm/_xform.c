@@ -1,0 +1,308 @@
+/* ppm._xform: the executable reference transform of ppm/exe_transform.py in C.
+ *
+ * The Python loop in exe_transform.transform (engine="python") is the reference; this gives its
+ * bytes exactly (tests/test_delta_exe.py compares them). One left-to-right pass per code region,
+ * rewriting each reference in place as it is found: the scan's decisions read only bytes at or
+ * after the end of the last taken reference, and the fields it rewrites are all before that, so
+ * reading the buffer being rewritten decides as the Python loop does on its snapshot.
+ *
+ * Inputs are untrusted (the regions and maps come from a patch's descriptor): every region is
+ * checked against the buffer, every map table's shape is checked, and every table index is in
+ * range whatever the table holds. The hot loop runs without the GIL; the buffer is held through
+ * the buffer protocol, so a bytearray cannot be resized meanwhile.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARCH_X86_64 1
+#define ARCH_ARM64 2
+#define MAX_INDEX_BITS 16 /* buckets of the lookup index of one table: at most 2^16 (256 kB) */
+
+/* One direction of an address map: x's shift is shifts[bisect_right(starts, x)]; shifts has one
+ * entry more than starts. ``index`` narrows the bisection: index[b] is the number of starts below
+ * b << ishift, for b in 0..nb. */
+typedef struct {
+    const int64_t *starts;
+    const int64_t *shifts;
+    Py_ssize_t n;
+    uint32_t *index;
+    uint32_t nb;
+    unsigned ishift;
+} table_t;
+
+static int table_index(table_t *t, unsigned bits) {
+    unsigned lg = 0;
+    while (lg < MAX_INDEX_BITS && lg < bits && ((Py_ssize_t)1 << lg) < t->n) lg++;
+    t->nb = (uint32_t)1 << lg;
+    t->ishift = bits - lg;
+    t->index = (uint32_t *)malloc(sizeof(uint32_t) * ((size_t)t->nb + 1));
+    if (!t->index) return -1;
+    Py_ssize_t i = 0;
+    for (uint64_t b = 0; b < t->nb; b++) {
+        int64_t lim = (int64_t)(b << t->ishift);
+        while (i < t->n && t->starts[i] < lim) i++;
+        t->index[b] = (uint32_t)i;
+    }
+    t->index[t->nb] = (uint32_t)t->n;
+    return 0;
+}
+
+/* shifts[bisect_right(starts, x)], for 0 <= x < 2^bits */
+static inline uint64_t shift_at(const table_t *t, uint64_t x) {
+    uint64_t b = x >> t->ishift;
+    if (b >= t->nb) b = t->nb - 1;
+    Py_ssize_t lo = t->index[b], hi = t->index[b + 1];
+    if (hi < lo) hi = lo; /* only when the starts are not sorted: any index in range will do */
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if ((int64_t)x < t->starts[mid])
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return (uint64_t)t->shifts[lo];
+}
+
+static inline uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline void put32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* the opcodes whose ModRM may name [rip + disp32] and which end right after the disp32 */
+static const uint8_t rip_ops[256] = {
+    [0x8B] = 1, [0x8D] = 1, [0x89] = 1, [0x03] = 1, [0x2B] = 1, [0x3B] = 1, [0x39] = 1,
+    [0x85] = 1, [0x33] = 1, [0x0B] = 1, [0x23] = 1, [0x63] = 1, [0x8A] = 1, [0x88] = 1,
+};
+
+#define IS_OP(b) (((b) & 0xFE) == 0xE8) /* E8 call, E9 jmp (rel32) */
+#define IS_REX(b) (((b) & 0xF0) == 0x40)
+
+typedef struct {
+    table_t code_f, code_i, data_f, data_i;
+    int encode;
+} maps_t;
+
+/* code-map rewrite of a branch displacement d at site s (units, modulo mask + 1) */
+static inline uint64_t branch(const maps_t *m, uint64_t s, uint64_t d, uint64_t mask) {
+    uint64_t hs = s + shift_at(&m->code_f, s);
+    if (m->encode) {
+        uint64_t t = (s + d) & mask;
+        return (t + shift_at(&m->code_f, t) - hs) & mask;
+    }
+    uint64_t t = (hs + d) & mask;
+    return (t + shift_at(&m->code_i, t) - s) & mask;
+}
+
+static Py_ssize_t x86_region(uint8_t *p, Py_ssize_t n, uint64_t vaddr, const maps_t *m) {
+    const uint64_t mask = (1u << 25) - 1, modulus = 1u << 25, half = 1u << 24, m32 = 0xFFFFFFFFu;
+    Py_ssize_t count = 0, last = 0;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        uint8_t b = p[j];
+        if (IS_OP(b)) {
+            if (j > n - 5 || (p[j + 4] != 0x00 && p[j + 4] != 0xFF)) continue;
+            /* an E8/E9 not taken could have read into this operand, or a REX just before */
+            Py_ssize_t lo = j - 3 > last ? j - 3 : last, k;
+            for (k = lo; k < j && !IS_OP(p[k]); k++) {
+            }
+            if (k < j) continue;
+            if (j > last && IS_REX(p[j - 1])) continue;
+            uint64_t d = le32(p + j + 1) & 0x1FFFFFF; /* rel32's top byte is 00 or FF */
+            uint64_t v = branch(m, (vaddr + 5 + (uint64_t)j) & mask, d, mask);
+            put32(p + j + 1, (uint32_t)(v & 0x1000000 ? v | 0xFE000000u : v));
+            count++;
+            last = j + 5;
+            j = last - 1;
+        } else if (IS_REX(b)) {
+            if (j > n - 7 || !rip_ops[p[j + 1]] || (p[j + 2] & 0xC7) != 0x05) continue;
+            if (j > last && IS_OP(p[j - 1])) continue;
+            uint64_t d = le32(p + j + 3);
+            uint64_t site = (vaddr + 7 + (uint64_t)j) & m32;
+            uint64_t shift = shift_at(&m->code_f, site & mask) & mask;
+            uint64_t old_site = (site + shift - (shift >= half ? modulus : 0)) & m32, t, v;
+            if (m->encode) {
+                t = (site + d) & m32;
+                v = (t + shift_at(&m->data_f, t) - old_site) & m32;
+            } else {
+                t = (old_site + d) & m32;
+                v = (t + shift_at(&m->data_i, t) - site) & m32;
+            }
+            put32(p + j + 3, (uint32_t)v);
+            count++;
+            last = j + 7;
+            j = last - 1;
+        }
+    }
+    return count;
+}
+
+static Py_ssize_t arm_region(uint8_t *p, Py_ssize_t size, uint64_t vaddr, const maps_t *m) {
+    const uint64_t mask = (1u << 26) - 1, modulus = 1u << 26, half = 1u << 25, m33 = ((uint64_t)1 << 33) - 1;
+    const Py_ssize_t words = size / 4;
+    const uint64_t site0 = vaddr >> 2;
+    Py_ssize_t count = 0;
+    for (Py_ssize_t w = 0; w < words; w++) {
+        uint8_t *q = p + 4 * w;
+        uint32_t word = le32(q), top = word >> 24;
+        if ((top & 0x7C) == 0x14) { /* B, BL */
+            uint64_t v = branch(m, (site0 + (uint64_t)w) & mask, word & 0x3FFFFFF, mask);
+            put32(q, (word & 0xFC000000u) | (uint32_t)v);
+            count++;
+        } else if ((top & 0x9F) == 0x90 && w + 1 < words) { /* ADRP, then ADD Xd, Xn, #imm12 on its register */
+            uint32_t adrp = word, add = le32(q + 4);
+            if (add >> 24 != 0x91 || add & 0x00C00000u || ((add >> 5) & 0x1F) != (adrp & 0x1F)) continue;
+            uint64_t site = (vaddr + 4 * (uint64_t)w) & m33;
+            uint64_t shift = shift_at(&m->code_f, (site0 + (uint64_t)w) & mask) & mask;
+            uint64_t old_site = (site + 4 * (shift - (shift >= half ? modulus : 0))) & m33;
+            uint64_t pages = ((uint64_t)(adrp >> 5) & 0x7FFFF) << 2 | (adrp >> 29 & 3), t;
+            if (m->encode) {
+                t = ((((site >> 12) + pages) & 0x1FFFFF) << 12) | ((add >> 10) & 0xFFF);
+                t = (t + shift_at(&m->data_f, t)) & m33;
+                pages = ((t >> 12) - (old_site >> 12)) & 0x1FFFFF;
+            } else {
+                t = ((((old_site >> 12) + pages) & 0x1FFFFF) << 12) | ((add >> 10) & 0xFFF);
+                t = (t + shift_at(&m->data_i, t)) & m33;
+                pages = ((t >> 12) - (site >> 12)) & 0x1FFFFF;
+            }
+            put32(q, (adrp & 0x9F00001Fu) | (uint32_t)(pages & 3) << 29 | (uint32_t)(pages >> 2) << 5);
+            put32(q + 4, (add & 0xFFC003FFu) | (uint32_t)(t & 0xFFF) << 10);
+            count++;
+            w++; /* the ADD is neither a branch nor an ADRP */
+        }
+    }
+    return count;
+}
+
+static PyObject *TransformError;
+
+/* The Py_buffer views a call holds, released together. */
+enum { B_BUF, B_REGIONS, B_TABLES, N_VIEWS = B_TABLES + 8 };
+
+static int get_table(Py_buffer *s, Py_buffer *h, table_t *t) {
+    if (s->len % 8 || h->len % 8 || h->len != s->len + 8) {
+        PyErr_SetString(TransformError, "malformed address map table");
+        return -1;
+    }
+    t->starts = (const int64_t *)s->buf;
+    t->shifts = (const int64_t *)h->buf;
+    t->n = s->len / 8;
+    if (t->n >= (Py_ssize_t)UINT32_MAX) {
+        PyErr_SetString(TransformError, "address map table too large");
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(transform_doc,
+             "transform(buf, arch, regions, code_fs, code_fh, code_is, code_ih, data_fs, data_fh, data_is, data_ih, encode)"
+             " -> count\n\n"
+             "Rewrite (encode) or restore the references in buf's code regions, in place. regions: native uint64"
+             " (offset, size, vaddr) triples; each table: native int64 starts and shifts (one more), forward and"
+             " inverse, of the code and data maps. Raises TransformError on a region outside buf or a malformed table.");
+
+static PyObject *xform_transform(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *objs[N_VIEWS];
+    Py_buffer views[N_VIEWS];
+    int arch, encode, got = 0;
+    PyObject *result = NULL;
+    maps_t m;
+    memset(&m, 0, sizeof m);
+    table_t *tables[4] = {&m.code_f, &m.code_i, &m.data_f, &m.data_i};
+    if (!PyArg_ParseTuple(args, "OiOOOOOOOOOp:transform", &objs[B_BUF], &arch, &objs[B_REGIONS], &objs[B_TABLES],
+                          &objs[B_TABLES + 1], &objs[B_TABLES + 2], &objs[B_TABLES + 3], &objs[B_TABLES + 4],
+                          &objs[B_TABLES + 5], &objs[B_TABLES + 6], &objs[B_TABLES + 7], &encode))
+        return NULL;
+    m.encode = encode;
+    if (arch != ARCH_X86_64 && arch != ARCH_ARM64) {
+        PyErr_Format(TransformError, "unknown architecture %d", arch);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(objs[B_BUF], &views[B_BUF], PyBUF_WRITABLE) < 0) return NULL;
+    for (got = 1; got < N_VIEWS; got++)
+        if (PyObject_GetBuffer(objs[got], &views[got], PyBUF_SIMPLE) < 0) goto done;
+    for (int i = 0; i < 4; i++)
+        if (get_table(&views[B_TABLES + 2 * i], &views[B_TABLES + 2 * i + 1], tables[i]) < 0) goto done;
+    const Py_buffer *rv = &views[B_REGIONS];
+    if (rv->len % 24) {
+        PyErr_SetString(TransformError, "malformed region table");
+        goto done;
+    }
+    const Py_ssize_t nregions = rv->len / 24, len = views[B_BUF].len;
+    uint64_t *regions = (uint64_t *)malloc(rv->len ? (size_t)rv->len : 1);
+    if (!regions) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(regions, rv->buf, (size_t)rv->len);
+    for (Py_ssize_t i = 0; i < nregions; i++) {
+        uint64_t off = regions[3 * i], size = regions[3 * i + 1], vaddr = regions[3 * i + 2];
+        if (off > (uint64_t)len || size > (uint64_t)len - off) {
+            PyErr_SetString(TransformError, "code region outside the file");
+            break;
+        }
+        if (arch == ARCH_ARM64 && size >= 4 && vaddr % 4) {
+            PyErr_SetString(TransformError, "arm64 code region at an unaligned address");
+            break;
+        }
+    }
+    const unsigned code_bits = arch == ARCH_X86_64 ? 25 : 26, data_bits = arch == ARCH_X86_64 ? 32 : 33;
+    const unsigned bits[4] = {code_bits, code_bits, data_bits, data_bits};
+    /* only the tables this direction reads: forward code always, inverse code and data on decoding */
+    const int used[4] = {1, !encode, encode, !encode};
+    for (int i = 0; i < 4 && !PyErr_Occurred(); i++)
+        if (used[i] && table_index(tables[i], bits[i]) < 0) PyErr_NoMemory();
+    if (!PyErr_Occurred()) {
+        Py_ssize_t count = 0;
+        uint8_t *base = (uint8_t *)views[B_BUF].buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < nregions; i++) {
+            uint8_t *p = base + regions[3 * i];
+            Py_ssize_t size = (Py_ssize_t)regions[3 * i + 1];
+            count += arch == ARCH_X86_64 ? x86_region(p, size, regions[3 * i + 2], &m)
+                                         : arm_region(p, size, regions[3 * i + 2], &m);
+        }
+        Py_END_ALLOW_THREADS
+        result = PyLong_FromSsize_t(count);
+    }
+    free(regions);
+done:
+    for (int i = 0; i < 4; i++) free(tables[i]->index);
+    for (int i = 0; i < got; i++) PyBuffer_Release(&views[i]);
+    return result;
+}
+
+static PyMethodDef xform_methods[] = {
+    {"transform", xform_transform, METH_VARARGS, transform_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static int xform_exec(PyObject *module) {
+    PyObject *xt = PyImport_ImportModule("ppm.exe_transform");
+    if (!xt) return -1;
+    TransformError = PyObject_GetAttrString(xt, "TransformError");
+    Py_DECREF(xt);
+    if (!TransformError) return -1;
+    return PyModule_AddObjectRef(module, "TransformError", TransformError);
+}
+
+static PyModuleDef_Slot xform_slots[] = {
+    {Py_mod_exec, (void *)xform_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef xform_module = {
+    PyModuleDef_HEAD_INIT, "ppm._xform", "The executable reference transform (ppm/exe_transform.py) in C.", 0,
+    xform_methods, xform_slots, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__xform(void) { return PyModuleDef_Init(&xform_module); }

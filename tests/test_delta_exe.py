@@ -596,7 +596,7 @@ def test_c_engine_stays_in_bounds_on_any_table(arch: int, starts: list[int], shi
 
     from ppm import _xform
 
-    body = bytes(b"\xe8\x00\x10\x00\x00\x48\x8d\x05\x00\x10\x00\x00\x94\x00\x00\x00\x90\x00\x00\x91") * 40
+    body = b"\xe8\x00\x10\x00\x00\x48\x8d\x05\x00\x10\x00\x00\x94\x00\x00\x00\x90\x00\x00\x91" * 40
     buf = bytearray(b"head" + body + b"tail")
     t = (array("q", starts), array("q", shifts))
     try:

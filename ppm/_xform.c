@@ -18,6 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#define X86_SIMD 1
+#endif
+
 #define ARCH_X86_64 1
 #define ARCH_ARM64 2
 #define MAX_INDEX_BITS 16 /* buckets of the lookup index of one table: at most 2^16 (256 kB) */
@@ -103,10 +108,37 @@ static inline uint64_t branch(const maps_t *m, uint64_t s, uint64_t d, uint64_t 
     return (t + shift_at(&m->code_i, t) - s) & mask;
 }
 
+#ifdef X86_SIMD
+/* A bit for each of the 16 positions from p that may be a candidate: an E8/E9 with 00 or FF 4 bytes
+ * on, or a REX byte with a ModRM of the [rip + disp32] form 2 bytes on (the opcode between is
+ * checked one by one). Reads p[0..20). */
+static inline unsigned x86_maybe(const uint8_t *p) {
+    const __m128i b = _mm_loadu_si128((const __m128i *)p), b2 = _mm_loadu_si128((const __m128i *)(p + 2)),
+                  b4 = _mm_loadu_si128((const __m128i *)(p + 4));
+    __m128i op = _mm_cmpeq_epi8(_mm_and_si128(b, _mm_set1_epi8((char)0xFE)), _mm_set1_epi8((char)0xE8));
+    __m128i test = _mm_or_si128(_mm_cmpeq_epi8(b4, _mm_setzero_si128()), _mm_cmpeq_epi8(b4, _mm_set1_epi8((char)0xFF)));
+    __m128i rex = _mm_cmpeq_epi8(_mm_and_si128(b, _mm_set1_epi8((char)0xF0)), _mm_set1_epi8(0x40));
+    __m128i modrm = _mm_cmpeq_epi8(_mm_and_si128(b2, _mm_set1_epi8((char)0xC7)), _mm_set1_epi8(0x05));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_and_si128(op, test), _mm_and_si128(rex, modrm)));
+}
+#endif
+
 static Py_ssize_t x86_region(uint8_t *p, Py_ssize_t n, uint64_t vaddr, const maps_t *m) {
     const uint64_t mask = (1u << 25) - 1, modulus = 1u << 25, half = 1u << 24, m32 = 0xFFFFFFFFu;
     Py_ssize_t count = 0, last = 0;
     for (Py_ssize_t j = 0; j < n; j++) {
+#ifdef X86_SIMD
+        /* skip to the next position that may be a candidate: the others change nothing */
+        while (j + 20 <= n) {
+            unsigned maybe = x86_maybe(p + j);
+            if (maybe) {
+                j += __builtin_ctz(maybe);
+                break;
+            }
+            j += 16;
+        }
+        if (j >= n) break;
+#endif
         uint8_t b = p[j];
         if (IS_OP(b)) {
             if (j > n - 5 || (p[j + 4] != 0x00 && p[j + 4] != 0xFF)) continue;

@@ -907,6 +907,24 @@ def test_numpy_only_when_needed(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
+@needs_c
+def test_applying_needs_no_numpy(exe_patch: tuple[Path, Path], tmp_path: Path) -> None:
+    """With the C engine, applying an executable patch imports no numpy, however large the code
+    (the size from which the fallback would use numpy is lowered to 0 here)."""
+    old, patch = exe_patch
+    code = (
+        "import sys; from pathlib import Path; from ppm import exe_transform as xt; from ppm.delta import apply_patch\n"
+        "xt._NUMPY_MIN_CODE = 0\n"
+        "apply_patch(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))\n"
+        "assert 'numpy' not in sys.modules, 'the C engine needs no numpy'\n"
+    )
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-c", code, str(old), str(patch), str(tmp_path / "out")], env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert delta._sha256((tmp_path / "out").read_bytes()) == patch_info(patch).new_sha256
+
+
 def test_numpy_import_leaves_the_environment_alone() -> None:
     """OpenBLAS's thread count is set for numpy's import only: nothing ppm starts afterwards inherits it."""
     code = (

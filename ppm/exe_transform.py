@@ -926,14 +926,18 @@ _NATIVE: list[Any] = []  # [ppm._xform or None], once looked for
 def _native() -> Any:
     """ppm._xform (the C engine), or None when it is not built (PPM_NO_NATIVE=1, or no C compiler at install)."""
     if not _NATIVE:
-        _xform = None
-        if os.environ.get("PPM_NO_NATIVE") != "1":
-            try:
-                from ppm import _xform
-            except ImportError:
-                pass
-        _NATIVE.append(_xform)
+        _NATIVE.append(_load_native())
     return _NATIVE[0]
+
+
+def _load_native() -> Any:
+    if os.environ.get("PPM_NO_NATIVE") == "1":
+        return None
+    try:
+        from ppm import _xform
+    except ImportError:
+        return None
+    return _xform
 
 
 def _array(code: str, values: list[int]) -> Any:

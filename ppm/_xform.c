@@ -313,8 +313,157 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------------------ address map tables */
+
+typedef struct {
+    int64_t n, o, len;
+} piece_t;
+
+static int by_new(const void *a, const void *b) {
+    int64_t x = ((const piece_t *)a)->n, y = ((const piece_t *)b)->n;
+    return (x > y) - (x < y);
+}
+
+static int by_old(const void *a, const void *b) {
+    int64_t x = ((const piece_t *)a)->o, y = ((const piece_t *)b)->o;
+    return (x > y) - (x < y);
+}
+
+/* The runs of [0, m) outside ivs (sorted by the field at `off`, disjoint): (start, length) pairs. */
+static Py_ssize_t gaps(const piece_t *ivs, Py_ssize_t k, int old, int64_t m, int64_t *out) {
+    Py_ssize_t g = 0;
+    int64_t pos = 0;
+    for (Py_ssize_t i = 0; i < k; i++) {
+        int64_t start = old ? ivs[i].o : ivs[i].n;
+        if (start > pos) {
+            out[2 * g] = pos;
+            out[2 * g + 1] = start - pos;
+            g++;
+        }
+        pos = start + ivs[i].len;
+    }
+    if (pos < m) {
+        out[2 * g] = pos;
+        out[2 * g + 1] = m - pos;
+        g++;
+    }
+    return g;
+}
+
+/* starts and shifts (padded with a 0 in front) of pieces sorted by new (inverse=0) or old start */
+static PyObject *table_pair(const piece_t *p, Py_ssize_t count, int inverse) {
+    PyObject *starts = PyBytes_FromStringAndSize(NULL, 8 * count), *shifts = PyBytes_FromStringAndSize(NULL, 8 * (count + 1));
+    if (!starts || !shifts) {
+        Py_XDECREF(starts);
+        Py_XDECREF(shifts);
+        return NULL;
+    }
+    int64_t *s = (int64_t *)PyBytes_AS_STRING(starts), *h = (int64_t *)PyBytes_AS_STRING(shifts);
+    h[0] = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        s[i] = inverse ? p[i].o : p[i].n;
+        h[i + 1] = inverse ? p[i].n - p[i].o : p[i].o - p[i].n;
+    }
+    return Py_BuildValue("(NN)", starts, shifts);
+}
+
+/* merge two runs sorted by the same key into out */
+static void merge(const piece_t *a, Py_ssize_t na, const piece_t *b, Py_ssize_t nb, int old, piece_t *out) {
+    Py_ssize_t i = 0, j = 0, k = 0;
+    while (i < na && j < nb) {
+        int take_a = old ? a[i].o < b[j].o : a[i].n < b[j].n;
+        out[k++] = take_a ? a[i++] : b[j++];
+    }
+    while (i < na) out[k++] = a[i++];
+    while (j < nb) out[k++] = b[j++];
+}
+
+PyDoc_STRVAR(map_tables_doc,
+             "map_tables(modulus, intervals) -> ((fwd_starts, fwd_shifts), (inv_starts, inv_shifts))\n\n"
+             "exe_transform.AddressMap's tables: intervals are native int64 (new, old, length) triples, modulus at"
+             " most 2^62; each table is bytes of native int64. Raises TransformError as AddressMap does on"
+             " intervals that overlap or leave the address space.");
+
+static PyObject *xform_map_tables(PyObject *self, PyObject *args) {
+    (void)self;
+    long long modulus;
+    Py_buffer view;
+    PyObject *result = NULL;
+    if (!PyArg_ParseTuple(args, "Ly*:map_tables", &modulus, &view)) return NULL;
+    const int64_t m = modulus;
+    const Py_ssize_t k = view.len / 24;
+    piece_t *ivn = NULL, *ivo = NULL, *gp = NULL, *fwd = NULL, *inv = NULL;
+    int64_t *gn = NULL, *go = NULL;
+    if (view.len % 24 || m <= 0 || m > ((int64_t)1 << 62)) {
+        PyErr_SetString(PyExc_ValueError, "map_tables: malformed intervals or modulus");
+        goto done;
+    }
+    ivn = malloc(sizeof(piece_t) * (size_t)(k + 1));
+    ivo = malloc(sizeof(piece_t) * (size_t)(k + 1));
+    gn = malloc(sizeof(int64_t) * 2 * (size_t)(k + 1));
+    go = malloc(sizeof(int64_t) * 2 * (size_t)(k + 1));
+    gp = malloc(sizeof(piece_t) * (size_t)(2 * k + 2));
+    fwd = malloc(sizeof(piece_t) * (size_t)(3 * k + 2));
+    inv = malloc(sizeof(piece_t) * (size_t)(3 * k + 2));
+    if (!ivn || !ivo || !gn || !go || !gp || !fwd || !inv) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (k) memcpy(ivn, view.buf, (size_t)view.len);
+    qsort(ivn, (size_t)k, sizeof(piece_t), by_new);
+    if (k) memcpy(ivo, ivn, sizeof(piece_t) * (size_t)k);
+    qsort(ivo, (size_t)k, sizeof(piece_t), by_old);
+    for (int old = 0; old < 2; old++) {
+        const piece_t *ivs = old ? ivo : ivn;
+        int64_t end = 0;
+        for (Py_ssize_t i = 0; i < k; i++) {
+            int64_t start = old ? ivs[i].o : ivs[i].n, len = ivs[i].len;
+            if (len <= 0 || start < end || start > m || len > m - start) {
+                PyErr_Format(TransformError, "address map intervals overlap or leave the %s address space", old ? "old" : "new");
+                goto done;
+            }
+            end = start + len;
+        }
+    }
+    /* the n-th unmatched new unit pairs with the n-th unmatched old unit */
+    Py_ssize_t n_gn = gaps(ivn, k, 0, m, gn), n_go = gaps(ivo, k, 1, m, go), i = 0, j = 0, g = 0;
+    int64_t a = 0, c = 0;
+    while (i < n_gn && j < n_go) {
+        int64_t take = gn[2 * i + 1] - a < go[2 * j + 1] - c ? gn[2 * i + 1] - a : go[2 * j + 1] - c;
+        gp[g].n = gn[2 * i] + a;
+        gp[g].o = go[2 * j] + c;
+        gp[g].len = take;
+        g++;
+        a += take;
+        c += take;
+        if (a == gn[2 * i + 1]) i++, a = 0;
+        if (c == go[2 * j + 1]) j++, c = 0;
+    }
+    /* the gap pieces come out in increasing order in both spaces: merge them with the intervals */
+    merge(ivn, k, gp, g, 0, fwd);
+    merge(ivo, k, gp, g, 1, inv);
+    PyObject *f = table_pair(fwd, k + g, 0), *v = f ? table_pair(inv, k + g, 1) : NULL;
+    if (f && v)
+        result = Py_BuildValue("(NN)", f, v);
+    else {
+        Py_XDECREF(f);
+        Py_XDECREF(v);
+    }
+done:
+    free(ivn);
+    free(ivo);
+    free(gn);
+    free(go);
+    free(gp);
+    free(fwd);
+    free(inv);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static PyMethodDef xform_methods[] = {
     {"transform", xform_transform, METH_VARARGS, transform_doc},
+    {"map_tables", xform_map_tables, METH_VARARGS, map_tables_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -410,46 +410,45 @@ class AddressMap(_Frozen):
     n-th unmatched old unit), which makes the map total and invertible.
     """
 
-    __slots__ = ("_fwd", "_inv", "_packed", "intervals", "modulus")
+    __slots__ = ("_lists", "_packed", "intervals", "modulus")
     _fields = ("modulus", "intervals")
     modulus: int
     intervals: tuple[tuple[int, int, int], ...]
-    # (piece starts, shifts padded at the front): x's piece is shifts[bisect_right(starts, x)]
-    _fwd: tuple[list[int], list[int]]
-    _inv: tuple[list[int], list[int]]
 
     def __init__(self, modulus: int, intervals: tuple[tuple[int, int, int], ...]) -> None:
         object.__setattr__(self, "modulus", modulus)
         object.__setattr__(self, "intervals", intervals)
-        m = self.modulus
-        spans = sorted(self.intervals)
-        for name, key in (("new", 0), ("old", 1)):
-            end = 0
-            for iv in sorted(spans, key=lambda iv: iv[key]):
-                start, length = iv[key], iv[2]
-                if length <= 0 or start < end or start + length > m:
-                    raise TransformError(f"address map intervals overlap or leave the {name} address space")
-                end = start + length
-        pieces = list(spans)
-        gaps_new, gaps_old = _gaps([(n, ln) for n, _, ln in spans], m), _gaps(sorted((o, ln) for _, o, ln in spans), m)
-        i = j = a = c = 0
-        while i < len(gaps_new) and j < len(gaps_old):
-            take = min(gaps_new[i][1] - a, gaps_old[j][1] - c)
-            pieces.append((gaps_new[i][0] + a, gaps_old[j][0] + c, take))
-            a += take
-            c += take
-            if a == gaps_new[i][1]:
-                i, a = i + 1, 0
-            if c == gaps_old[j][1]:
-                j, c = j + 1, 0
-        pieces.sort()
-        inverse = sorted(pieces, key=lambda p: p[1])
-        # shift lists padded at the front: x's piece is shifts[bisect_right(starts, x)] (the first piece starts at 0)
-        object.__setattr__(self, "_fwd", ([p[0] for p in pieces], [0] + [p[1] - p[0] for p in pieces]))
-        object.__setattr__(self, "_inv", ([p[1] for p in inverse], [0] + [p[0] - p[1] for p in inverse]))
+        native = _native()
+        if native is not None and 0 < modulus <= 1 << 62:  # ppm._xform builds the tables (what the C transform reads)
+            try:
+                flat = _array("q", [x for iv in intervals for x in iv])
+            except (OverflowError, TypeError):  # not int64: the Python code below refuses it
+                flat = None
+            if flat is not None and len(flat) == 3 * len(intervals):
+                (fs, fh), (is_, ih) = native.map_tables(modulus, flat)
+                object.__setattr__(self, "_packed", (fs, fh, is_, ih))
+                return
+        object.__setattr__(self, "_lists", _map_pieces(modulus, intervals))
+
+    @property
+    def _fwd(self) -> tuple[list[int], list[int]]:
+        """(piece starts, shifts padded at the front): x's piece is shifts[bisect_right(starts, x)]."""
+        return self._piece_lists()[0]
+
+    @property
+    def _inv(self) -> tuple[list[int], list[int]]:
+        return self._piece_lists()[1]
+
+    def _piece_lists(self) -> tuple[tuple[list[int], list[int]], tuple[list[int], list[int]]]:
+        lists = getattr(self, "_lists", None)
+        if lists is None:
+            fs, fh, is_, ih = (memoryview(t).cast("q").tolist() for t in self._packed)
+            lists = ((fs, fh), (is_, ih))
+            object.__setattr__(self, "_lists", lists)
+        return lists  # type: ignore[no-any-return]
 
     def _tables(self) -> tuple[Any, Any, Any, Any]:
-        """(starts, shifts) of the forward then the inverse map as int64 arrays, for ppm._xform (made once)."""
+        """(starts, shifts) of the forward then the inverse map as int64 buffers, for ppm._xform (made once)."""
         tables = getattr(self, "_packed", None)
         if tables is None:
             fwd, inv = self._fwd, self._inv
@@ -464,6 +463,38 @@ class AddressMap(_Frozen):
     def inverse(self, y: int) -> int:
         starts, shifts = self._inv
         return y + shifts[bisect_right(starts, y)]
+
+
+def _map_pieces(m: int, intervals: tuple[tuple[int, int, int], ...]) -> tuple[tuple[list[int], list[int]], tuple[list[int], list[int]]]:
+    """:class:`AddressMap`'s tables (forward, inverse), each (piece starts, shifts padded at the
+    front), in Python: the reference for ppm._xform's map_tables, and its fallback."""
+    spans = sorted(intervals)
+    for name, key in (("new", 0), ("old", 1)):
+        end = 0
+        for iv in sorted(spans, key=lambda iv: iv[key]):
+            start, length = iv[key], iv[2]
+            if length <= 0 or start < end or start + length > m:
+                raise TransformError(f"address map intervals overlap or leave the {name} address space")
+            end = start + length
+    pieces = list(spans)
+    gaps_new, gaps_old = _gaps([(n, ln) for n, _, ln in spans], m), _gaps(sorted((o, ln) for _, o, ln in spans), m)
+    i = j = a = c = 0
+    while i < len(gaps_new) and j < len(gaps_old):
+        take = min(gaps_new[i][1] - a, gaps_old[j][1] - c)
+        pieces.append((gaps_new[i][0] + a, gaps_old[j][0] + c, take))
+        a += take
+        c += take
+        if a == gaps_new[i][1]:
+            i, a = i + 1, 0
+        if c == gaps_old[j][1]:
+            j, c = j + 1, 0
+    pieces.sort()
+    inverse = sorted(pieces, key=lambda p: p[1])
+    # shift lists padded at the front: x's piece is shifts[bisect_right(starts, x)] (the first piece starts at 0)
+    return (
+        ([p[0] for p in pieces], [0] + [p[1] - p[0] for p in pieces]),
+        ([p[1] for p in inverse], [0] + [p[0] - p[1] for p in inverse]),
+    )
 
 
 def _gaps(spans: list[tuple[int, int]], m: int) -> list[tuple[int, int]]:

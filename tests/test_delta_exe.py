@@ -493,6 +493,28 @@ def test_c_engine_matches_the_loop(body: bytes, call_bias: bool, arch: int, vadd
 
 
 @needs_c
+@settings(max_examples=300, deadline=None)
+@given(
+    bits=st.sampled_from([4, 25, 33]),
+    data=st.data(),
+    raw=st.lists(st.tuples(st.integers(-3, 40), st.integers(-3, 40), st.integers(-2, 20)), max_size=6),
+)
+def test_c_map_tables_match_python(bits: int, data: st.DataObject, raw: list[tuple[int, int, int]]) -> None:
+    """ppm._xform.map_tables (which AddressMap uses when it is built) gives the Python
+    construction's tables for any valid map, and refuses what it refuses with the same message."""
+    amap = data.draw(address_maps(bits))
+    assert amap._piece_lists() == xt._map_pieces(amap.modulus, amap.intervals)
+    m = 1 << min(bits, 5)
+    try:
+        ref = xt._map_pieces(m, tuple(raw))
+    except xt.TransformError as e:
+        with pytest.raises(xt.TransformError, match=str(e)):
+            xt.AddressMap(m, tuple(raw))
+        return
+    assert xt.AddressMap(m, tuple(raw))._piece_lists() == ref
+
+
+@needs_c
 def test_c_engine_on_long_chains() -> None:
     """Back-to-back calls each taken only because the one before it was (see the numpy test above)."""
     body = b"\xe8\x00\xe8\x00\xff" * 60 + b"\x48\x8d\x05\xe8\x00\x00\xff" * 9 + b"\x90" * 8

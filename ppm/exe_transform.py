@@ -414,6 +414,8 @@ class AddressMap(_Frozen):
     _fields = ("modulus", "intervals")
     modulus: int
     intervals: tuple[tuple[int, int, int], ...]
+    _packed: tuple[Any, Any, Any, Any]  # the tables as int64 buffers (set when first needed, or by ppm._xform)
+    _lists: tuple[tuple[list[int], list[int]], tuple[list[int], list[int]]]  # the same as lists
 
     def __init__(self, modulus: int, intervals: tuple[tuple[int, int, int], ...]) -> None:
         object.__setattr__(self, "modulus", modulus)
@@ -442,10 +444,10 @@ class AddressMap(_Frozen):
     def _piece_lists(self) -> tuple[tuple[list[int], list[int]], tuple[list[int], list[int]]]:
         lists = getattr(self, "_lists", None)
         if lists is None:
-            fs, fh, is_, ih = (memoryview(t).cast("q").tolist() for t in self._packed)
+            fs, fh, is_, ih = (memoryview(t).cast("B").cast("q").tolist() for t in self._packed)
             lists = ((fs, fh), (is_, ih))
             object.__setattr__(self, "_lists", lists)
-        return lists  # type: ignore[no-any-return]
+        return lists
 
     def _tables(self) -> tuple[Any, Any, Any, Any]:
         """(starts, shifts) of the forward then the inverse map as int64 buffers, for ppm._xform (made once)."""

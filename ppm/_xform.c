@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SSE2__) && defined(__GNUC__)
+#if defined(__SSE2__) && defined(__GNUC__) && !defined(PPM_XFORM_SCALAR) /* -DPPM_XFORM_SCALAR: the portable loop only */
 #include <emmintrin.h>
 #define X86_SIMD 1
 #endif

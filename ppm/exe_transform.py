@@ -22,24 +22,32 @@ in the old file.
 - :func:`transform` rewrites (or restores) the references in place; the patch carries the new
   file's code regions and both maps (:func:`pack_descriptor`), so applying parses no executable.
   The old file is never transformed.
-- Speed: numpy does the work on large code (imported lazily; about 60 ms of CPU to import, so
-  code under _NUMPY_MIN_CODE, 3 MiB, keeps the Python loops, about a microsecond a reference):
-  :func:`build_map` and :func:`transform` take an ``engine``. The x86 scan decides left to
-  right; :func:`_x86_scan_np` reaches the same decisions in parallel rounds. Both engines give the
-  same bytes (tests/test_delta_exe.py compares them on random bytes and real executables).
+- Speed: :func:`transform` runs in C (ppm/_xform.c, about a nanosecond a byte of code: a few ms
+  on a 5 MB binary) whenever that extension is built (setup.py; PPM_NO_NATIVE=1 turns it off).
+  Without it, numpy does the work on large code (imported lazily; about 60 ms of CPU to import, so
+  code under _NUMPY_MIN_CODE, 3 MiB, keeps the Python loops, about a microsecond a reference).
+  :func:`build_map` still uses numpy on large code (making a patch only). :func:`build_map` and
+  :func:`transform` take an ``engine``. The x86 scan decides left to right; :func:`_x86_scan_np`
+  reaches the same decisions in parallel rounds. Every engine gives the Python loop's bytes
+  (tests/test_delta_exe.py compares them on random bytes and real executables).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import struct
 import sys
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any
+
+# typing and collections.abc for the type checker only, and plain classes for the records below
+# instead of dataclasses: typing and dataclasses (which imports inspect) cost about 8 ms of CPU,
+# more than the rest of this module's import, on every `ppm patch apply`.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable, Iterable, Iterator
+    from typing import Any
 
 ARCH_X86_64 = 1
 ARCH_ARM64 = 2
@@ -58,20 +66,54 @@ class TransformError(ValueError):
     """A transform descriptor is malformed or does not fit the file it is applied to."""
 
 
-@dataclass(frozen=True)
-class Region:
+class _Frozen:
+    """An immutable record compared by value: what ``@dataclass(frozen=True)`` gives, without
+    importing dataclasses at run time (see the imports above)."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, f) for f in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        return other.__class__ is self.__class__ and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{f}={getattr(self, f)!r}' for f in self._fields)})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot assign to {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name!r}")
+
+
+class Region(_Frozen):
     """A run of code: ``size`` bytes at file ``offset``, loaded at virtual address ``vaddr``."""
 
+    __slots__ = _fields = ("offset", "size", "vaddr")
     offset: int
     size: int
     vaddr: int
 
+    def __init__(self, offset: int, size: int, vaddr: int) -> None:
+        for name, value in zip(self._fields, (offset, size, vaddr), strict=True):
+            object.__setattr__(self, name, value)
 
-@dataclass(frozen=True)
-class ExeLayout:
+
+class ExeLayout(_Frozen):
+    __slots__ = _fields = ("format", "arch", "regions")
     format: int
     arch: int
     regions: tuple[Region, ...]
+
+    def __init__(self, format: int, arch: int, regions: tuple[Region, ...]) -> None:
+        for name, value in zip(self._fields, (format, arch, regions), strict=True):
+            object.__setattr__(self, name, value)
 
     @property
     def name(self) -> str:
@@ -337,11 +379,13 @@ def _arm_chunks(region: bytes | memoryview) -> Iterator[tuple[list[int], list[in
         yield branches, pairs
 
 
-@dataclass(frozen=True)
 class _Arch:
-    unit: int  # bytes per address unit
-    bits: int  # width of the displacement field, in units
-    align: int  # instructions start at multiples of this
+    __slots__ = ("align", "bits", "unit")
+
+    def __init__(self, *, unit: int, bits: int, align: int) -> None:
+        self.unit = unit  # bytes per address unit
+        self.bits = bits  # width of the displacement field, in units
+        self.align = align  # instructions start at multiples of this
 
     @property
     def modulus(self) -> int:
@@ -358,8 +402,7 @@ def _ref_chunks(arch: int, region: bytes) -> Iterator[tuple[list[int], list[int]
 # ------------------------------------------------------------------------------------- address map
 
 
-@dataclass(frozen=True)
-class AddressMap:
+class AddressMap(_Frozen):
     """A bijection of the displacement space (units modulo 2^bits), new release -> old release.
 
     ``intervals`` are the matched runs ``(new start, old start, length)``, disjoint in both
@@ -367,44 +410,93 @@ class AddressMap:
     n-th unmatched old unit), which makes the map total and invertible.
     """
 
+    __slots__ = ("_lists", "_packed", "intervals", "modulus")
+    _fields = ("modulus", "intervals")
     modulus: int
     intervals: tuple[tuple[int, int, int], ...]
+    _packed: tuple[Any, Any, Any, Any]  # the tables as int64 buffers (set when first needed, or by ppm._xform)
+    _lists: tuple[tuple[list[int], list[int]], tuple[list[int], list[int]]]  # the same as lists
 
-    def __post_init__(self) -> None:
-        m = self.modulus
-        spans = sorted(self.intervals)
-        for name, key in (("new", 0), ("old", 1)):
-            end = 0
-            for iv in sorted(spans, key=lambda iv: iv[key]):
-                start, length = iv[key], iv[2]
-                if length <= 0 or start < end or start + length > m:
-                    raise TransformError(f"address map intervals overlap or leave the {name} address space")
-                end = start + length
-        pieces = list(spans)
-        gaps_new, gaps_old = _gaps([(n, ln) for n, _, ln in spans], m), _gaps(sorted((o, ln) for _, o, ln in spans), m)
-        i = j = a = c = 0
-        while i < len(gaps_new) and j < len(gaps_old):
-            take = min(gaps_new[i][1] - a, gaps_old[j][1] - c)
-            pieces.append((gaps_new[i][0] + a, gaps_old[j][0] + c, take))
-            a += take
-            c += take
-            if a == gaps_new[i][1]:
-                i, a = i + 1, 0
-            if c == gaps_old[j][1]:
-                j, c = j + 1, 0
-        pieces.sort()
-        inverse = sorted(pieces, key=lambda p: p[1])
-        # shift lists padded at the front: x's piece is shifts[bisect_right(starts, x)] (the first piece starts at 0)
-        object.__setattr__(self, "_fwd", ([p[0] for p in pieces], [0] + [p[1] - p[0] for p in pieces]))
-        object.__setattr__(self, "_inv", ([p[1] for p in inverse], [0] + [p[0] - p[1] for p in inverse]))
+    def __init__(self, modulus: int, intervals: tuple[tuple[int, int, int], ...]) -> None:
+        object.__setattr__(self, "modulus", modulus)
+        object.__setattr__(self, "intervals", intervals)
+        native = _native()
+        if native is not None and 0 < modulus <= 1 << 62:  # ppm._xform builds the tables (what the C transform reads)
+            try:
+                flat = _array("q", [x for iv in intervals for x in iv])
+            except (OverflowError, TypeError):  # not int64: the Python code below refuses it
+                flat = None
+            if flat is not None and len(flat) == 3 * len(intervals):
+                (fs, fh), (is_, ih) = native.map_tables(modulus, flat)
+                object.__setattr__(self, "_packed", (fs, fh, is_, ih))
+                return
+        object.__setattr__(self, "_lists", _map_pieces(modulus, intervals))
+
+    @property
+    def _fwd(self) -> tuple[list[int], list[int]]:
+        """(piece starts, shifts padded at the front): x's piece is shifts[bisect_right(starts, x)]."""
+        return self._piece_lists()[0]
+
+    @property
+    def _inv(self) -> tuple[list[int], list[int]]:
+        return self._piece_lists()[1]
+
+    def _piece_lists(self) -> tuple[tuple[list[int], list[int]], tuple[list[int], list[int]]]:
+        lists = getattr(self, "_lists", None)
+        if lists is None:
+            fs, fh, is_, ih = (memoryview(t).cast("B").cast("q").tolist() for t in self._packed)
+            lists = ((fs, fh), (is_, ih))
+            object.__setattr__(self, "_lists", lists)
+        return lists
+
+    def _tables(self) -> tuple[Any, Any, Any, Any]:
+        """(starts, shifts) of the forward then the inverse map as int64 buffers, for ppm._xform (made once)."""
+        tables = getattr(self, "_packed", None)
+        if tables is None:
+            fwd, inv = self._fwd, self._inv
+            tables = (_array("q", fwd[0]), _array("q", fwd[1]), _array("q", inv[0]), _array("q", inv[1]))
+            object.__setattr__(self, "_packed", tables)
+        return tables
 
     def forward(self, x: int) -> int:
-        starts, shifts = self._fwd  # type: ignore[attr-defined]
+        starts, shifts = self._fwd
         return x + shifts[bisect_right(starts, x)]
 
     def inverse(self, y: int) -> int:
-        starts, shifts = self._inv  # type: ignore[attr-defined]
+        starts, shifts = self._inv
         return y + shifts[bisect_right(starts, y)]
+
+
+def _map_pieces(m: int, intervals: tuple[tuple[int, int, int], ...]) -> tuple[tuple[list[int], list[int]], tuple[list[int], list[int]]]:
+    """:class:`AddressMap`'s tables (forward, inverse), each (piece starts, shifts padded at the
+    front), in Python: the reference for ppm._xform's map_tables, and its fallback."""
+    spans = sorted(intervals)
+    for name, key in (("new", 0), ("old", 1)):
+        end = 0
+        for iv in sorted(spans, key=lambda iv: iv[key]):
+            start, length = iv[key], iv[2]
+            if length <= 0 or start < end or start + length > m:
+                raise TransformError(f"address map intervals overlap or leave the {name} address space")
+            end = start + length
+    pieces = list(spans)
+    gaps_new, gaps_old = _gaps([(n, ln) for n, _, ln in spans], m), _gaps(sorted((o, ln) for _, o, ln in spans), m)
+    i = j = a = c = 0
+    while i < len(gaps_new) and j < len(gaps_old):
+        take = min(gaps_new[i][1] - a, gaps_old[j][1] - c)
+        pieces.append((gaps_new[i][0] + a, gaps_old[j][0] + c, take))
+        a += take
+        c += take
+        if a == gaps_new[i][1]:
+            i, a = i + 1, 0
+        if c == gaps_old[j][1]:
+            j, c = j + 1, 0
+    pieces.sort()
+    inverse = sorted(pieces, key=lambda p: p[1])
+    # shift lists padded at the front: x's piece is shifts[bisect_right(starts, x)] (the first piece starts at 0)
+    return (
+        ([p[0] for p in pieces], [0] + [p[1] - p[0] for p in pieces]),
+        ([p[1] for p in inverse], [0] + [p[0] - p[1] for p in inverse]),
+    )
 
 
 def _gaps(spans: list[tuple[int, int]], m: int) -> list[tuple[int, int]]:
@@ -418,10 +510,19 @@ def _gaps(spans: list[tuple[int, int]], m: int) -> list[tuple[int, int]]:
     return out
 
 
-_RIP_RELATIVE = re.compile(
+_RIP_RELATIVE_PATTERN = (
     rb"((?:[\x40-\x4f][\x8b\x8d\x89\x03\x2b\x3b\x39\x85\x33\x0b\x23\x63\xc7\x81\x83\x8a\x88\x0f]|[\x8b\x8d\x89\xc7\x80\x81\x83\x3b\x39])"
     rb"[\x05\x0d\x15\x1d\x25\x2d\x35\x3d])[\x00-\xff]{4}"
 )
+_RIP_RELATIVE: list[re.Pattern[bytes]] = []  # compiled on first use: only making a patch needs it
+
+
+def _rip_relative() -> re.Pattern[bytes]:
+    if not _RIP_RELATIVE:
+        import re
+
+        _RIP_RELATIVE.append(re.compile(_RIP_RELATIVE_PATTERN))
+    return _RIP_RELATIVE[0]
 _ANCHOR = 32  # bytes of masked code from a reference that must match (and be unique) on both sides
 _MAX_INTERVALS = 1 << 20
 
@@ -429,7 +530,7 @@ _MAX_INTERVALS = 1 << 20
 def _masked(np: Any, arch: int, region: bytes | memoryview, refs: Any) -> bytes | bytearray:
     """``region`` with the fields that change when code or data moves zeroed, for matching only."""
     if arch == ARCH_X86_64:
-        m = bytearray(_RIP_RELATIVE.sub(lambda mo: mo.group(1) + b"\0\0\0\0", region))
+        m = bytearray(_rip_relative().sub(lambda mo: mo.group(1) + b"\0\0\0\0", region))
         view = np.frombuffer(m, dtype=np.uint8)
         for k in range(1, 5):  # calls; the rip references are among the regex's matches
             view[refs + k] = 0
@@ -452,7 +553,7 @@ def _masked(np: Any, arch: int, region: bytes | memoryview, refs: Any) -> bytes 
 def _masked_py(arch: int, region: bytes, refs: list[int]) -> bytes:
     """``region`` with the fields that change when code or data moves zeroed, for matching only (small code)."""
     if arch == ARCH_X86_64:
-        m = bytearray(_RIP_RELATIVE.sub(lambda mo: mo.group(1) + b"\0\0\0\0", region))
+        m = bytearray(_rip_relative().sub(lambda mo: mo.group(1) + b"\0\0\0\0", region))
         zero = bytes(4)
         for j in refs:
             m[j + 1 : j + 5] = zero  # calls; the rip references are among the regex's matches
@@ -554,12 +655,16 @@ def _extend(a: bytes | bytearray, i: int, b: bytes | bytearray, j: int, back: in
     return b_len, f_len
 
 
-@dataclass(frozen=True)
-class ExeMaps:
+class ExeMaps(_Frozen):
     """The maps a transform needs: code (branch targets) and data (rip-relative targets; x86-64)."""
 
+    __slots__ = _fields = ("code", "data")
     code: AddressMap
     data: AddressMap
+
+    def __init__(self, code: AddressMap, data: AddressMap) -> None:
+        object.__setattr__(self, "code", code)
+        object.__setattr__(self, "data", data)
 
 
 DATA_BITS = {ARCH_X86_64: 32, ARCH_ARM64: 33}  # rip + disp32; ADRP page (21 bits) and ADD imm12
@@ -581,7 +686,8 @@ def build_map(old: bytes, old_layout: ExeLayout, new: bytes, new_layout: ExeLayo
     return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_np(new_layout.arch, old, ro, new, rn))
 
 
-_DataMap = Callable[[AddressMap], AddressMap]
+if TYPE_CHECKING:
+    _DataMap = Callable[[AddressMap], AddressMap]
 
 
 def _anchor_pairs_py(arch: int, old: bytes, ro: Region, new: bytes, rn: Region) -> tuple[Iterable[tuple[int, int]], Any, Any, _DataMap | None]:
@@ -817,19 +923,74 @@ def transform(buf: bytearray, layout: ExeLayout, maps: ExeMaps, *, encode: bool,
     Returns how many references were rewritten. Encoding maps a branch displacement ``d`` at site
     ``s`` to ``code(s + d) - code(s)``, and a rip-relative one to ``data(s + d) - old_site(s)``;
     decoding finds the same sites (see :func:`_x86_chunks`) and inverts the arithmetic, all modulo
-    the field's width, so the result is exact. ``engine``: ``python`` (a loop over the
-    references), ``numpy`` (vectorised, :func:`_transform_np`) or ``auto`` (numpy from
-    _NUMPY_MIN_CODE bytes of code on); both give the same bytes.
+    the field's width, so the result is exact. ``engine``: ``c`` (ppm/_xform.c), ``python`` (a
+    loop over the references, the reference the others are tested against), ``numpy``
+    (vectorised, :func:`_transform_np`) or ``auto`` (C when it is built; else numpy from
+    _NUMPY_MIN_CODE bytes of code on); all give the same bytes. The regions and maps are checked
+    first (TransformError), so a bad descriptor changes nothing.
     """
+    _check(buf, layout, maps)
+    native = _native() if engine in ("auto", "c") else None
+    if native is not None:
+        code, data = maps.code._tables(), maps.data._tables()
+        regions = _array("Q", [v for r in layout.regions for v in (r.offset, r.size, r.vaddr)])
+        return int(native.transform(buf, layout.arch, regions, *code, *data, encode))
+    if engine == "c":
+        raise RuntimeError("the C transform (ppm._xform) is not built here")
     if engine == "numpy" or (engine == "auto" and layout.code_size >= _NUMPY_MIN_CODE):
         return _transform_np(buf, layout, maps, encode=encode)
+    return _transform_py(buf, layout, maps, encode=encode)
+
+
+def _check(buf: bytearray, layout: ExeLayout, maps: ExeMaps) -> None:
+    """TransformError unless every region lies in ``buf`` (arm64 ones at word addresses) and the
+    maps are of the architecture's address spaces; before any byte changes."""
+    if layout.arch not in _ARCHES:
+        raise TransformError(f"unknown architecture {layout.arch}")
+    if maps.code.modulus != _ARCHES[layout.arch].modulus or maps.data.modulus != 1 << DATA_BITS[layout.arch]:
+        raise TransformError("address maps of another architecture")
+    for r in layout.regions:
+        if not (r.offset >= 0 and r.size >= 0 and r.offset + r.size <= len(buf) and 0 <= r.vaddr < 1 << 64):
+            raise TransformError("code region outside the file")
+        if layout.arch == ARCH_ARM64 and r.vaddr % 4 and r.size >= 4:
+            raise TransformError("arm64 code region at an unaligned address")
+
+
+_NATIVE: list[Any] = []  # [ppm._xform or None], once looked for
+
+
+def _native() -> Any:
+    """ppm._xform (the C engine), or None when it is not built (PPM_NO_NATIVE=1, or no C compiler at install)."""
+    if not _NATIVE:
+        _NATIVE.append(_load_native())
+    return _NATIVE[0]
+
+
+def _load_native() -> Any:
+    if os.environ.get("PPM_NO_NATIVE") == "1":
+        return None
+    try:
+        from ppm import _xform
+    except ImportError:
+        return None
+    return _xform
+
+
+def _array(code: str, values: list[int]) -> Any:
+    from array import array
+
+    return array(code, values)
+
+
+def _transform_py(buf: bytearray, layout: ExeLayout, maps: ExeMaps, *, encode: bool) -> int:
+    """:func:`transform`'s Python loop: the reference the other engines are tested against."""
     arch = _ARCHES[layout.arch]
     mask = arch.modulus - 1
     # the hot loop: bound methods and locals only (AddressMap.forward/inverse inlined)
-    fs, fsh = maps.code._fwd  # type: ignore[attr-defined]
-    is_, ish = maps.code._inv  # type: ignore[attr-defined]
-    ds, dsh = maps.data._fwd  # type: ignore[attr-defined]
-    dis, dish = maps.data._inv  # type: ignore[attr-defined]
+    fs, fsh = maps.code._fwd
+    is_, ish = maps.code._inv
+    ds, dsh = maps.data._fwd
+    dis, dish = maps.data._inv
     br = bisect_right
     word = struct.Struct("<I")
     unpack_from, pack_into = word.unpack_from, word.pack_into
@@ -1038,7 +1199,7 @@ def _numpy() -> Any:
 
 def _np_map(np: Any, amap: AddressMap) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
     """(starts, shifts) of the forward and inverse maps as int64 arrays."""
-    fwd, inv = amap._fwd, amap._inv  # type: ignore[attr-defined]
+    fwd, inv = amap._fwd, amap._inv
     return (
         (np.asarray(fwd[0], dtype=np.int64), np.asarray(fwd[1], dtype=np.int64)),
         (np.asarray(inv[0], dtype=np.int64), np.asarray(inv[1], dtype=np.int64)),

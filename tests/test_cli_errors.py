@@ -128,3 +128,15 @@ def test_run_returns_2_on_usage_error_in_process(capsys: pytest.CaptureFixture[s
     assert run(["build", "--bogus"]) == 2
     assert "No such option" in capsys.readouterr().err
     assert run(["--version"]) == 0
+
+
+def test_installed_ppm_has_its_c_engine(installed_ppm: Path, tmp_path: Path) -> None:
+    """pip install builds the executable transform's C engine (setup.py) and ships its source and
+    stub, unless PPM_NO_NATIVE=1 asks for the pure-Python install."""
+    code = "from pathlib import Path; import ppm._xform as x; p = Path(x.__file__); print(p); assert (p.parent / '_xform.c').is_file() and (p.parent / '_xform.pyi').is_file()"
+    r = subprocess.run([str(installed_ppm.parent / "python"), "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    if os.environ.get("PPM_NO_NATIVE") == "1":
+        assert r.returncode != 0
+        return
+    assert r.returncode == 0, r.stderr
+    assert str(REPO) not in r.stdout and "site-packages" in r.stdout

@@ -24,6 +24,7 @@ from ppm import exe_transform as xt
 from ppm.delta import PatchError, apply_patch, make_patch, patch_info
 
 pytest.importorskip("hdiffpatch")
+needs_c = pytest.mark.skipif(xt._native() is None, reason="ppm._xform is not built (PPM_NO_NATIVE=1)")
 
 FIXTURES = Path(__file__).parent / "fixtures" / "patch-v1"
 V1_NEW_SHA256 = "33d00c12951b8a5d8d28f31c5a8702fb75b91e84f53c110374d0d48c55d6345a"
@@ -248,6 +249,10 @@ def test_transform_round_trip_real(builds: dict[str, tuple[Path, Path]], target:
     vectorised = bytearray(new_b)
     assert xt.transform(vectorised, ln, maps, encode=True, engine="numpy") == refs
     assert vectorised == buf, "the numpy engine rewrites exactly what the Python loop does"
+    if xt._native() is not None:
+        native = bytearray(new_b)
+        assert xt.transform(native, ln, maps, encode=True, engine="c") == refs
+        assert native == buf, "the C engine rewrites exactly what the Python loop does"
     undone = bytearray(buf)
     xt.transform(undone, ln, maps, encode=False, engine="numpy")
     assert bytes(undone) == new_b
@@ -257,7 +262,7 @@ def test_transform_round_trip_real(builds: dict[str, tuple[Path, Path]], target:
     assert bytes(buf) == new_b
 
 
-@pytest.mark.parametrize("engine", ["python", "numpy"])
+@pytest.mark.parametrize("engine", ["python", "numpy", pytest.param("c", marks=needs_c)])
 @pytest.mark.parametrize("arch", [xt.ARCH_X86_64, xt.ARCH_ARM64])
 def test_transform_rewrites_moved_targets(arch: int, engine: str) -> None:
     """A call whose target moved by +0x40 (and whose site did not) reads as in the old release."""
@@ -282,7 +287,7 @@ def test_transform_rewrites_moved_targets(arch: int, engine: str) -> None:
     assert bytes(new) == original
 
 
-@pytest.mark.parametrize("engine", ["python", "numpy"])
+@pytest.mark.parametrize("engine", ["python", "numpy", pytest.param("c", marks=needs_c)])
 def test_transform_rewrites_moved_data(engine: str) -> None:
     """lea rax, [rip + d] to data that moved by +0x20, and an arm64 ADRP + ADD to data that moved by +0x1010."""
     base = 0x401000
@@ -442,6 +447,186 @@ def test_numpy_engine_falls_back_on_long_chains() -> None:
     with mock.patch.object(xt, "_NP_ROUNDS", 2), mock.patch.object(xt, "_x86_taken_sequential", spy):
         assert xt.transform(vec, layout, maps, encode=True, engine="numpy") == n
     assert calls and vec == loop and loop != bytearray(body)
+
+
+# ---------------------------------------------------------------------------------------------- the C engine
+
+def test_c_engine_is_built() -> None:
+    """The C transform is built by every install (setup.py) unless PPM_NO_NATIVE=1 says not to: CI
+    cannot silently test only the Python fallback."""
+    if os.environ.get("PPM_NO_NATIVE") == "1":
+        assert xt._native() is None, "PPM_NO_NATIVE=1: ppm uses no native code"
+        return
+    assert xt._native() is not None, "ppm._xform is not built: reinstall with a C compiler (pip install -e .)"
+
+
+@needs_c
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    body=st.binary(min_size=0, max_size=3000),
+    call_bias=st.booleans(),
+    arch=st.sampled_from([xt.ARCH_X86_64, xt.ARCH_ARM64]),
+    vaddr=st.integers(0, (1 << 64) - 1),
+    data=st.data(),
+)
+def test_c_engine_matches_the_loop(body: bytes, call_bias: bool, arch: int, vaddr: int, data: st.DataObject) -> None:
+    """ppm._xform gives the Python loop's bytes and count, encoding and decoding, on random code
+    (opcodes packed close together: the x86 scan's hard cases), maps and addresses (up to 2^64,
+    where the C arithmetic wraps), and decoding undoes encoding."""
+    if call_bias:
+        alphabet = b"\xe8\xe9\x00\xff\x48\x4c\x8b\x8d\x05\x3d\x94\x97\x14\x90\xb0\x91\x01\x03\x1f"
+        body = bytes(alphabet[b % len(alphabet)] for b in body)
+    if arch == xt.ARCH_ARM64:
+        vaddr &= ~3
+    maps = xt.ExeMaps(data.draw(address_maps(25 if arch == xt.ARCH_X86_64 else 26)), data.draw(address_maps(xt.DATA_BITS[arch])))
+    pad = data.draw(st.integers(0, 64))
+    blob = bytes(pad) + body + b"tail"
+    split = data.draw(st.integers(0, len(body)))  # two regions: the scan starts afresh in each
+    layout = xt.ExeLayout(xt.FORMAT_ELF, arch, (xt.Region(pad, split, vaddr), xt.Region(pad + split, len(body) - split, vaddr)))
+    for encode in (True, False):
+        loop, native = bytearray(blob), bytearray(blob)
+        n = xt.transform(loop, layout, maps, encode=encode, engine="python")
+        assert xt.transform(native, layout, maps, encode=encode, engine="c") == n
+        assert native == loop
+        xt.transform(native, layout, maps, encode=not encode, engine="c")
+        assert bytes(native) == blob
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(
+    bits=st.sampled_from([4, 25, 33]),
+    data=st.data(),
+    raw=st.lists(st.tuples(st.integers(-3, 40), st.integers(-3, 40), st.integers(-2, 20)), max_size=6),
+)
+def test_c_map_tables_match_python(bits: int, data: st.DataObject, raw: list[tuple[int, int, int]]) -> None:
+    """ppm._xform.map_tables (which AddressMap uses when it is built) gives the Python
+    construction's tables for any valid map, and refuses what it refuses with the same message."""
+    amap = data.draw(address_maps(bits))
+    assert amap._piece_lists() == xt._map_pieces(amap.modulus, amap.intervals)
+    m = 1 << min(bits, 5)
+    try:
+        ref = xt._map_pieces(m, tuple(raw))
+    except xt.TransformError as e:
+        with pytest.raises(xt.TransformError, match=str(e)):
+            xt.AddressMap(m, tuple(raw))
+        return
+    assert xt.AddressMap(m, tuple(raw))._piece_lists() == ref
+
+
+@needs_c
+def test_c_engine_on_long_chains() -> None:
+    """Back-to-back calls each taken only because the one before it was (see the numpy test above)."""
+    body = b"\xe8\x00\xe8\x00\xff" * 60 + b"\x48\x8d\x05\xe8\x00\x00\xff" * 9 + b"\x90" * 8
+    layout = xt.ExeLayout(xt.FORMAT_ELF, xt.ARCH_X86_64, (xt.Region(0, len(body), 0x401000),))
+    maps = xt.ExeMaps(xt.AddressMap(1 << 25, ((0, 0x40, 0x1000000),)), xt.AddressMap(1 << 32, ((0, 0x100, 1 << 31),)))
+    loop, native = bytearray(body), bytearray(body)
+    n = xt.transform(loop, layout, maps, encode=True, engine="python")
+    assert xt.transform(native, layout, maps, encode=True, engine="c") == n and n == 69
+    assert native == loop
+
+
+BENCH = Path.home() / ".cache" / "ppm-bench"  # tests/benchmarks/bench_patch.py's downloads
+BENCH_PAIRS = {
+    "rollup-arm64": "npm/@rollup__rollup-linux-arm64-gnu/{}/package_____node",
+    "rollup-win64": "npm/@rollup__rollup-win32-x64-msvc/{}/package_____node",
+    "esbuild-x64": "npm/@esbuild__linux-x64/{}/package_bin_esbuild",
+    "esbuild-arm64": "npm/@esbuild__linux-arm64/{}/package_bin_esbuild",
+    "esbuild-win64": "npm/@esbuild__win32-x64/{}/package_esbuild__exe",
+    "uv-x86_64": "pypi/uv/{}/x86_64/bin",
+    "uv-aarch64": "pypi/uv/{}/aarch64/bin",
+}
+BENCH_VERSIONS = {"rollup": ("4.68.7", "4.68.8"), "esbuild": ("0.28.1", "0.28.2"), "uv": ("0.13.8", "0.13.9")}
+
+
+@needs_c
+@pytest.mark.parametrize("pair", list(BENCH_PAIRS))
+def test_c_engine_matches_the_loop_on_released_executables(pair: str) -> None:
+    """Real releases (Go, Rust; ELF and PE; x86-64 and arm64) as the benchmark downloads them, when
+    they are here: the C engine rewrites exactly what the Python loop does, both ways."""
+    old_p, new_p = (BENCH / BENCH_PAIRS[pair].format(v) for v in BENCH_VERSIONS[pair.split("-")[0]])
+    if not (old_p.is_file() and new_p.is_file()):
+        print(f"{pair}: {old_p} or {new_p} is missing (python tests/benchmarks/bench_patch.py downloads them)")
+        pytest.skip(f"{pair}: the benchmark's files are not in {BENCH}")
+    old_b, new_b = old_p.read_bytes(), new_p.read_bytes()
+    lo, ln = xt.detect(old_b), xt.detect(new_b)
+    assert lo is not None and ln is not None
+    maps = xt.build_map(old_b, lo, new_b, ln)
+    loop, native = bytearray(new_b), bytearray(new_b)
+    n = xt.transform(loop, ln, maps, encode=True, engine="python")
+    assert xt.transform(native, ln, maps, encode=True, engine="c") == n and n > 10000
+    assert native == loop
+    encoded = bytes(native)
+    assert xt.transform(native, ln, maps, encode=False, engine="c") == n
+    assert native == new_b
+    loop = bytearray(encoded)
+    xt.transform(loop, ln, maps, encode=False, engine="python")
+    assert loop == new_b
+
+
+@needs_c
+def test_c_engine_refuses_bad_regions_and_tables() -> None:
+    """Regions outside the buffer and malformed map tables raise TransformError before any byte
+    changes, whether they reach the C code through transform() or directly."""
+    from array import array
+
+    from ppm import _xform
+
+    blob = bytes(range(256)) * 4
+    maps = xt.ExeMaps(xt.AddressMap(1 << 25, ((0, 0x40, 0x1000),)), xt.AddressMap(1 << 32, ()))
+    for region in (xt.Region(1, len(blob), 0), xt.Region(len(blob) + 1, 0, 0), xt.Region(-1, 8, 0), xt.Region(0, -1, 0)):
+        buf = bytearray(blob)
+        with pytest.raises(xt.TransformError):
+            xt.transform(buf, xt.ExeLayout(xt.FORMAT_ELF, xt.ARCH_X86_64, (xt.Region(0, 64, 0), region)), maps, encode=True)
+        assert buf == blob, "nothing is rewritten before the regions are checked"
+    arm_maps = xt.ExeMaps(xt.AddressMap(1 << 26, ()), xt.AddressMap(1 << 33, ()))
+    with pytest.raises(xt.TransformError, match="unaligned"):
+        xt.transform(bytearray(blob), xt.ExeLayout(xt.FORMAT_ELF, xt.ARCH_ARM64, (xt.Region(0, 64, 2),)), arm_maps, encode=True)
+    with pytest.raises(xt.TransformError, match="another architecture"):
+        xt.transform(bytearray(blob), xt.ExeLayout(xt.FORMAT_ELF, xt.ARCH_ARM64, (xt.Region(0, 64, 0),)), maps, encode=True)
+    code, data = maps.code._tables(), maps.data._tables()
+
+    def call(regions: list[int], *tables: object, arch: int = xt.ARCH_X86_64) -> int:
+        return _xform.transform(bytearray(blob), arch, array("Q", regions), *tables, True)  # type: ignore[arg-type]
+
+    assert call([0, len(blob), 0], *code, *data) == xt.transform(bytearray(blob), xt.ExeLayout(1, 1, (xt.Region(0, len(blob), 0),)), maps, encode=True)
+    for regions in ([0, len(blob) + 1, 0], [len(blob), 1, 0], [1 << 63, 1 << 63, 0], [5, (1 << 64) - 1, 0], [0, 8]):
+        with pytest.raises(xt.TransformError):
+            call(regions, *code, *data)
+    short = array("q", [0])  # shifts need one entry more than starts
+    for bad in ((code[0], short), (array("q", [0, 1]), array("q", [0, 0])), (b"\0" * 7, b"\0" * 15)):
+        with pytest.raises(xt.TransformError):
+            call([0, len(blob), 0], *bad, *code[2:], *data)
+    with pytest.raises(xt.TransformError):
+        call([0, len(blob), 0], *code, *data, arch=3)
+    with pytest.raises((TypeError, BufferError)):
+        _xform.transform(blob, xt.ARCH_X86_64, array("Q", [0, 8, 0]), *code, *data, True)  # type: ignore[arg-type]
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(
+    arch=st.sampled_from([xt.ARCH_X86_64, xt.ARCH_ARM64]),
+    starts=st.lists(st.integers(-(1 << 63), (1 << 63) - 1), max_size=12),
+    shifts=st.lists(st.integers(-(1 << 63), (1 << 63) - 1), min_size=1, max_size=13),
+    encode=st.booleans(),
+)
+def test_c_engine_stays_in_bounds_on_any_table(arch: int, starts: list[int], shifts: list[int], encode: bool) -> None:
+    """Tables that no AddressMap makes (unsorted starts, shifts of any size) only give other bytes
+    or a TransformError: every index the C code takes is in range, every write inside the region."""
+    from array import array
+
+    from ppm import _xform
+
+    body = b"\xe8\x00\x10\x00\x00\x48\x8d\x05\x00\x10\x00\x00\x94\x00\x00\x00\x90\x00\x00\x91" * 40
+    buf = bytearray(b"head" + body + b"tail")
+    t = (array("q", starts), array("q", shifts))
+    try:
+        _xform.transform(buf, arch, array("Q", [4, len(body), 0x400000]), *t, *t, *t, *t, encode)
+    except xt.TransformError:
+        assert len(shifts) != len(starts) + 1
+        return
+    assert buf[:4] == b"head" and buf[-4:] == b"tail"
 
 
 @settings(max_examples=300, deadline=None)
@@ -742,6 +927,24 @@ def test_numpy_only_when_needed(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+@needs_c
+def test_applying_needs_no_numpy(exe_patch: tuple[Path, Path], tmp_path: Path) -> None:
+    """With the C engine, applying an executable patch imports no numpy, however large the code
+    (the size from which the fallback would use numpy is lowered to 0 here)."""
+    old, patch = exe_patch
+    code = (
+        "import sys; from pathlib import Path; from ppm import exe_transform as xt; from ppm.delta import apply_patch\n"
+        "xt._NUMPY_MIN_CODE = 0\n"
+        "apply_patch(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))\n"
+        "assert 'numpy' not in sys.modules, 'the C engine needs no numpy'\n"
+    )
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-c", code, str(old), str(patch), str(tmp_path / "out")], env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert delta._sha256((tmp_path / "out").read_bytes()) == patch_info(patch).new_sha256
 
 
 def test_numpy_import_leaves_the_environment_alone() -> None:

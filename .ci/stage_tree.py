@@ -24,7 +24,7 @@ def main(dest: Path) -> None:
         src = REPO / mapping[prefix] / Path(*package[len(prefix):].split(".")[1:])
         out = dest / Path(*package.split("."))
         out.mkdir(parents=True, exist_ok=True)
-        for f in sorted(src.glob("*.py")):
+        for f in sorted([*src.glob("*.py"), *src.glob("*.pyi")]):  # .pyi: the C extensions' stubs
             (out / f.name).symlink_to(f)
     for prefix, folder in sorted(mapping.items(), key=lambda kv: -len(kv[0])):
         print(f"{Path(*prefix.split('.'))}/={folder}/")

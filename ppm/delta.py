@@ -57,20 +57,26 @@ the result's hash after, and replaces ``out`` atomically.
 
 from __future__ import annotations
 
-import contextlib
+# Imports are what applying a patch needs, nothing more: `python -c "...apply_patch(...)"` is
+# measured against bspatch (tests/benchmarks/bench_patch.py), and its imports were most of the
+# time. Hence no dataclasses (PatchInfo is a NamedTuple), concurrent.futures (and the logging
+# it imports), tempfile (and shutil, random); hdiffpatch and numpy only when needed.
 import hashlib
 import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ppm import exe_transform as xt
 from ppm.core.errors import PpmError
 from ppm.exe_transform import ARCH_NAMES, FORMAT_NAMES, ExeLayout, ExeMaps
+
+try:  # the C decoder of HDiffPatch's stream (setup.py builds it; optional, see _hdiff_apply)
+    from ppm import _hpatch
+except ImportError:
+    _hpatch = None  # type: ignore[assignment]
 
 MAGIC = b"PPMPATCH"
 FORMAT_VERSION = 2  # the newest format this ppm writes (format 1 when no transform is used)
@@ -110,8 +116,7 @@ class PatchMemoryError(PatchError):
     """Decoding (or making) a patch would need more memory than allowed."""
 
 
-@dataclass(frozen=True)
-class PatchInfo:
+class PatchInfo(NamedTuple):
     method: str
     format_version: int
     old_size: int
@@ -127,7 +132,7 @@ class PatchInfo:
     descriptor_size: int = 0
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return dict(self._asdict())
 
 
 # ------------------------------------------------------------------------------------- header
@@ -325,7 +330,7 @@ def _write_atomic(out: Path, chunks: list[bytes] | list[bytes | bytearray], mode
     """Write beside ``out``, fsync, run ``check``, then rename over ``out``: it is untouched or complete."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    fd, tmp = _create_temp(str(out.parent), f".{out.name}.")
     try:
         with os.fdopen(fd, "wb") as f:
             for chunk in chunks:
@@ -338,16 +343,63 @@ def _write_atomic(out: Path, chunks: list[bytes] | list[bytes | bytearray], mode
             check()
         os.replace(tmp, out)
     except BaseException:
-        with contextlib.suppress(OSError):
+        try:
             os.unlink(tmp)
+        except OSError:
+            pass
         raise
+
+
+def _create_temp(directory: str, prefix: str) -> tuple[int, str]:
+    """A new file ``directory/prefix<random>.part``, created exclusively with mode 0600, open for writing:
+    tempfile.mkstemp's guarantees without importing tempfile (and shutil and random) to apply a patch."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        path = os.path.join(directory, f"{prefix}{os.urandom(6).hex()}.part")
+        try:
+            return os.open(path, flags, 0o600), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no unused temporary name for {prefix!r} in {directory}")
+
+
+class _InThread:
+    """``fn(*args)`` run in a thread, its result (or exception) collected by :meth:`result`.
+
+    For hashlib, which releases the GIL: hashing overlaps reading and decoding. A thread rather than
+    concurrent.futures, whose import (with logging) costs more than a patch of a few MB takes to apply.
+    """
+
+    def __init__(self, fn: Callable[..., str], *args: object) -> None:
+        import threading
+
+        self._value: str | None = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._value = fn(*args)
+            except BaseException as e:
+                self._error = e
+
+        self._thread = threading.Thread(target=run, name="ppm-sha256", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
 
 
 # ------------------------------------------------------------------------------------- make
 
 
-@dataclass(frozen=True)
-class _Exe:
+class _Exe(NamedTuple):
     """The executable transform for one pair: what the patch carries and the transformed new file."""
 
     name: str
@@ -415,7 +467,8 @@ def _unpack(info: PatchInfo, payload: bytes) -> tuple[bytes, tuple[ExeLayout, Ex
     """What can be decoded without the old file: HDiffPatch's stream, and the transform descriptor."""
     if info.method == "zstd":
         return payload, None
-    import hdiffpatch  # noqa: F401  (hdiffpatch: heavy; imported here, while the old file is being hashed)
+    if _hpatch is None:
+        import hdiffpatch  # noqa: F401  (hdiffpatch: heavy; imported here, while the old file is being hashed)
 
     ctx = None
     if info.transform != "none":
@@ -429,22 +482,31 @@ def _rebuild(
 ) -> bytes | bytearray:
     if info.method == "zstd":
         return _zstd_decompress(unpacked, info.window_log, info.new_size, prefix=old)
-    import hdiffpatch  # hdiffpatch: heavy, only for the hdiffpatch method
-
-    try:
-        new = hdiffpatch.apply(old, unpacked)
-    except hdiffpatch.HDiffPatchError as e:
-        raise PatchError(f"corrupt patch: {e}") from e
+    buf = _hdiff_apply(old, unpacked, info.new_size)
     if ctx is None:
-        return new
+        return buf
     layout, maps = ctx
-    buf = bytearray(new)
-    del new
     try:
         xt.transform(buf, layout, maps, encode=False)
     except xt.TransformError as e:
         raise PatchError(f"corrupt patch: {e}") from e
     return buf
+
+
+def _hdiff_apply(old: bytes, stream: bytes, new_size: int) -> bytearray:
+    """HDiffPatch's uncompressed stream applied to ``old``: by ppm._hpatch, or the hdiffpatch package
+    when ppm was installed without its C extension (the reference ppm._hpatch is tested against)."""
+    if _hpatch is not None:
+        try:
+            return _hpatch.apply(old, stream, new_size)
+        except ValueError as e:
+            raise PatchError(f"corrupt patch: {e}") from e
+    import hdiffpatch  # hdiffpatch: heavy, only for the hdiffpatch method
+
+    try:
+        return bytearray(hdiffpatch.apply(old, stream))
+    except hdiffpatch.HDiffPatchError as e:
+        raise PatchError(f"corrupt patch: {e}") from e
 
 
 def _decode(info: PatchInfo, old: bytes, payload: bytes) -> bytes | bytearray:
@@ -574,8 +636,9 @@ def apply_patch(old: Path, patch: Path, out: Path, *, max_memory: int | None = N
     # hashlib releases the GIL: hash the old file while the payload is read and unpacked, and the
     # new one while it is written; nothing is decoded against the old file before it is verified,
     # and nothing is renamed into place before the new one is.
-    with ThreadPoolExecutor(1) as pool:
-        old_digest = pool.submit(_sha256, old_b)
+    old_digest = _InThread(_sha256, old_b)
+    new_digest: _InThread | None = None
+    try:
         try:
             with open(patch, "rb") as f:
                 f.seek(HEADER_SIZE)
@@ -593,9 +656,10 @@ def apply_patch(old: Path, patch: Path, out: Path, *, max_memory: int | None = N
             )
         new_b = _rebuild(info, old_b, unpacked, ctx)
         del unpacked, old_b
-        new_digest = pool.submit(_sha256, new_b)
+        new_digest = _InThread(_sha256, new_b)
 
         def check() -> None:
+            assert new_digest is not None
             if len(new_b) != info.new_size or new_digest.result() != info.new_sha256:
                 raise PatchError(f"{patch}: the patched file does not match the expected sha256 {info.new_sha256}")
 
@@ -604,6 +668,10 @@ def apply_patch(old: Path, patch: Path, out: Path, *, max_memory: int | None = N
         except OSError:
             mode = None
         _write_atomic(Path(out), [new_b], mode, check)
+    finally:  # no hashing thread outlives the call, as the thread pool this replaces waited for its work
+        for t in (old_digest, new_digest):
+            if t is not None:
+                t.wait()
 
 
 def _sha256(data: bytes | bytearray) -> str:

@@ -337,19 +337,26 @@ PyDoc_STRVAR(apply_doc,
 static PyObject *hpatch_apply(PyObject *Py_UNUSED(module), PyObject *args)
 {
     Py_buffer old, diff;
-    Py_ssize_t new_size;
-    if (!PyArg_ParseTuple(args, "y*y*n:apply", &old, &diff, &new_size))
+    PyObject *size_arg;
+    if (!PyArg_ParseTuple(args, "y*y*O!:apply", &old, &diff, &PyLong_Type, &size_arg))
         return NULL;
     PyObject *out = NULL;
     stream_t st;
     memset(&st, 0, sizeof st);
-    if (new_size < 0) {
-        PyErr_SetString(PyExc_ValueError, "new_size must not be negative");
+    /* new_size comes from a patch header: any int, refused with ValueError when out of range */
+    unsigned long long new_size = PyLong_AsUnsignedLongLong(size_arg);
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError, "new_size must be a size of 0 to 2**64 - 1 bytes");
         goto done;
     }
     if (parse_head(diff.buf, (size_t)diff.len, (uint64_t)old.len, (uint64_t)new_size, &st) == NULL)
         goto done;
-    out = PyByteArray_FromStringAndSize(NULL, new_size);
+    if (new_size > (unsigned long long)PY_SSIZE_T_MAX) { /* unreachable: the stream's own size fits its buffer */
+        PyErr_NoMemory();
+        goto done;
+    }
+    out = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)new_size);
     if (out == NULL)
         goto done;
     uint64_t where = 0;

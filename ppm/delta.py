@@ -59,15 +59,16 @@ from __future__ import annotations
 
 # Imports are what applying a patch needs, nothing more: `python -c "...apply_patch(...)"` is
 # measured against bspatch (tests/benchmarks/bench_patch.py), and its imports were most of the
-# time. Hence no dataclasses (PatchInfo is a NamedTuple), concurrent.futures (and the logging
-# it imports), tempfile (and shutil, random); hdiffpatch and numpy only when needed.
+# time. Hence no dataclasses or typing (PatchInfo is a plain class), no concurrent.futures (and the
+# logging it imports), threading or tempfile (and shutil, random); hdiffpatch and numpy only when needed.
+import _thread
 import hashlib
 import os
 import struct
+import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
 from ppm import exe_transform as xt
 from ppm.core.errors import PpmError
@@ -116,7 +117,17 @@ class PatchMemoryError(PatchError):
     """Decoding (or making) a patch would need more memory than allowed."""
 
 
-class PatchInfo(NamedTuple):
+class PatchInfo:
+    """A patch's header (:func:`patch_info`): immutable, compared by value, ``to_dict`` for JSON.
+
+    A plain class rather than a dataclass or a NamedTuple: nothing else on the apply path imports
+    dataclasses (with inspect) or typing, and together they cost more than decoding a small patch.
+    """
+
+    __slots__ = _fields = (
+        "method", "format_version", "old_size", "old_sha256", "new_size", "new_sha256", "patch_size",
+        "payload_size", "raw_size", "window_log", "memory_need", "transform", "descriptor_size",
+    )
     method: str
     format_version: int
     old_size: int
@@ -128,11 +139,36 @@ class PatchInfo(NamedTuple):
     raw_size: int
     window_log: int
     memory_need: int
-    transform: str = "none"  # "none", or the executable the references were transformed for, e.g. "ELF arm64"
-    descriptor_size: int = 0
+    transform: str  # "none", or the executable the references were transformed for, e.g. "ELF arm64"
+    descriptor_size: int
+
+    def __init__(
+        self, method: str, format_version: int, old_size: int, old_sha256: str, new_size: int, new_sha256: str,
+        patch_size: int, payload_size: int, raw_size: int, window_log: int, memory_need: int,
+        transform: str = "none", descriptor_size: int = 0,
+    ) -> None:
+        values = (method, format_version, old_size, old_sha256, new_size, new_sha256, patch_size,
+                  payload_size, raw_size, window_log, memory_need, transform, descriptor_size)
+        for name, value in zip(self._fields, values, strict=True):
+            object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict[str, object]:
-        return dict(self._asdict())
+        return {f: getattr(self, f) for f in self._fields}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PatchInfo) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, f) for f in self._fields))
+
+    def __repr__(self) -> str:
+        return f"PatchInfo({', '.join(f'{f}={getattr(self, f)!r}' for f in self._fields)})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"PatchInfo is immutable: cannot assign to {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"PatchInfo is immutable: cannot delete {name!r}")
 
 
 # ------------------------------------------------------------------------------------- header
@@ -267,9 +303,10 @@ def _window_log(size: int) -> int:
 
 
 def _zstd():
-    try:  # zstd: heavy, only when a patch is made or applied
-        from compression import zstd  # type: ignore[import-not-found]  # Python 3.14+
-    except ImportError:
+    # zstd: heavy, only when a patch is made or applied
+    if sys.version_info >= (3, 14):
+        from compression import zstd  # type: ignore[import-not-found]
+    else:
         from backports import zstd
     return zstd
 
@@ -366,30 +403,33 @@ def _create_temp(directory: str, prefix: str) -> tuple[int, str]:
 class _InThread:
     """``fn(*args)`` run in a thread, its result (or exception) collected by :meth:`result`.
 
-    For hashlib, which releases the GIL: hashing overlaps reading and decoding. A thread rather than
-    concurrent.futures, whose import (with logging) costs more than a patch of a few MB takes to apply.
+    For hashlib, which releases the GIL: hashing overlaps reading and decoding. The low-level
+    _thread (built into the interpreter) rather than concurrent.futures or threading, whose imports
+    (concurrent.futures brings logging) cost more than applying a patch of a few MB.
     """
 
     def __init__(self, fn: Callable[..., str], *args: object) -> None:
-        import threading
-
         self._value: str | None = None
         self._error: BaseException | None = None
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
 
         def run() -> None:
             try:
                 self._value = fn(*args)
             except BaseException as e:
                 self._error = e
+            finally:
+                self._done.release()
 
-        self._thread = threading.Thread(target=run, name="ppm-sha256", daemon=True)
-        self._thread.start()
+        _thread.start_new_thread(run, ())
 
     def wait(self) -> None:
-        self._thread.join()
+        with self._done:
+            pass
 
     def result(self) -> str:
-        self._thread.join()
+        self.wait()
         if self._error is not None:
             raise self._error
         assert self._value is not None
@@ -399,12 +439,15 @@ class _InThread:
 # ------------------------------------------------------------------------------------- make
 
 
-class _Exe(NamedTuple):
+class _Exe:
     """The executable transform for one pair: what the patch carries and the transformed new file."""
 
-    name: str
-    descriptor: bytes  # ppm.exe_transform's descriptor + its crc32
-    new: bytes  # the new file with its references rewritten
+    __slots__ = ("descriptor", "name", "new")
+
+    def __init__(self, name: str, descriptor: bytes, new: bytes) -> None:
+        self.name = name
+        self.descriptor = descriptor  # ppm.exe_transform's descriptor + its crc32
+        self.new = new  # the new file with its references rewritten
 
 
 def _plan_transform(old: bytes, new: bytes, say: Progress, *, force: bool = False) -> _Exe | None:

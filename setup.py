@@ -1,14 +1,18 @@
-"""The optional C extensions; everything else about the project is in pyproject.toml.
+"""The native parts of ppm: optional C extensions, each with a pure-Python fallback that stays the
+reference (the project's metadata is in pyproject.toml). ``optional=True``: a machine without a C
+compiler still installs ppm, on the fallbacks. PPM_NO_NATIVE=1 builds none (and ppm then uses none);
+the tests fail when a module is missing without it (tests/test_hpatch.py for ppm._hpatch)."""
 
-Each module has a pure-Python fallback (ppm.delta falls back to the hdiffpatch package), so a
-machine without a C compiler still installs ppm (``optional=True``): tests/test_hpatch.py fails
-when the module is missing unless PPM_NO_NATIVE=1 says the fallback is meant.
-"""
+import os
 
 from setuptools import Extension, setup
+
+NATIVE = os.environ.get("PPM_NO_NATIVE") != "1"
 
 setup(
     ext_modules=[
         Extension("ppm._hpatch", ["ppm/_hpatch.c"], optional=True),
-    ],
+    ]
+    if NATIVE
+    else [],
 )

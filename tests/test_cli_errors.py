@@ -34,7 +34,8 @@ def installed_ppm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # build would ship modules that no longer exist
     src = venv.parent / "src"
     anywhere = shutil.ignore_patterns(".git", ".venv*", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis",
-                                      "node_modules", "target")
+                                      "node_modules", "target",
+                                      "*.so", "*.pyd")  # extensions built in place by `pip install -e`: pip must build its own
 
     def ignore(d: str, names: list[str]) -> set[str]:
         return set(anywhere(d, names)) | ({"build", "dist"} & set(names) if Path(d) == REPO else set())
@@ -128,3 +129,15 @@ def test_run_returns_2_on_usage_error_in_process(capsys: pytest.CaptureFixture[s
     assert run(["build", "--bogus"]) == 2
     assert "No such option" in capsys.readouterr().err
     assert run(["--version"]) == 0
+
+
+def test_installed_ppm_has_its_hdiffpatch_decoder(installed_ppm: Path, tmp_path: Path) -> None:
+    """pip install builds ppm._hpatch (setup.py) and ships its source and stub, unless PPM_NO_NATIVE=1
+    asks for the pure-Python install (ppm.delta then applies patches with the hdiffpatch package)."""
+    code = "from pathlib import Path; import ppm._hpatch as h; p = Path(h.__file__); print(p); assert (p.parent / '_hpatch.c').is_file() and (p.parent / '_hpatch.pyi').is_file()"
+    r = subprocess.run([str(installed_ppm.parent / "python"), "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    if os.environ.get("PPM_NO_NATIVE") == "1":
+        assert r.returncode != 0
+        return
+    assert r.returncode == 0, r.stderr
+    assert str(REPO) not in r.stdout and "site-packages" in r.stdout

@@ -48,6 +48,9 @@ Methods, chosen by measurement (tests/benchmarks/results/patch.md):
   measured, and creates faster than bsdiff4 with a fraction of its memory. It is the default;
   ``zstd`` is the fallback when the matcher's memory would exceed the budget, and ``best`` makes
   every variant (with and without the transform, and zstd) and keeps the smallest.
+  Applying decodes the stream with ppm._hpatch (ppm/_hpatch.c, built by setup.py), or with the
+  hdiffpatch package when ppm was installed without its C extensions; only making a patch needs
+  hdiffpatch then.
 
 The header says what decoding costs before anything is decoded (:attr:`PatchInfo.memory_need`),
 so an updater can refuse a patch it cannot afford and fall back to the full file; the figure is

@@ -173,6 +173,9 @@ class PatchInfo:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"PatchInfo is immutable: cannot delete {name!r}")
 
+    def __reduce__(self) -> tuple[type[PatchInfo], tuple[object, ...]]:  # pickle and copy, past __setattr__
+        return PatchInfo, tuple(getattr(self, f) for f in self._fields)
+
 
 # ------------------------------------------------------------------------------------- header
 

@@ -356,6 +356,27 @@ def test_delta_falls_back_to_hdiffpatch(tmp_path: Path, monkeypatch: pytest.Monk
         delta._hdiff_apply(old.read_bytes(), stream[:-3], len(new.read_bytes()))
 
 
+def test_patch_info_is_an_immutable_value() -> None:
+    """PatchInfo, a plain class since it stopped being a dataclass (to keep dataclasses off the apply path)."""
+    import copy
+    import pickle
+
+    info = delta.patch_info(FIXTURES / "hdiff.v1.patch")
+    fields = ["method", "format_version", "old_size", "old_sha256", "new_size", "new_sha256", "patch_size",
+              "payload_size", "raw_size", "window_log", "memory_need", "transform", "descriptor_size"]
+    assert list(info.to_dict()) == fields  # `ppm patch info --json` prints them in this order
+    again = delta.PatchInfo(**info.to_dict())  # type: ignore[arg-type]
+    assert again == info and hash(again) == hash(info) and again is not info
+    assert pickle.loads(pickle.dumps(info)) == info == copy.deepcopy(info) == copy.copy(info)
+    assert info != delta.PatchInfo(**{**info.to_dict(), "memory_need": info.memory_need + 1})  # type: ignore[arg-type]
+    assert repr(info).startswith("PatchInfo(method='hdiff', format_version=1,")
+    with pytest.raises(AttributeError, match="immutable"):
+        info.memory_need = 0  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="immutable"):
+        del info.method
+    assert delta.PatchInfo("zstd", 1, 1, "a", 2, "b", 3, 4, 5, 10, 6).transform == "none"
+
+
 def test_delta_turns_value_errors_into_patch_errors() -> None:
     with pytest.raises(delta.PatchError, match="corrupt patch: malformed HDiffPatch stream"):
         delta._hdiff_apply(b"old", b"HDIFF13&\0", 3)

@@ -48,6 +48,9 @@ Methods, chosen by measurement (tests/benchmarks/results/patch.md):
   measured, and creates faster than bsdiff4 with a fraction of its memory. It is the default;
   ``zstd`` is the fallback when the matcher's memory would exceed the budget, and ``best`` makes
   every variant (with and without the transform, and zstd) and keeps the smallest.
+  Applying decodes the stream with ppm._hpatch (ppm/_hpatch.c, built by setup.py), or with the
+  hdiffpatch package when ppm was installed without its C extensions; only making a patch needs
+  hdiffpatch then.
 
 The header says what decoding costs before anything is decoded (:attr:`PatchInfo.memory_need`),
 so an updater can refuse a patch it cannot afford and fall back to the full file; the figure is
@@ -57,20 +60,27 @@ the result's hash after, and replaces ``out`` atomically.
 
 from __future__ import annotations
 
-import contextlib
+# Imports are what applying a patch needs, nothing more: `python -c "...apply_patch(...)"` is
+# measured against bspatch (tests/benchmarks/bench_patch.py), and its imports were most of the
+# time. Hence no dataclasses or typing (PatchInfo is a plain class), no concurrent.futures (and the
+# logging it imports), threading or tempfile (and shutil, random); hdiffpatch and numpy only when needed.
+import _thread
 import hashlib
 import os
 import struct
-import tempfile
+import sys
 import zlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ppm import exe_transform as xt
 from ppm.core.errors import PpmError
 from ppm.exe_transform import ARCH_NAMES, FORMAT_NAMES, ExeLayout, ExeMaps
+
+try:  # the C decoder of HDiffPatch's stream (setup.py builds it; optional, see _hdiff_apply)
+    from ppm import _hpatch
+except ImportError:
+    _hpatch = None  # type: ignore[assignment]
 
 MAGIC = b"PPMPATCH"
 FORMAT_VERSION = 2  # the newest format this ppm writes (format 1 when no transform is used)
@@ -110,8 +120,17 @@ class PatchMemoryError(PatchError):
     """Decoding (or making) a patch would need more memory than allowed."""
 
 
-@dataclass(frozen=True)
 class PatchInfo:
+    """A patch's header (:func:`patch_info`): immutable, compared by value, ``to_dict`` for JSON.
+
+    A plain class rather than a dataclass or a NamedTuple: nothing else on the apply path imports
+    dataclasses (with inspect) or typing, and together they cost more than decoding a small patch.
+    """
+
+    __slots__ = _fields = (
+        "method", "format_version", "old_size", "old_sha256", "new_size", "new_sha256", "patch_size",
+        "payload_size", "raw_size", "window_log", "memory_need", "transform", "descriptor_size",
+    )
     method: str
     format_version: int
     old_size: int
@@ -123,11 +142,39 @@ class PatchInfo:
     raw_size: int
     window_log: int
     memory_need: int
-    transform: str = "none"  # "none", or the executable the references were transformed for, e.g. "ELF arm64"
-    descriptor_size: int = 0
+    transform: str  # "none", or the executable the references were transformed for, e.g. "ELF arm64"
+    descriptor_size: int
+
+    def __init__(
+        self, method: str, format_version: int, old_size: int, old_sha256: str, new_size: int, new_sha256: str,
+        patch_size: int, payload_size: int, raw_size: int, window_log: int, memory_need: int,
+        transform: str = "none", descriptor_size: int = 0,
+    ) -> None:
+        values = (method, format_version, old_size, old_sha256, new_size, new_sha256, patch_size,
+                  payload_size, raw_size, window_log, memory_need, transform, descriptor_size)
+        for name, value in zip(self._fields, values, strict=True):
+            object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return {f: getattr(self, f) for f in self._fields}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PatchInfo) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, f) for f in self._fields))
+
+    def __repr__(self) -> str:
+        return f"PatchInfo({', '.join(f'{f}={getattr(self, f)!r}' for f in self._fields)})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"PatchInfo is immutable: cannot assign to {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"PatchInfo is immutable: cannot delete {name!r}")
+
+    def __reduce__(self) -> tuple[type[PatchInfo], tuple[object, ...]]:  # pickle and copy, past __setattr__
+        return PatchInfo, tuple(getattr(self, f) for f in self._fields)
 
 
 # ------------------------------------------------------------------------------------- header
@@ -262,9 +309,10 @@ def _window_log(size: int) -> int:
 
 
 def _zstd():
-    try:  # zstd: heavy, only when a patch is made or applied
-        from compression import zstd  # type: ignore[import-not-found]  # Python 3.14+
-    except ImportError:
+    # zstd: heavy, only when a patch is made or applied
+    if sys.version_info >= (3, 14):
+        from compression import zstd  # type: ignore[import-not-found]
+    else:
         from backports import zstd
     return zstd
 
@@ -325,7 +373,7 @@ def _write_atomic(out: Path, chunks: list[bytes] | list[bytes | bytearray], mode
     """Write beside ``out``, fsync, run ``check``, then rename over ``out``: it is untouched or complete."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    fd, tmp = _create_temp(str(out.parent), f".{out.name}.")
     try:
         with os.fdopen(fd, "wb") as f:
             for chunk in chunks:
@@ -338,21 +386,74 @@ def _write_atomic(out: Path, chunks: list[bytes] | list[bytes | bytearray], mode
             check()
         os.replace(tmp, out)
     except BaseException:
-        with contextlib.suppress(OSError):
+        try:
             os.unlink(tmp)
+        except OSError:
+            pass
         raise
+
+
+def _create_temp(directory: str, prefix: str) -> tuple[int, str]:
+    """A new file ``directory/prefix<random>.part``, created exclusively with mode 0600, open for writing:
+    tempfile.mkstemp's guarantees without importing tempfile (and shutil and random) to apply a patch."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        path = os.path.join(directory, f"{prefix}{os.urandom(6).hex()}.part")
+        try:
+            return os.open(path, flags, 0o600), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no unused temporary name for {prefix!r} in {directory}")
+
+
+class _InThread:
+    """``fn(*args)`` run in a thread, its result (or exception) collected by :meth:`result`.
+
+    For hashlib, which releases the GIL: hashing overlaps reading and decoding. The low-level
+    _thread (built into the interpreter) rather than concurrent.futures or threading, whose imports
+    (concurrent.futures brings logging) cost more than applying a patch of a few MB.
+    """
+
+    def __init__(self, fn: Callable[..., str], *args: object) -> None:
+        self._value: str | None = None
+        self._error: BaseException | None = None
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+
+        def run() -> None:
+            try:
+                self._value = fn(*args)
+            except BaseException as e:
+                self._error = e
+            finally:
+                self._done.release()
+
+        _thread.start_new_thread(run, ())
+
+    def wait(self) -> None:
+        with self._done:
+            pass
+
+    def result(self) -> str:
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
 
 
 # ------------------------------------------------------------------------------------- make
 
 
-@dataclass(frozen=True)
 class _Exe:
     """The executable transform for one pair: what the patch carries and the transformed new file."""
 
-    name: str
-    descriptor: bytes  # ppm.exe_transform's descriptor + its crc32
-    new: bytes  # the new file with its references rewritten
+    __slots__ = ("descriptor", "name", "new")
+
+    def __init__(self, name: str, descriptor: bytes, new: bytes) -> None:
+        self.name = name
+        self.descriptor = descriptor  # ppm.exe_transform's descriptor + its crc32
+        self.new = new  # the new file with its references rewritten
 
 
 def _plan_transform(old: bytes, new: bytes, say: Progress, *, force: bool = False) -> _Exe | None:
@@ -415,7 +516,8 @@ def _unpack(info: PatchInfo, payload: bytes) -> tuple[bytes, tuple[ExeLayout, Ex
     """What can be decoded without the old file: HDiffPatch's stream, and the transform descriptor."""
     if info.method == "zstd":
         return payload, None
-    import hdiffpatch  # noqa: F401  (hdiffpatch: heavy; imported here, while the old file is being hashed)
+    if _hpatch is None:
+        import hdiffpatch  # noqa: F401  (hdiffpatch: heavy; imported here, while the old file is being hashed)
 
     ctx = None
     if info.transform != "none":
@@ -429,22 +531,31 @@ def _rebuild(
 ) -> bytes | bytearray:
     if info.method == "zstd":
         return _zstd_decompress(unpacked, info.window_log, info.new_size, prefix=old)
-    import hdiffpatch  # hdiffpatch: heavy, only for the hdiffpatch method
-
-    try:
-        new = hdiffpatch.apply(old, unpacked)
-    except hdiffpatch.HDiffPatchError as e:
-        raise PatchError(f"corrupt patch: {e}") from e
+    buf = _hdiff_apply(old, unpacked, info.new_size)
     if ctx is None:
-        return new
+        return buf
     layout, maps = ctx
-    buf = bytearray(new)
-    del new
     try:
         xt.transform(buf, layout, maps, encode=False)
     except xt.TransformError as e:
         raise PatchError(f"corrupt patch: {e}") from e
     return buf
+
+
+def _hdiff_apply(old: bytes, stream: bytes, new_size: int) -> bytearray:
+    """HDiffPatch's uncompressed stream applied to ``old``: by ppm._hpatch, or the hdiffpatch package
+    when ppm was installed without its C extension (the reference ppm._hpatch is tested against)."""
+    if _hpatch is not None:
+        try:
+            return _hpatch.apply(old, stream, new_size)
+        except ValueError as e:
+            raise PatchError(f"corrupt patch: {e}") from e
+    import hdiffpatch  # hdiffpatch: heavy, only for the hdiffpatch method
+
+    try:
+        return bytearray(hdiffpatch.apply(old, stream))
+    except hdiffpatch.HDiffPatchError as e:
+        raise PatchError(f"corrupt patch: {e}") from e
 
 
 def _decode(info: PatchInfo, old: bytes, payload: bytes) -> bytes | bytearray:
@@ -574,8 +685,9 @@ def apply_patch(old: Path, patch: Path, out: Path, *, max_memory: int | None = N
     # hashlib releases the GIL: hash the old file while the payload is read and unpacked, and the
     # new one while it is written; nothing is decoded against the old file before it is verified,
     # and nothing is renamed into place before the new one is.
-    with ThreadPoolExecutor(1) as pool:
-        old_digest = pool.submit(_sha256, old_b)
+    old_digest = _InThread(_sha256, old_b)
+    new_digest: _InThread | None = None
+    try:
         try:
             with open(patch, "rb") as f:
                 f.seek(HEADER_SIZE)
@@ -593,9 +705,10 @@ def apply_patch(old: Path, patch: Path, out: Path, *, max_memory: int | None = N
             )
         new_b = _rebuild(info, old_b, unpacked, ctx)
         del unpacked, old_b
-        new_digest = pool.submit(_sha256, new_b)
+        new_digest = _InThread(_sha256, new_b)
 
         def check() -> None:
+            assert new_digest is not None
             if len(new_b) != info.new_size or new_digest.result() != info.new_sha256:
                 raise PatchError(f"{patch}: the patched file does not match the expected sha256 {info.new_sha256}")
 
@@ -604,6 +717,10 @@ def apply_patch(old: Path, patch: Path, out: Path, *, max_memory: int | None = N
         except OSError:
             mode = None
         _write_atomic(Path(out), [new_b], mode, check)
+    finally:  # no hashing thread outlives the call, as the thread pool this replaces waited for its work
+        for t in (old_digest, new_digest):
+            if t is not None:
+                t.wait()
 
 
 def _sha256(data: bytes | bytearray) -> str:

@@ -34,7 +34,8 @@ def installed_ppm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # build would ship modules that no longer exist
     src = venv.parent / "src"
     anywhere = shutil.ignore_patterns(".git", ".venv*", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis",
-                                      "node_modules", "target")
+                                      "node_modules", "target",
+                                      "*.so", "*.pyd")  # extensions built in place by `pip install -e`: pip must build its own
 
     def ignore(d: str, names: list[str]) -> set[str]:
         return set(anywhere(d, names)) | ({"build", "dist"} & set(names) if Path(d) == REPO else set())
@@ -130,10 +131,15 @@ def test_run_returns_2_on_usage_error_in_process(capsys: pytest.CaptureFixture[s
     assert run(["--version"]) == 0
 
 
-def test_installed_ppm_has_its_c_engine(installed_ppm: Path, tmp_path: Path) -> None:
-    """pip install builds the executable transform's C engine (setup.py) and ships its source and
-    stub, unless PPM_NO_NATIVE=1 asks for the pure-Python install."""
-    code = "from pathlib import Path; import ppm._xform as x; p = Path(x.__file__); print(p); assert (p.parent / '_xform.c').is_file() and (p.parent / '_xform.pyi').is_file()"
+def test_installed_ppm_has_its_c_modules(installed_ppm: Path, tmp_path: Path) -> None:
+    """pip install builds the C modules (setup.py: the executable transform's engine ppm._xform and
+    HDiffPatch's stream decoder ppm._hpatch) and ships their sources and stubs, unless
+    PPM_NO_NATIVE=1 asks for the pure-Python install (then the Python transform and the hdiffpatch
+    package's decoder are used)."""
+    code = ("from pathlib import Path; import ppm._xform as x, ppm._hpatch as h\n"
+            "for m in (x, h):\n"
+            "    p = Path(m.__file__); print(p); n = p.name.split('.')[0]\n"
+            "    assert (p.parent / (n + '.c')).is_file() and (p.parent / (n + '.pyi')).is_file()")
     r = subprocess.run([str(installed_ppm.parent / "python"), "-c", code], cwd=tmp_path, capture_output=True, text=True)
     if os.environ.get("PPM_NO_NATIVE") == "1":
         assert r.returncode != 0

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any
+
+TYPE_CHECKING = False  # typing for the type checker only: its import is ms of every `ppm patch apply`
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class PpmError(Exception):

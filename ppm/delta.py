@@ -75,6 +75,7 @@ from pathlib import Path
 
 from ppm import exe_transform as xt
 from ppm.core.errors import PpmError
+from ppm.core.record import Frozen
 from ppm.exe_transform import ARCH_NAMES, FORMAT_NAMES, ExeLayout, ExeMaps
 
 try:  # the C decoder of HDiffPatch's stream (setup.py builds it; optional, see _hdiff_apply)
@@ -120,11 +121,11 @@ class PatchMemoryError(PatchError):
     """Decoding (or making) a patch would need more memory than allowed."""
 
 
-class PatchInfo:
+class PatchInfo(Frozen):
     """A patch's header (:func:`patch_info`): immutable, compared by value, ``to_dict`` for JSON.
 
-    A plain class rather than a dataclass or a NamedTuple: nothing else on the apply path imports
-    dataclasses (with inspect) or typing, and together they cost more than decoding a small patch.
+    A :class:`~ppm.core.record.Frozen` rather than a dataclass: the apply path imports neither
+    dataclasses nor typing.
     """
 
     __slots__ = _fields = (
@@ -150,31 +151,11 @@ class PatchInfo:
         patch_size: int, payload_size: int, raw_size: int, window_log: int, memory_need: int,
         transform: str = "none", descriptor_size: int = 0,
     ) -> None:
-        values = (method, format_version, old_size, old_sha256, new_size, new_sha256, patch_size,
-                  payload_size, raw_size, window_log, memory_need, transform, descriptor_size)
-        for name, value in zip(self._fields, values, strict=True):
-            object.__setattr__(self, name, value)
+        self._init(method, format_version, old_size, old_sha256, new_size, new_sha256, patch_size,
+                   payload_size, raw_size, window_log, memory_need, transform, descriptor_size)
 
     def to_dict(self) -> dict[str, object]:
-        return {f: getattr(self, f) for f in self._fields}
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, PatchInfo) and self.to_dict() == other.to_dict()
-
-    def __hash__(self) -> int:
-        return hash(tuple(getattr(self, f) for f in self._fields))
-
-    def __repr__(self) -> str:
-        return f"PatchInfo({', '.join(f'{f}={getattr(self, f)!r}' for f in self._fields)})"
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"PatchInfo is immutable: cannot assign to {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"PatchInfo is immutable: cannot delete {name!r}")
-
-    def __reduce__(self) -> tuple[type[PatchInfo], tuple[object, ...]]:  # pickle and copy, past __setattr__
-        return PatchInfo, tuple(getattr(self, f) for f in self._fields)
+        return dict(zip(self._fields, self._values(), strict=True))
 
 
 # ------------------------------------------------------------------------------------- header

@@ -40,8 +40,10 @@ import sys
 from bisect import bisect_right
 from itertools import accumulate
 
-# typing and collections.abc for the type checker only, and plain classes for the records below
-# instead of dataclasses: typing and dataclasses (which imports inspect) cost about 8 ms of CPU,
+from ppm.core.record import Frozen
+
+# typing and collections.abc for the type checker only, and Frozen records below instead of
+# dataclasses: typing and dataclasses (which imports inspect) cost about 8 ms of CPU,
 # more than the rest of this module's import, on every `ppm patch apply`.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -66,33 +68,7 @@ class TransformError(ValueError):
     """A transform descriptor is malformed or does not fit the file it is applied to."""
 
 
-class _Frozen:
-    """An immutable record compared by value: what ``@dataclass(frozen=True)`` gives, without
-    importing dataclasses at run time (see the imports above)."""
-
-    __slots__ = ()
-    _fields: tuple[str, ...] = ()
-
-    def _values(self) -> tuple[object, ...]:
-        return tuple(getattr(self, f) for f in self._fields)
-
-    def __eq__(self, other: object) -> bool:
-        return other.__class__ is self.__class__ and self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{f}={getattr(self, f)!r}' for f in self._fields)})"
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable: cannot assign to {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name!r}")
-
-
-class Region(_Frozen):
+class Region(Frozen):
     """A run of code: ``size`` bytes at file ``offset``, loaded at virtual address ``vaddr``."""
 
     __slots__ = _fields = ("offset", "size", "vaddr")
@@ -101,19 +77,17 @@ class Region(_Frozen):
     vaddr: int
 
     def __init__(self, offset: int, size: int, vaddr: int) -> None:
-        for name, value in zip(self._fields, (offset, size, vaddr), strict=True):
-            object.__setattr__(self, name, value)
+        self._init(offset, size, vaddr)
 
 
-class ExeLayout(_Frozen):
+class ExeLayout(Frozen):
     __slots__ = _fields = ("format", "arch", "regions")
     format: int
     arch: int
     regions: tuple[Region, ...]
 
     def __init__(self, format: int, arch: int, regions: tuple[Region, ...]) -> None:
-        for name, value in zip(self._fields, (format, arch, regions), strict=True):
-            object.__setattr__(self, name, value)
+        self._init(format, arch, regions)
 
     @property
     def name(self) -> str:
@@ -402,7 +376,7 @@ def _ref_chunks(arch: int, region: bytes) -> Iterator[tuple[list[int], list[int]
 # ------------------------------------------------------------------------------------- address map
 
 
-class AddressMap(_Frozen):
+class AddressMap(Frozen):
     """A bijection of the displacement space (units modulo 2^bits), new release -> old release.
 
     ``intervals`` are the matched runs ``(new start, old start, length)``, disjoint in both
@@ -655,7 +629,7 @@ def _extend(a: bytes | bytearray, i: int, b: bytes | bytearray, j: int, back: in
     return b_len, f_len
 
 
-class ExeMaps(_Frozen):
+class ExeMaps(Frozen):
     """The maps a transform needs: code (branch targets) and data (rip-relative targets; x86-64)."""
 
     __slots__ = _fields = ("code", "data")
@@ -663,8 +637,7 @@ class ExeMaps(_Frozen):
     data: AddressMap
 
     def __init__(self, code: AddressMap, data: AddressMap) -> None:
-        object.__setattr__(self, "code", code)
-        object.__setattr__(self, "data", data)
+        self._init(code, data)
 
 
 DATA_BITS = {ARCH_X86_64: 32, ARCH_ARM64: 33}  # rip + disp32; ADRP page (21 bits) and ADD imm12

@@ -61,6 +61,7 @@ import contextlib
 import hashlib
 import os
 import struct
+import sys
 import tempfile
 import zlib
 from collections.abc import Callable
@@ -274,7 +275,7 @@ def _prefix(zstd, old: bytes):
     return zstd.ZstdDict(old, is_raw=True).as_prefix if len(old) >= 8 else None
 
 
-def _zstd_compress(data: bytes, level: int, prefix: bytes | None = None) -> tuple[bytes, int]:
+def _zstd_compress(data: bytes | bytearray, level: int, prefix: bytes | None = None) -> tuple[bytes, int]:
     zstd = _zstd()
     P = zstd.CompressionParameter
     wlog = _window_log(len(data) + (len(prefix) if prefix is not None else 0))
@@ -290,6 +291,33 @@ def _zstd_compress(data: bytes, level: int, prefix: bytes | None = None) -> tupl
         opts[P.enable_long_distance_matching] = 1
         zd = _prefix(zstd, prefix)
     return zstd.compress(data, options=opts, zstd_dict=zd), wlog
+
+
+def _zstd_compress_chunks(chunks: list[bytes | bytearray], size: int, level: int) -> tuple[bytes, int]:
+    """One zstd frame of the concatenated ``chunks`` (``size`` bytes in all), without joining them.
+
+    The match finder's tables are capped (chain log 22, hash log 20: 16 + 4 MiB, where level 19 on a
+    window of 8 MiB or more sizes them 64 + 16 MiB and clears them whole): on HDiffPatch's streams
+    the frame comes out within a few hundred bytes of the uncapped one (measured on esbuild and uv).
+    """
+    zstd = _zstd()
+    P = zstd.CompressionParameter
+    wlog = _window_log(size)
+    lo, hi = P.compression_level.bounds()
+    opts = {
+        P.compression_level: max(lo, min(hi, level)),
+        P.window_log: max(wlog, 10),
+        P.checksum_flag: 1,
+        P.nb_workers: 0,
+    }
+    if wlog > 22:
+        opts[P.chain_log] = 22
+        opts[P.hash_log] = 20
+    c = zstd.ZstdCompressor(options=opts)
+    c.set_pledged_input_size(size)
+    out = [c.compress(chunk) for chunk in chunks]
+    out.append(c.flush())
+    return b"".join(out), wlog
 
 
 def _zstd_decompress(payload: bytes, window_log: int, size: int, prefix: bytes | None = None) -> bytes:
@@ -348,11 +376,17 @@ def _write_atomic(out: Path, chunks: list[bytes] | list[bytes | bytearray], mode
 
 @dataclass(frozen=True)
 class _Exe:
-    """The executable transform for one pair: what the patch carries and the transformed new file."""
+    """The executable transform for one pair: what the patch carries and how to rewrite the new file."""
 
     name: str
     descriptor: bytes  # ppm.exe_transform's descriptor + its crc32
-    new: bytes  # the new file with its references rewritten
+    layout: ExeLayout
+    maps: ExeMaps
+
+    def apply(self, buf: bytearray) -> bytes:
+        """The new file (a mutable copy, rewritten in place) with its references rewritten, as bytes."""
+        xt.transform(buf, self.layout, self.maps, encode=True)
+        return bytes(buf)
 
 
 def _plan_transform(old: bytes, new: bytes, say: Progress, *, force: bool = False) -> _Exe | None:
@@ -370,29 +404,188 @@ def _plan_transform(old: bytes, new: bytes, say: Progress, *, force: bool = Fals
         say(f"{new_layout.name}: the code is the same in both files; no transform")  # it would be the identity
         return None
     maps = xt.build_map(old, old_layout, new, new_layout)
-    buf = bytearray(new)
-    refs = xt.transform(buf, new_layout, maps, encode=True)
+    _release_freed_memory(len(new))  # the planning's arrays, before the copies the diff needs
     body = xt.pack_descriptor(new_layout, maps)
-    say(f"{new_layout.name}: {refs} references rewritten through {len(maps.code.intervals)} matched runs of code"
+    say(f"{new_layout.name}: references rewritten through {len(maps.code.intervals)} matched runs of code"
         f" and {len(maps.data.intervals)} of data")
-    return _Exe(new_layout.name, body + struct.pack("<I", zlib.crc32(body)), bytes(buf))
+    return _Exe(new_layout.name, body + struct.pack("<I", zlib.crc32(body)), new_layout, maps)
+
+
+_TRIM_FROM = 4 << 20
+
+
+def _release_freed_memory(size: int) -> None:
+    """Hand the heap freed by the last phase back to the system (glibc's malloc_trim), for files of
+    ``size`` bytes from _TRIM_FROM on: once large blocks have been freed, glibc raises its mmap
+    threshold and serves the next ones from its heap, whose freed space it keeps (measured: 73 MB
+    kept after the transform's planning on uv x86-64), so one phase's garbage would add to the next
+    one's peak. Elsewhere, or where it is not glibc, nothing happens."""
+    if size < _TRIM_FROM or not sys.platform.startswith("linux"):
+        return
+    import ctypes  # ctypes: only here, for large files
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def _encode(method: str, old: bytes, new: bytes, level: int) -> tuple[bytes, int, int]:
     """Return (frame, raw size, window log) for one method."""
+    return _compress(method, _diff(method, old, new), level, old)
+
+
+def _diff(method: str, old: bytes, new: bytes) -> list[bytes | bytearray]:
+    """HDiffPatch's uncompressed stream of ``old`` -> ``new`` (in sections to join), or for ``zstd``
+    the new file itself (compressed against the old one by :func:`_compress`)."""
     if method == "zstd":
-        payload, wlog = _zstd_compress(new, level, prefix=old)
-        return payload, len(new), wlog
+        return [new]
     import hdiffpatch  # hdiffpatch: heavy, only for the hdiffpatch method
 
+    if _windows(len(old), len(new)) is not None:
+        return _hdiff_windows(hdiffpatch, old, new)
     try:
         # big_cache_match: a bloom filter over old (under 1 byte per byte) that skips hopeless
         # suffix-array searches; same output, faster.
-        raw = hdiffpatch.diff(old, new, "none", validate=False, big_cache_match=True)
+        return [hdiffpatch.diff(old, new, "none", validate=False, big_cache_match=True)]
     except hdiffpatch.HDiffPatchError as e:
         raise PatchError(f"HDiffPatch could not diff the files: {e}") from e
-    payload, wlog = _zstd_compress(raw, level)
-    return payload, len(raw), wlog
+
+
+def _compress(method: str, raw: list[bytes | bytearray], level: int, old: bytes | None) -> tuple[bytes, int, int]:
+    """(frame, raw size, window log) of what :func:`_diff` returned; ``old`` is needed for ``zstd`` only."""
+    if method == "zstd":
+        assert old is not None
+        payload, wlog = _zstd_compress(raw[0], level, prefix=old)
+        return payload, len(raw[0]), wlog
+    size = sum(map(len, raw))
+    if len(raw) == 1:  # matched whole: one stream
+        payload, wlog = _zstd_compress(raw[0], level)
+    else:
+        payload, wlog = _zstd_compress_chunks(raw, size, level)
+    return payload, size, wlog
+
+
+# ------------------------------------------------------------------------------------- windows
+#
+# HDiffPatch's matcher holds a suffix array of its old input (4 bytes a byte; 8 past 2 GiB), a match
+# cache and its own copies beside both inputs: over the whole old file that alone is more than
+# twice (old + new). Large files are therefore matched in windows: the new file in pieces, each
+# against a window of the old file around the same relative place, a few times wider than the
+# piece (releases keep their sections in order, so what a piece matches is near). Each window's
+# stream is an ordinary HDiffPatch stream; they are merged into one (the covers' positions shifted
+# to the whole files, the run-length and literal sections concatenated: each window's run-length
+# codes end on a token boundary), so the patch format is unchanged: any ppm that applies hdiff
+# patches applies these, and applying costs what it did.
+
+_WINDOW_SHARE = 0.2  # an old window spans this share of (old + new) ...
+_WINDOW_SPREAD = 3  # ... and this many times the piece of the new file it is matched against
+_WINDOW_FROM = 1 << 20  # smaller files are matched whole (the interpreter's own memory dwarfs theirs)
+_HDIFF_MAGIC = b"HDIFF13&\0"  # HDiffPatch's compressed-diff format, sections stored uncompressed
+
+
+def _windows(old_size: int, new_size: int) -> tuple[int, int] | None:
+    """(old window width, new piece size) for windowed matching, or None to match the files whole."""
+    width = int((old_size + new_size) * _WINDOW_SHARE)
+    if old_size <= max(width, _WINDOW_FROM) or new_size == 0:
+        return None
+    return width, max(1, width // _WINDOW_SPREAD)
+
+
+def _hdiff_windows(hdiffpatch, old: bytes, new: bytes) -> list[bytes | bytearray]:
+    """HDiffPatch's uncompressed stream of ``old`` -> ``new``, matched in windows (see above), as its
+    five sections (header, covers, run-length controls, run-length codes, literals) to join."""
+    spans = _windows(len(old), len(new))
+    assert spans is not None
+    width, piece = spans
+    ratio = len(old) / len(new)
+    merged = _HdiffMerge(len(old))
+    for start in range(0, len(new), piece):
+        end = min(len(new), start + piece)
+        lo = max(0, min(len(old) - width, int((start + end) * ratio / 2 - width / 2)))
+        try:
+            # no big_cache_match: its cache would cost as much as a window's suffix array saves
+            stream = hdiffpatch.diff(old[lo : lo + width], new[start:end], "none", validate=False)
+        except hdiffpatch.HDiffPatchError as e:
+            raise PatchError(f"HDiffPatch could not diff the files: {e}") from e
+        merged.add(lo, stream)
+    return merged.sections()
+
+
+def _read_uint(buf: bytes | memoryview, pos: int, tag_bits: int = 0) -> tuple[int, int, int]:
+    """HDiffPatch's variable-length unsigned integer at ``pos``: (value, tag, next position). The
+    first byte holds ``tag_bits`` of tag, a continuation bit and the value's top bits; the next
+    bytes 7 bits each, most significant first, bit 7 set on all but the last."""
+    b = buf[pos]
+    pos += 1
+    tag = b >> (8 - tag_bits) if tag_bits else 0
+    more = b & (1 << (7 - tag_bits))
+    value = b & ((1 << (7 - tag_bits)) - 1)
+    while more:
+        b = buf[pos]
+        pos += 1
+        value = value << 7 | (b & 0x7F)
+        more = b & 0x80
+    return value, tag, pos
+
+
+def _pack_uint(value: int, tag: int = 0, tag_bits: int = 0) -> bytes:
+    """The inverse of :func:`_read_uint`."""
+    low: list[int] = []
+    while value > (1 << (7 - tag_bits)) - 1:
+        low.append(value & 0x7F)
+        value >>= 7
+    first = value | (tag << (8 - tag_bits) if tag_bits else 0) | ((1 << (7 - tag_bits)) if low else 0)
+    return bytes([first, *(b | 0x80 for b in reversed(low[1:])), *low[:1]])
+
+
+class _HdiffMerge:
+    """Windows' HDiffPatch streams (each of a piece of the new file against a window of the old one,
+    in the new file's order) merged into one stream over the whole files."""
+
+    def __init__(self, old_size: int) -> None:
+        self.old_size = old_size
+        self.new_size = self.count = 0
+        self.covers, self.ctrl, self.code, self.data = bytearray(), bytearray(), bytearray(), bytearray()
+        self.old_end = self.new_end = 0  # where the last cover ended, in the whole files
+
+    def add(self, old_offset: int, stream: bytes) -> None:
+        if not stream.startswith(_HDIFF_MAGIC):
+            raise PatchError("HDiffPatch wrote an unexpected stream (not an uncompressed HDIFF13 diff)")
+        pos, fields = len(_HDIFF_MAGIC), []
+        for _ in range(11):
+            value, _, pos = _read_uint(stream, pos)
+            fields.append(value)
+        new_size, _, count, n_covers, z1, n_ctrl, z2, n_code, z3, n_data, z4 = fields
+        if (z1, z2, z3, z4) != (0, 0, 0, 0) or pos + n_covers + n_ctrl + n_code + n_data != len(stream):
+            raise PatchError("HDiffPatch wrote an unexpected stream (compressed or mis-sized sections)")
+        view = memoryview(stream)
+        covers = view[pos : pos + n_covers]
+        old_end = new_end = 0  # within the window and the piece
+        at = 0
+        for _ in range(count):
+            step, back, at = _read_uint(covers, at, 1)
+            gap, _, at = _read_uint(covers, at)
+            length, _, at = _read_uint(covers, at)
+            old_pos, new_pos = old_end - step if back else old_end + step, new_end + gap
+            old_abs, new_abs = old_offset + old_pos, self.new_size + new_pos
+            move = old_abs - self.old_end
+            self.covers += _pack_uint(abs(move), move < 0, 1)
+            self.covers += _pack_uint(new_abs - self.new_end)
+            self.covers += _pack_uint(length)
+            old_end, new_end = old_pos + length, new_pos + length
+            self.old_end, self.new_end = old_abs + length, new_abs + length
+        if at != n_covers:
+            raise PatchError("HDiffPatch wrote an unexpected stream (cover list of the wrong size)")
+        pos += n_covers
+        for section, n in ((self.ctrl, n_ctrl), (self.code, n_code), (self.data, n_data)):
+            section += view[pos : pos + n]
+            pos += n
+        self.new_size += new_size
+        self.count += count
+
+    def sections(self) -> list[bytes | bytearray]:
+        sizes = (self.new_size, self.old_size, self.count, len(self.covers), 0, len(self.ctrl), 0, len(self.code), 0,
+                 len(self.data), 0)
+        return [_HDIFF_MAGIC + b"".join(map(_pack_uint, sizes)), self.covers, self.ctrl, self.code, self.data]
 
 
 def _read_descriptor(info: PatchInfo, desc: bytes) -> tuple[ExeLayout, ExeMaps]:
@@ -476,11 +669,12 @@ def make_patch(
     if method not in METHODS:
         raise PatchError(f"unknown patch method {method!r}", hint=f"choose one of {', '.join(METHODS)}")
     say = progress or (lambda _msg: None)
-    old_b, new_b = _read(old, "old file"), _read(new, "new file")
+    old_read, new_read = _read(old, "old file"), _read(new, "new file")
+    old_size, new_size = len(old_read), len(new_read)
     budget = default_memory_budget() if max_memory is None else max_memory
 
     def affordable(m: str) -> bool:
-        return creation_memory_need(m, len(old_b), len(new_b)) <= budget
+        return creation_memory_need(m, old_size, new_size) <= budget
 
     if method == "auto":
         candidates = ["hdiff"] if affordable("hdiff") else ["zstd"]
@@ -489,14 +683,14 @@ def make_patch(
     else:
         candidates = [method]
     if not candidates or not affordable(candidates[0]):
-        need = min(creation_memory_need(m, len(old_b), len(new_b)) for m in (candidates or ["hdiff", "zstd"]))
+        need = min(creation_memory_need(m, old_size, new_size) for m in (candidates or ["hdiff", "zstd"]))
         raise PatchMemoryError(
             f"making this patch needs about {need >> 20} MiB, more than the {budget >> 20} MiB allowed",
             hint="raise the memory limit, or publish the full file without a patch",
         )
     if transform and "hdiff" not in candidates:
         raise PatchError("the executable transform works with the hdiff method only", hint="drop --transform or use --method hdiff")
-    exe = _plan_transform(old_b, new_b, say, force=bool(transform)) if transform is not False and "hdiff" in candidates else None
+    exe = _plan_transform(old_read, new_read, say, force=bool(transform)) if transform is not False and "hdiff" in candidates else None
     if transform and exe is None:
         raise PatchError(
             f"{old} and {new} are not both executables of one format and architecture (ELF, PE or Mach-O; x86-64 or arm64)",
@@ -509,20 +703,47 @@ def make_patch(
         if m != "hdiff" or exe is None or (method == "best" and not transform):
             variants.append((m, None))
 
-    old_sha = hashlib.sha256(old_b).hexdigest()
-    new_sha = hashlib.sha256(new_b).hexdigest()
+    old_sha = hashlib.sha256(old_read).hexdigest()
+    new_sha = hashlib.sha256(new_read).hexdigest()
+    old_b: bytes | None = old_read
+    new_b: bytes | None = new_read
+    del old_read, new_read
+    # Memory: with one variant to make (the default), each file is held only while a phase needs it
+    # (the new file until its transformed copy exists, the old one until the diff is made) and read
+    # again for the round-trip check, its sha256 checked: creation then peaks at about the two files
+    # and one phase's working memory, not at every copy at once.
+    single = len(variants) == 1
     made: list[tuple[bytes, PatchInfo]] = []
     for m, x in variants:
         label = m if x is None else f"{m} + {x.name} transform"
         say(f"diffing with {label} (zstd level {level})")
-        frame, raw_size, wlog = _encode(m, old_b, new_b if x is None else x.new, level)
+        if old_b is None:
+            old_b = _read_again(old, "old file", old_sha)
+        if x is None:
+            target = new_b if new_b is not None else _read_again(new, "new file", new_sha)
+        else:
+            assert new_b is not None
+            buf = bytearray(new_b)
+            if single:
+                new_b = None
+            target = x.apply(buf)
+            del buf
+        raw = _diff(m, old_b, target)
+        if m != "zstd":
+            del target
+            if single:
+                old_b = None
+            _release_freed_memory(new_size)
+        frame, raw_size, wlog = _compress(m, raw, level, old_b)
+        del raw
         payload = frame if x is None else x.descriptor + frame
+        del frame
         info = PatchInfo(
             method=m, format_version=1 if x is None else 2,
-            old_size=len(old_b), old_sha256=old_sha, new_size=len(new_b), new_sha256=new_sha,
+            old_size=old_size, old_sha256=old_sha, new_size=new_size, new_sha256=new_sha,
             patch_size=HEADER_SIZE + len(payload), payload_size=len(payload), raw_size=raw_size, window_log=wlog,
             memory_need=decoder_memory_need(
-                m, len(old_b), len(new_b), len(payload), raw_size, descriptor_size=0 if x is None else len(x.descriptor)
+                m, old_size, new_size, len(payload), raw_size, descriptor_size=0 if x is None else len(x.descriptor)
             ),
             transform="none" if x is None else x.name, descriptor_size=0 if x is None else len(x.descriptor),
         )
@@ -530,6 +751,8 @@ def make_patch(
         made.append((payload, info))
     made.sort(key=lambda pi: pi[1].patch_size)
 
+    if old_b is None:
+        old_b = _read_again(old, "old file", old_sha)
     for payload, info in made:
         say("verifying")
         if hashlib.sha256(_decode(info, old_b, payload)).digest() == bytes.fromhex(new_sha):
@@ -539,8 +762,17 @@ def make_patch(
             raise PatchError(f"the {info.method} patch does not reproduce {new}: this is a bug in ppm or its diff library")
         say(f"the {info.transform} transform did not round-trip (a bug in ppm); patching without it")
         if not any(i.transform == "none" for _, i in made):
-            made.append(_make_plain(info.method, old_b, new_b, old_sha, new_sha, level))  # the loop reaches it next
+            plain_new = new_b if new_b is not None else _read_again(new, "new file", new_sha)
+            made.append(_make_plain(info.method, old_b, plain_new, old_sha, new_sha, level))  # the loop reaches it next
     raise PatchError(f"no patch method reproduces {new}: this is a bug in ppm or its diff library")
+
+
+def _read_again(path: Path, what: str, sha256: str) -> bytes:
+    """A file read again during make_patch, refused if it changed since it was first read."""
+    data = _read(path, what)
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise PatchError(f"{what} {path} changed while the patch was being made", hint="make the patch again")
+    return data
 
 
 def _make_plain(method: str, old: bytes, new: bytes, old_sha: str, new_sha: str, level: int) -> tuple[bytes, PatchInfo]:

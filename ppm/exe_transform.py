@@ -427,26 +427,33 @@ _MAX_INTERVALS = 1 << 20
 
 
 def _masked(np: Any, arch: int, region: bytes | memoryview, refs: Any) -> bytes | bytearray:
-    """``region`` with the fields that change when code or data moves zeroed, for matching only."""
+    """``region`` with the fields that change when code or data moves zeroed, for matching only.
+
+    One copy of the region, masked in place (the code is most of the file: substituting through
+    the regex or masking through whole-array temporaries held several copies at once)."""
+    m = bytearray(region)
     if arch == ARCH_X86_64:
-        m = bytearray(_RIP_RELATIVE.sub(lambda mo: mo.group(1) + b"\0\0\0\0", region))
         view = np.frombuffer(m, dtype=np.uint8)
-        for k in range(1, 5):  # calls; the rip references are among the regex's matches
-            view[refs + k] = 0
+        # each match ends with the 4 displacement bytes; matches do not overlap, as re.sub's did not
+        ends = np.fromiter((mo.end() for mo in _RIP_RELATIVE.finditer(region)), dtype=np.int64)
+        for k in range(1, 5):
+            view[ends - k] = 0
+            view[refs + k] = 0  # calls; the rip references are among the regex's matches
         del view
         return m
     n = len(region) // 4
-    words = np.frombuffer(region, dtype="<u4", count=n)
-    top = (words >> 24).astype(np.uint8)
+    words = np.frombuffer(m, dtype="<u4", count=n)
+    top = np.frombuffer(m, dtype=np.uint8, count=4 * n)[3::4]
     # B/BL imm26, ADRP immhi:immlo, ADD (immediate, 64-bit) and LDR/STR (unsigned offset, 64-bit)
     # imm12 (the three classes of top byte are disjoint)
     field = np.zeros(n, dtype=np.uint32)
     field[(top & 0x7C) == 0x14] = 0x03FFFFFF
     field[(top & 0x9F) == 0x90] = 0x60FFFFE0
     field[(top == 0x91) | (top == 0xF9)] = 0x003FFC00
-    field = ~field
-    field &= words
-    return field.astype("<u4").tobytes() + region[4 * n :]
+    np.invert(field, out=field)
+    words &= field
+    del words, top
+    return m
 
 
 def _masked_py(arch: int, region: bytes, refs: list[int]) -> bytes:

@@ -68,6 +68,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal, overload
 
 from ppm import exe_transform as xt
 from ppm.core.errors import PpmError
@@ -349,6 +350,19 @@ def _read(path: Path, what: str) -> bytes:
         raise PatchError(f"cannot read {what} {path}: {e.strerror}") from e
 
 
+def _read_mutable(path: Path, what: str) -> bytearray:
+    """The file as a bytearray, read straight into it (no bytes object beside it)."""
+    try:
+        with open(path, "rb") as f:
+            buf = bytearray(os.fstat(f.fileno()).st_size)
+            got = f.readinto(buf)
+            if got != len(buf) or f.read(1):
+                raise PatchError(f"{what} {path} changed while it was being read", hint="make the patch again")
+            return buf
+    except OSError as e:
+        raise PatchError(f"cannot read {what} {path}: {e.strerror}") from e
+
+
 def _write_atomic(out: Path, chunks: list[bytes] | list[bytes | bytearray], mode: int | None = None, check: Callable[[], None] | None = None) -> None:
     """Write beside ``out``, fsync, run ``check``, then rename over ``out``: it is untouched or complete."""
     out = Path(out)
@@ -389,21 +403,22 @@ class _Exe:
         return bytes(buf)
 
 
-def _plan_transform(old: bytes, new: bytes, say: Progress, *, force: bool = False) -> _Exe | None:
+def _plan_transform(old: bytearray, new: bytearray, say: Progress, *, force: bool = False) -> _Exe | None:
     """The executable transform for this pair, or None when either file is not a matching executable
     (or, unless ``force``, when both hold the same code at the same addresses: the transform would
-    change nothing and only add its descriptor)."""
+    change nothing and only add its descriptor). Planning may overwrite ``old`` and ``new``'s code
+    (masked in place, see :func:`ppm.exe_transform.build_map`): the caller reads them again."""
     old_layout, new_layout = xt.detect(old), xt.detect(new)
     if old_layout is None or new_layout is None or old_layout.arch != new_layout.arch or old_layout.format != new_layout.format:
         return None
     same_places = [(r.size, r.vaddr) for r in old_layout.regions] == [(r.size, r.vaddr) for r in new_layout.regions]
     if not force and same_places and all(
-        old[a.offset : a.offset + a.size] == new[b.offset : b.offset + b.size]
+        memoryview(old)[a.offset : a.offset + a.size] == memoryview(new)[b.offset : b.offset + b.size]
         for a, b in zip(old_layout.regions, new_layout.regions, strict=True)
     ):
         say(f"{new_layout.name}: the code is the same in both files; no transform")  # it would be the identity
         return None
-    maps = xt.build_map(old, old_layout, new, new_layout)
+    maps = xt.build_map(old, old_layout, new, new_layout, scratch=True)
     _release_freed_memory(len(new))  # the planning's arrays, before the copies the diff needs
     body = xt.pack_descriptor(new_layout, maps)
     say(f"{new_layout.name}: references rewritten through {len(maps.code.intervals)} matched runs of code"
@@ -433,15 +448,17 @@ def _encode(method: str, old: bytes, new: bytes, level: int) -> tuple[bytes, int
     return _compress(method, _diff(method, old, new), level, old)
 
 
-def _diff(method: str, old: bytes, new: bytes) -> list[bytes | bytearray]:
+def _diff(method: str, old: bytes | _FileWindows, new: bytes) -> list[bytes | bytearray]:
     """HDiffPatch's uncompressed stream of ``old`` -> ``new`` (in sections to join), or for ``zstd``
-    the new file itself (compressed against the old one by :func:`_compress`)."""
+    the new file itself (compressed against the old one by :func:`_compress`). ``old`` may be read a
+    window at a time when the files are matched in windows."""
     if method == "zstd":
         return [new]
     import hdiffpatch  # hdiffpatch: heavy, only for the hdiffpatch method
 
     if _windows(len(old), len(new)) is not None:
         return _hdiff_windows(hdiffpatch, old, new)
+    assert isinstance(old, bytes)
     try:
         # big_cache_match: a bloom filter over old (under 1 byte per byte) that skips hopeless
         # suffix-array searches; same output, faster.
@@ -476,8 +493,8 @@ def _compress(method: str, raw: list[bytes | bytearray], level: int, old: bytes 
 # codes end on a token boundary), so the patch format is unchanged: any ppm that applies hdiff
 # patches applies these, and applying costs what it did.
 
-_WINDOW_SHARE = 0.2  # an old window spans this share of (old + new) ...
-_WINDOW_SPREAD = 3  # ... and this many times the piece of the new file it is matched against
+_WINDOW_SHARE = 0.15  # an old window spans this share of (old + new) ...
+_WINDOW_SPREAD: float = 3  # ... and this many times the piece of the new file it is matched against
 _WINDOW_FROM = 1 << 20  # smaller files are matched whole (the interpreter's own memory dwarfs theirs)
 _HDIFF_MAGIC = b"HDIFF13&\0"  # HDiffPatch's compressed-diff format, sections stored uncompressed
 
@@ -487,10 +504,10 @@ def _windows(old_size: int, new_size: int) -> tuple[int, int] | None:
     width = int((old_size + new_size) * _WINDOW_SHARE)
     if old_size <= max(width, _WINDOW_FROM) or new_size == 0:
         return None
-    return width, max(1, width // _WINDOW_SPREAD)
+    return width, max(1, int(width / _WINDOW_SPREAD))
 
 
-def _hdiff_windows(hdiffpatch, old: bytes, new: bytes) -> list[bytes | bytearray]:
+def _hdiff_windows(hdiffpatch, old: bytes | _FileWindows, new: bytes) -> list[bytes | bytearray]:
     """HDiffPatch's uncompressed stream of ``old`` -> ``new``, matched in windows (see above), as its
     five sections (header, covers, run-length controls, run-length codes, literals) to join."""
     spans = _windows(len(old), len(new))
@@ -503,7 +520,9 @@ def _hdiff_windows(hdiffpatch, old: bytes, new: bytes) -> list[bytes | bytearray
         lo = max(0, min(len(old) - width, int((start + end) * ratio / 2 - width / 2)))
         try:
             # no big_cache_match: its cache would cost as much as a window's suffix array saves
-            stream = hdiffpatch.diff(old[lo : lo + width], new[start:end], "none", validate=False)
+            window = old[lo : lo + width] if isinstance(old, bytes) else old.window(lo, width)
+            stream = hdiffpatch.diff(window, new[start:end], "none", validate=False)
+            del window
         except hdiffpatch.HDiffPatchError as e:
             raise PatchError(f"HDiffPatch could not diff the files: {e}") from e
         merged.add(lo, stream)
@@ -669,8 +688,12 @@ def make_patch(
     if method not in METHODS:
         raise PatchError(f"unknown patch method {method!r}", hint=f"choose one of {', '.join(METHODS)}")
     say = progress or (lambda _msg: None)
-    old_read, new_read = _read(old, "old file"), _read(new, "new file")
+    # Read into bytearrays: the transform's planning masks their code in place rather than in copies;
+    # every later phase reads the file it needs again (its sha256 checked), and only while it needs it.
+    old_read, new_read = _read_mutable(old, "old file"), _read_mutable(new, "new file")
     old_size, new_size = len(old_read), len(new_read)
+    old_sha = hashlib.sha256(old_read).hexdigest()
+    new_sha = hashlib.sha256(new_read).hexdigest()
     budget = default_memory_budget() if max_memory is None else max_memory
 
     def affordable(m: str) -> bool:
@@ -703,39 +726,29 @@ def make_patch(
         if m != "hdiff" or exe is None or (method == "best" and not transform):
             variants.append((m, None))
 
-    old_sha = hashlib.sha256(old_read).hexdigest()
-    new_sha = hashlib.sha256(new_read).hexdigest()
-    old_b: bytes | None = old_read
-    new_b: bytes | None = new_read
     del old_read, new_read
-    # Memory: with one variant to make (the default), each file is held only while a phase needs it
-    # (the new file until its transformed copy exists, the old one until the diff is made) and read
-    # again for the round-trip check, its sha256 checked: creation then peaks at about the two files
-    # and one phase's working memory, not at every copy at once.
-    single = len(variants) == 1
+    _release_freed_memory(new_size)
+    # Memory: each file is held only while a phase needs it (the new file until its transformed copy
+    # exists, the old one while it is diffed, or only a window of it at a time) and read again for
+    # the round-trip check: creation peaks at one phase's working memory, not at every copy at once.
     made: list[tuple[bytes, PatchInfo]] = []
     for m, x in variants:
         label = m if x is None else f"{m} + {x.name} transform"
         say(f"diffing with {label} (zstd level {level})")
-        if old_b is None:
-            old_b = _read_again(old, "old file", old_sha)
         if x is None:
-            target = new_b if new_b is not None else _read_again(new, "new file", new_sha)
+            target = _read_again(new, "new file", new_sha)
         else:
-            assert new_b is not None
-            buf = bytearray(new_b)
-            if single:
-                new_b = None
-            target = x.apply(buf)
-            del buf
-        raw = _diff(m, old_b, target)
+            target = x.apply(_read_again(new, "new file", new_sha, mutable=True))
+            _release_freed_memory(new_size)  # the rewritten copy and the transform's arrays
+        old_b = None if m == "hdiff" and _windows(old_size, new_size) else _read_again(old, "old file", old_sha)
+        raw = _diff(m, old_b if old_b is not None else _FileWindows(old, old_size), target)
         if m != "zstd":
             del target
-            if single:
-                old_b = None
+            old_b = None
             _release_freed_memory(new_size)
         frame, raw_size, wlog = _compress(m, raw, level, old_b)
-        del raw
+        del raw, old_b
+        _release_freed_memory(new_size)  # the diff's stream and zstd's tables
         payload = frame if x is None else x.descriptor + frame
         del frame
         info = PatchInfo(
@@ -751,8 +764,7 @@ def make_patch(
         made.append((payload, info))
     made.sort(key=lambda pi: pi[1].patch_size)
 
-    if old_b is None:
-        old_b = _read_again(old, "old file", old_sha)
+    old_b = _read_again(old, "old file", old_sha)
     for payload, info in made:
         say("verifying")
         if hashlib.sha256(_decode(info, old_b, payload)).digest() == bytes.fromhex(new_sha):
@@ -762,14 +774,41 @@ def make_patch(
             raise PatchError(f"the {info.method} patch does not reproduce {new}: this is a bug in ppm or its diff library")
         say(f"the {info.transform} transform did not round-trip (a bug in ppm); patching without it")
         if not any(i.transform == "none" for _, i in made):
-            plain_new = new_b if new_b is not None else _read_again(new, "new file", new_sha)
+            plain_new = _read_again(new, "new file", new_sha)
             made.append(_make_plain(info.method, old_b, plain_new, old_sha, new_sha, level))  # the loop reaches it next
     raise PatchError(f"no patch method reproduces {new}: this is a bug in ppm or its diff library")
 
 
-def _read_again(path: Path, what: str, sha256: str) -> bytes:
+class _FileWindows:
+    """The old file, read a window at a time (windowed matching needs no more of it at once). What
+    is read is not checked here: the round trip, against the old file read again and its sha256
+    checked, is."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path, self.size = path, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def window(self, start: int, size: int) -> bytes:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(start)
+                data = f.read(size)
+        except OSError as e:
+            raise PatchError(f"cannot read old file {self.path}: {e.strerror}") from e
+        if len(data) != size:
+            raise PatchError(f"old file {self.path} changed while the patch was being made", hint="make the patch again")
+        return data
+
+
+@overload
+def _read_again(path: Path, what: str, sha256: str) -> bytes: ...
+@overload
+def _read_again(path: Path, what: str, sha256: str, *, mutable: Literal[True]) -> bytearray: ...
+def _read_again(path: Path, what: str, sha256: str, *, mutable: bool = False) -> bytes | bytearray:
     """A file read again during make_patch, refused if it changed since it was first read."""
-    data = _read(path, what)
+    data = _read_mutable(path, what) if mutable else _read(path, what)
     if hashlib.sha256(data).hexdigest() != sha256:
         raise PatchError(f"{what} {path} changed while the patch was being made", hint="make the patch again")
     return data

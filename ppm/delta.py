@@ -45,7 +45,9 @@ Methods, chosen by measurement (tests/benchmarks/results/patch.md):
 - ``hdiff``: HDiffPatch's diff (suffix-array matching like bsdiff, with approximate matches and a
   better cover selection) written uncompressed, then that stream compressed as one zstd frame. On
   real releases it is smaller than bsdiff4 and than ``zstd --patch-from -19`` on every pair we
-  measured, and creates faster than bsdiff4 with a fraction of its memory. It is the default;
+  measured, and creates faster than bsdiff4 with a fraction of its memory. Files from 4 MiB on are
+  matched in windows (see _hdiff_windows) merged into one ordinary HDiffPatch stream: the matcher's
+  suffix array then covers a window of the old file, not all of it. It is the default;
   ``zstd`` is the fallback when the matcher's memory would exceed the budget, and ``best`` makes
   every variant (with and without the transform, and zstd) and keeps the smallest.
 
@@ -495,7 +497,7 @@ def _compress(method: str, raw: list[bytes | bytearray], level: int, old: bytes 
 
 _WINDOW_SHARE = 0.15  # an old window spans this share of (old + new) ...
 _WINDOW_SPREAD: float = 3  # ... and this many times the piece of the new file it is matched against
-_WINDOW_FROM = 1 << 20  # smaller files are matched whole (the interpreter's own memory dwarfs theirs)
+_WINDOW_FROM = 4 << 20  # smaller files are matched whole: the interpreter and the planning dwarf their matcher, and windows cost CPU
 _HDIFF_MAGIC = b"HDIFF13&\0"  # HDiffPatch's compressed-diff format, sections stored uncompressed
 
 
@@ -763,6 +765,9 @@ def make_patch(
         say(f"{label}: {info.patch_size} bytes")
         made.append((payload, info))
     made.sort(key=lambda pi: pi[1].patch_size)
+    exe = x = None  # the maps: the round trip rebuilds them from the descriptor, as applying does
+    variants.clear()
+    _release_freed_memory(new_size)
 
     old_b = _read_again(old, "old file", old_sha)
     for payload, info in made:

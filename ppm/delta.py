@@ -70,7 +70,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal, overload
+from typing import BinaryIO, Literal, overload
 
 from ppm import exe_transform as xt
 from ppm.core.errors import PpmError
@@ -299,9 +299,10 @@ def _zstd_compress(data: bytes | bytearray, level: int, prefix: bytes | None = N
 def _zstd_compress_chunks(chunks: list[bytes | bytearray], size: int, level: int) -> tuple[bytes, int]:
     """One zstd frame of the concatenated ``chunks`` (``size`` bytes in all), without joining them.
 
-    The match finder's tables are capped (chain log 22, hash log 20: 16 + 4 MiB, where level 19 on a
+    The match finder's tables are capped (chain log 21, hash log 19: 8 + 2 MiB, where level 19 on a
     window of 8 MiB or more sizes them 64 + 16 MiB and clears them whole): on HDiffPatch's streams
-    the frame comes out within a few hundred bytes of the uncapped one (measured on esbuild and uv).
+    the frame comes out within 0.1% of the uncapped one (measured on esbuild 0.27.7 -> 0.28.2 and uv
+    0.13.8 -> 0.13.9: +625 and +1,952 bytes against chain log 22 / hash log 20, 10 MB less).
     """
     zstd = _zstd()
     P = zstd.CompressionParameter
@@ -313,9 +314,9 @@ def _zstd_compress_chunks(chunks: list[bytes | bytearray], size: int, level: int
         P.checksum_flag: 1,
         P.nb_workers: 0,
     }
-    if wlog > 22:
-        opts[P.chain_log] = 22
-        opts[P.hash_log] = 20
+    if wlog > 20:
+        opts[P.chain_log] = 21
+        opts[P.hash_log] = 19
     c = zstd.ZstdCompressor(options=opts)
     c.set_pledged_input_size(size)
     out = [c.compress(chunk) for chunk in chunks]
@@ -404,6 +405,19 @@ class _Exe:
         xt.transform(buf, self.layout, self.maps, encode=True)
         return bytes(buf)
 
+    def spool(self, buf: bytearray, where: Path) -> _FileWindows:
+        """:meth:`apply`, written to an unnamed temporary file in ``where`` for windowed matching."""
+        xt.transform(buf, self.layout, self.maps, encode=True)
+        f = None
+        try:
+            f = tempfile.TemporaryFile(dir=where)  # noqa: SIM115  (read from, then closed, by the caller)
+            f.write(buf)
+        except OSError as e:
+            if f is not None:
+                f.close()
+            raise PatchError(f"cannot write a temporary file in {where}: {e.strerror}") from e
+        return _FileWindows(f, len(buf), "transformed new file")
+
 
 def _plan_transform(old: bytearray, new: bytearray, say: Progress, *, force: bool = False) -> _Exe | None:
     """The executable transform for this pair, or None when either file is not a matching executable
@@ -450,17 +464,18 @@ def _encode(method: str, old: bytes, new: bytes, level: int) -> tuple[bytes, int
     return _compress(method, _diff(method, old, new), level, old)
 
 
-def _diff(method: str, old: bytes | _FileWindows, new: bytes) -> list[bytes | bytearray]:
+def _diff(method: str, old: bytes | _FileWindows, new: bytes | _FileWindows) -> list[bytes | bytearray]:
     """HDiffPatch's uncompressed stream of ``old`` -> ``new`` (in sections to join), or for ``zstd``
     the new file itself (compressed against the old one by :func:`_compress`). ``old`` may be read a
     window at a time when the files are matched in windows."""
     if method == "zstd":
+        assert isinstance(new, bytes)
         return [new]
     import hdiffpatch  # hdiffpatch: heavy, only for the hdiffpatch method
 
     if _windows(len(old), len(new)) is not None:
         return _hdiff_windows(hdiffpatch, old, new)
-    assert isinstance(old, bytes)
+    assert isinstance(old, bytes) and isinstance(new, bytes)
     try:
         # big_cache_match: a bloom filter over old (under 1 byte per byte) that skips hopeless
         # suffix-array searches; same output, faster.
@@ -509,7 +524,7 @@ def _windows(old_size: int, new_size: int) -> tuple[int, int] | None:
     return width, max(1, int(width / _WINDOW_SPREAD))
 
 
-def _hdiff_windows(hdiffpatch, old: bytes | _FileWindows, new: bytes) -> list[bytes | bytearray]:
+def _hdiff_windows(hdiffpatch, old: bytes | _FileWindows, new: bytes | _FileWindows) -> list[bytes | bytearray]:
     """HDiffPatch's uncompressed stream of ``old`` -> ``new``, matched in windows (see above), as its
     five sections (header, covers, run-length controls, run-length codes, literals) to join."""
     spans = _windows(len(old), len(new))
@@ -523,8 +538,9 @@ def _hdiff_windows(hdiffpatch, old: bytes | _FileWindows, new: bytes) -> list[by
         try:
             # no big_cache_match: its cache would cost as much as a window's suffix array saves
             window = old[lo : lo + width] if isinstance(old, bytes) else old.window(lo, width)
-            stream = hdiffpatch.diff(window, new[start:end], "none", validate=False)
-            del window
+            piece_b = new[start:end] if isinstance(new, bytes) else new.window(start, end - start)
+            stream = hdiffpatch.diff(window, piece_b, "none", validate=False)
+            del window, piece_b
         except hdiffpatch.HDiffPatchError as e:
             raise PatchError(f"HDiffPatch could not diff the files: {e}") from e
         merged.add(lo, stream)
@@ -737,13 +753,22 @@ def make_patch(
     for m, x in variants:
         label = m if x is None else f"{m} + {x.name} transform"
         say(f"diffing with {label} (zstd level {level})")
+        windowed = m == "hdiff" and _windows(old_size, new_size) is not None
+        target: bytes | _FileWindows
         if x is None:
             target = _read_again(new, "new file", new_sha)
+        elif windowed:  # matched a piece at a time: the pieces are read back from a temporary file
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            target = x.spool(_read_again(new, "new file", new_sha, mutable=True), Path(out).parent)
         else:
             target = x.apply(_read_again(new, "new file", new_sha, mutable=True))
-            _release_freed_memory(new_size)  # the rewritten copy and the transform's arrays
-        old_b = None if m == "hdiff" and _windows(old_size, new_size) else _read_again(old, "old file", old_sha)
-        raw = _diff(m, old_b if old_b is not None else _FileWindows(old, old_size), target)
+        _release_freed_memory(new_size)  # the rewritten copy and the transform's arrays
+        old_b = None if windowed else _read_again(old, "old file", old_sha)
+        try:
+            raw = _diff(m, old_b if old_b is not None else _FileWindows(old, old_size, "old file"), target)
+        finally:
+            if isinstance(target, _FileWindows):
+                target.close()
         if m != "zstd":
             del target
             old_b = None
@@ -785,26 +810,35 @@ def make_patch(
 
 
 class _FileWindows:
-    """The old file, read a window at a time (windowed matching needs no more of it at once). What
-    is read is not checked here: the round trip, against the old file read again and its sha256
-    checked, is."""
+    """A file read a window at a time (windowed matching needs no more of it at once): the old file
+    by its path, or the transformed new file spooled to an unnamed temporary file beside the patch
+    (on disk, so the kernel may drop its pages rather than hold them as memory). What is read is not
+    checked here: the round trip, against the old file read again and its sha256 checked, is."""
 
-    def __init__(self, path: Path, size: int) -> None:
-        self.path, self.size = path, size
+    def __init__(self, source: Path | BinaryIO, size: int, what: str) -> None:
+        self.source, self.size, self.what = source, size, what
 
     def __len__(self) -> int:
         return self.size
 
     def window(self, start: int, size: int) -> bytes:
         try:
-            with open(self.path, "rb") as f:
-                f.seek(start)
-                data = f.read(size)
+            if isinstance(self.source, Path):
+                with open(self.source, "rb") as f:
+                    f.seek(start)
+                    data = f.read(size)
+            else:
+                self.source.seek(start)
+                data = self.source.read(size)
         except OSError as e:
-            raise PatchError(f"cannot read old file {self.path}: {e.strerror}") from e
+            raise PatchError(f"cannot read the {self.what}: {e.strerror}") from e
         if len(data) != size:
-            raise PatchError(f"old file {self.path} changed while the patch was being made", hint="make the patch again")
+            raise PatchError(f"the {self.what} changed while the patch was being made", hint="make the patch again")
         return data
+
+    def close(self) -> None:
+        if not isinstance(self.source, Path):
+            self.source.close()
 
 
 @overload

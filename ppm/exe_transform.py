@@ -445,16 +445,19 @@ def _mask_np(np: Any, arch: int, region: memoryview, refs: Any) -> memoryview:
             view[refs + k] = 0  # calls; the rip references are among the regex's matches
         return region
     n = len(region) // 4
-    words = view[: 4 * n].view("<u4")
-    top = view[3 : 4 * n : 4]
-    # B/BL imm26, ADRP immhi:immlo, ADD (immediate, 64-bit) and LDR/STR (unsigned offset, 64-bit)
-    # imm12 (the three classes of top byte are disjoint)
-    field = np.zeros(n, dtype=np.uint32)
-    field[(top & 0x7C) == 0x14] = 0x03FFFFFF
-    field[(top & 0x9F) == 0x90] = 0x60FFFFE0
-    field[(top == 0x91) | (top == 0xF9)] = 0x003FFC00
-    np.invert(field, out=field)
-    words &= field
+    step = _NP_CHUNK // 4  # words at a time: the masks' temporaries stay a few MiB whatever the code's size
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        words = view[4 * a : 4 * b].view("<u4")
+        top = view[4 * a + 3 : 4 * b : 4]
+        # B/BL imm26, ADRP immhi:immlo, ADD (immediate, 64-bit) and LDR/STR (unsigned offset, 64-bit)
+        # imm12 (the three classes of top byte are disjoint)
+        field = np.zeros(b - a, dtype=np.uint32)
+        field[(top & 0x7C) == 0x14] = 0x03FFFFFF
+        field[(top & 0x9F) == 0x90] = 0x60FFFFE0
+        field[(top == 0x91) | (top == 0xF9)] = 0x003FFC00
+        np.invert(field, out=field)
+        words &= field
     return region
 
 
@@ -524,14 +527,23 @@ def _unique_anchors(np: Any, masked: bytes | bytearray, refs: Any) -> tuple[Any,
     if not len(p):
         return np.zeros(0, dtype=np.uint64), p
     words = np.ndarray((len(masked) - 7,), dtype="<u8", buffer=masked, strides=(1,))  # the 8 bytes at each offset
-    h = words[p].copy()
+    h = words[p]
+    tmp, q = np.empty_like(h), np.empty_like(p)  # reused, not one temporary per step
     for k in range(8, _ANCHOR, 8):
         h *= np.uint64(0x9E3779B97F4A7C15)
-        h ^= h >> np.uint64(29)
-        h ^= words[p + k]
-    keys, first, counts = np.unique(h, return_index=True, return_counts=True)
-    once = counts == 1
-    return keys[once], p[first[once]]
+        np.right_shift(h, np.uint64(29), out=tmp)
+        h ^= tmp
+        np.add(p, k, out=q)
+        h ^= words[q]  # (np.take would copy the whole strided view first)
+    del tmp, q
+    # the keys that occur once, and where: sorted (as np.unique would return them) without
+    # np.unique's stable sort, index and count arrays (a key that occurs once has one position)
+    order = np.argsort(h)
+    h = h[order]
+    once = np.ones(len(h), dtype=np.bool_)
+    once[1:] &= h[1:] != h[:-1]
+    once[:-1] &= h[:-1] != h[1:]
+    return h[once], p[order[once]]
 
 
 def _extend(a: bytes | bytearray, i: int, b: bytes | bytearray, j: int, back: int, fwd: int) -> tuple[int, int]:

@@ -664,13 +664,20 @@ def _anchor_pairs_np(
     _, i_new, i_old = np.intersect1d(keys_new, keys_old, assume_unique=True, return_indices=True)
     del keys_new, keys_old
     order = np.argsort(at_new[i_new], kind="stable")
-    pairs = zip(at_new[i_new][order].tolist(), at_old[i_old][order].tolist(), strict=True)
+    pairs = _py_pairs(at_new[i_new][order], at_old[i_old][order])
     del at_new, at_old, i_new, i_old, order
 
     def data_map(code: AddressMap) -> AddressMap:
         return _data_map(np, arch, code, ro.vaddr, old_data, old_targets, rn.vaddr, new_data, new_targets)
 
     return pairs, om, nm, data_map if len(old_data) and len(new_data) else None
+
+
+def _py_pairs(a: Any, b: Any, step: int = 1 << 16) -> Iterator[tuple[int, int]]:
+    """zip(a.tolist(), b.tolist()) a slice at a time: Python integers for one slice, not for every
+    anchor at once (36 bytes each: tens of MB on uv)."""
+    for i in range(0, len(a), step):
+        yield from zip(a[i : i + step].tolist(), b[i : i + step].tolist(), strict=True)
 
 
 def _build_map_tail(

@@ -45,7 +45,9 @@ Methods, chosen by measurement (tests/benchmarks/results/patch.md):
 - ``hdiff``: HDiffPatch's diff (suffix-array matching like bsdiff, with approximate matches and a
   better cover selection) written uncompressed, then that stream compressed as one zstd frame. On
   real releases it is smaller than bsdiff4 and than ``zstd --patch-from -19`` on every pair we
-  measured, and creates faster than bsdiff4 with a fraction of its memory. It is the default;
+  measured, and creates faster than bsdiff4 with a fraction of its memory. Files from 4 MiB on are
+  matched in windows (see _hdiff_windows) merged into one ordinary HDiffPatch stream: the matcher's
+  suffix array then covers a window of the old file, not all of it. It is the default;
   ``zstd`` is the fallback when the matcher's memory would exceed the budget, and ``best`` makes
   every variant (with and without the transform, and zstd) and keeps the smallest.
   Applying decodes the stream with ppm._hpatch (ppm/_hpatch.c, built by setup.py), or with the
@@ -77,6 +79,10 @@ from ppm import exe_transform as xt
 from ppm.core.errors import PpmError
 from ppm.core.record import Frozen
 from ppm.exe_transform import ARCH_NAMES, FORMAT_NAMES, ExeLayout, ExeMaps
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; type checkers read it as True
+if TYPE_CHECKING:  # annotations only
+    from typing import BinaryIO
 
 try:  # the C decoder of HDiffPatch's stream (setup.py builds it; optional, see _hdiff_apply)
     from ppm import _hpatch
@@ -303,7 +309,7 @@ def _prefix(zstd, old: bytes):
     return zstd.ZstdDict(old, is_raw=True).as_prefix if len(old) >= 8 else None
 
 
-def _zstd_compress(data: bytes, level: int, prefix: bytes | None = None) -> tuple[bytes, int]:
+def _zstd_compress(data: bytes | bytearray, level: int, prefix: bytes | None = None) -> tuple[bytes, int]:
     zstd = _zstd()
     P = zstd.CompressionParameter
     wlog = _window_log(len(data) + (len(prefix) if prefix is not None else 0))
@@ -319,6 +325,34 @@ def _zstd_compress(data: bytes, level: int, prefix: bytes | None = None) -> tupl
         opts[P.enable_long_distance_matching] = 1
         zd = _prefix(zstd, prefix)
     return zstd.compress(data, options=opts, zstd_dict=zd), wlog
+
+
+def _zstd_compress_chunks(chunks: list[bytes | bytearray], size: int, level: int) -> tuple[bytes, int]:
+    """One zstd frame of the concatenated ``chunks`` (``size`` bytes in all), without joining them.
+
+    The match finder's tables are capped (chain log 21, hash log 19: 8 + 2 MiB, where level 19 on a
+    window of 8 MiB or more sizes them 64 + 16 MiB and clears them whole): on HDiffPatch's streams
+    the frame comes out within 0.1% of the uncapped one (measured on esbuild 0.27.7 -> 0.28.2 and uv
+    0.13.8 -> 0.13.9: +625 and +1,952 bytes against chain log 22 / hash log 20, 10 MB less).
+    """
+    zstd = _zstd()
+    P = zstd.CompressionParameter
+    wlog = _window_log(size)
+    lo, hi = P.compression_level.bounds()
+    opts = {
+        P.compression_level: max(lo, min(hi, level)),
+        P.window_log: max(wlog, 10),
+        P.checksum_flag: 1,
+        P.nb_workers: 0,
+    }
+    if wlog > 20:
+        opts[P.chain_log] = 21
+        opts[P.hash_log] = 19
+    c = zstd.ZstdCompressor(options=opts)
+    c.set_pledged_input_size(size)
+    out = [c.compress(chunk) for chunk in chunks]
+    out.append(c.flush())
+    return b"".join(out), wlog
 
 
 def _zstd_decompress(payload: bytes, window_log: int, size: int, prefix: bytes | None = None) -> bytes:
@@ -346,6 +380,19 @@ def compressed_size(path: Path, *, level: int = DEFAULT_LEVEL) -> int:
 def _read(path: Path, what: str) -> bytes:
     try:
         return Path(path).read_bytes()
+    except OSError as e:
+        raise PatchError(f"cannot read {what} {path}: {e.strerror}") from e
+
+
+def _read_mutable(path: Path, what: str) -> bytearray:
+    """The file as a bytearray, read straight into it (no bytes object beside it)."""
+    try:
+        with open(path, "rb") as f:
+            buf = bytearray(os.fstat(f.fileno()).st_size)
+            got = f.readinto(buf)
+            if got != len(buf) or f.read(1):
+                raise PatchError(f"{what} {path} changed while it was being read", hint="make the patch again")
+            return buf
     except OSError as e:
         raise PatchError(f"cannot read {what} {path}: {e.strerror}") from e
 
@@ -427,54 +474,243 @@ class _InThread:
 
 
 class _Exe:
-    """The executable transform for one pair: what the patch carries and the transformed new file."""
+    """The executable transform for one pair: what the patch carries and how to rewrite the new file."""
 
-    __slots__ = ("descriptor", "name", "new")
+    __slots__ = ("descriptor", "layout", "maps", "name")
 
-    def __init__(self, name: str, descriptor: bytes, new: bytes) -> None:
+    def __init__(self, name: str, descriptor: bytes, layout: ExeLayout, maps: ExeMaps) -> None:
         self.name = name
         self.descriptor = descriptor  # ppm.exe_transform's descriptor + its crc32
-        self.new = new  # the new file with its references rewritten
+        self.layout = layout
+        self.maps = maps
+
+    def apply(self, buf: bytearray) -> bytes:
+        """The new file (a mutable copy, rewritten in place) with its references rewritten, as bytes."""
+        xt.transform(buf, self.layout, self.maps, encode=True)
+        return bytes(buf)
+
+    def spool(self, buf: bytearray, where: Path) -> _FileWindows:
+        """:meth:`apply`, written to an unnamed temporary file in ``where`` for windowed matching."""
+        import tempfile  # tempfile (with shutil and random): making a patch only, off the apply path
+
+        xt.transform(buf, self.layout, self.maps, encode=True)
+        f = None
+        try:
+            f = tempfile.TemporaryFile(dir=where)  # noqa: SIM115  (read from, then closed, by the caller)
+            f.write(buf)
+        except OSError as e:
+            if f is not None:
+                f.close()
+            raise PatchError(f"cannot write a temporary file in {where}: {e.strerror}") from e
+        return _FileWindows(f, len(buf), "transformed new file")
 
 
-def _plan_transform(old: bytes, new: bytes, say: Progress, *, force: bool = False) -> _Exe | None:
+def _plan_transform(old: bytearray, new: bytearray, say: Progress, *, force: bool = False) -> _Exe | None:
     """The executable transform for this pair, or None when either file is not a matching executable
     (or, unless ``force``, when both hold the same code at the same addresses: the transform would
-    change nothing and only add its descriptor)."""
+    change nothing and only add its descriptor). Planning may overwrite ``old`` and ``new``'s code
+    (masked in place, see :func:`ppm.exe_transform.build_map`): the caller reads them again."""
     old_layout, new_layout = xt.detect(old), xt.detect(new)
     if old_layout is None or new_layout is None or old_layout.arch != new_layout.arch or old_layout.format != new_layout.format:
         return None
     same_places = [(r.size, r.vaddr) for r in old_layout.regions] == [(r.size, r.vaddr) for r in new_layout.regions]
     if not force and same_places and all(
-        old[a.offset : a.offset + a.size] == new[b.offset : b.offset + b.size]
+        memoryview(old)[a.offset : a.offset + a.size] == memoryview(new)[b.offset : b.offset + b.size]
         for a, b in zip(old_layout.regions, new_layout.regions, strict=True)
     ):
         say(f"{new_layout.name}: the code is the same in both files; no transform")  # it would be the identity
         return None
-    maps = xt.build_map(old, old_layout, new, new_layout)
-    buf = bytearray(new)
-    refs = xt.transform(buf, new_layout, maps, encode=True)
+    maps = xt.build_map(old, old_layout, new, new_layout, scratch=True)
+    _release_freed_memory(len(new))  # the planning's arrays, before the copies the diff needs
     body = xt.pack_descriptor(new_layout, maps)
-    say(f"{new_layout.name}: {refs} references rewritten through {len(maps.code.intervals)} matched runs of code"
+    say(f"{new_layout.name}: references rewritten through {len(maps.code.intervals)} matched runs of code"
         f" and {len(maps.data.intervals)} of data")
-    return _Exe(new_layout.name, body + struct.pack("<I", zlib.crc32(body)), bytes(buf))
+    return _Exe(new_layout.name, body + struct.pack("<I", zlib.crc32(body)), new_layout, maps)
+
+
+_TRIM_FROM = 4 << 20
+
+
+def _release_freed_memory(size: int) -> None:
+    """Hand the heap freed by the last phase back to the system (glibc's malloc_trim), for files of
+    ``size`` bytes from _TRIM_FROM on: once large blocks have been freed, glibc raises its mmap
+    threshold and serves the next ones from its heap, whose freed space it keeps (measured: 73 MB
+    kept after the transform's planning on uv x86-64), so one phase's garbage would add to the next
+    one's peak. Elsewhere, or where it is not glibc, nothing happens."""
+    if size < _TRIM_FROM or not sys.platform.startswith("linux"):
+        return
+    import ctypes  # ctypes: only here, for large files
+
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to hand back this way
+        pass
 
 
 def _encode(method: str, old: bytes, new: bytes, level: int) -> tuple[bytes, int, int]:
     """Return (frame, raw size, window log) for one method."""
+    return _compress(method, _diff(method, old, new), level, old)
+
+
+def _diff(method: str, old: bytes | _FileWindows, new: bytes | _FileWindows) -> list[bytes | bytearray]:
+    """HDiffPatch's uncompressed stream of ``old`` -> ``new`` (in sections to join), or for ``zstd``
+    the new file itself (compressed against the old one by :func:`_compress`). ``old`` may be read a
+    window at a time when the files are matched in windows."""
     if method == "zstd":
-        payload, wlog = _zstd_compress(new, level, prefix=old)
-        return payload, len(new), wlog
+        assert isinstance(new, bytes)
+        return [new]
     import hdiffpatch  # hdiffpatch: heavy, only for the hdiffpatch method
 
+    if _windows(len(old), len(new)) is not None:
+        return _hdiff_windows(hdiffpatch, old, new)
+    assert isinstance(old, bytes) and isinstance(new, bytes)
     try:
         # big_cache_match: a bloom filter over old (under 1 byte per byte) that skips hopeless
         # suffix-array searches; same output, faster.
-        raw = hdiffpatch.diff(old, new, "none", validate=False, big_cache_match=True)
+        return [hdiffpatch.diff(old, new, "none", validate=False, big_cache_match=True)]
     except hdiffpatch.HDiffPatchError as e:
         raise PatchError(f"HDiffPatch could not diff the files: {e}") from e
-    payload, wlog = _zstd_compress(raw, level)
-    return payload, len(raw), wlog
+
+
+def _compress(method: str, raw: list[bytes | bytearray], level: int, old: bytes | None) -> tuple[bytes, int, int]:
+    """(frame, raw size, window log) of what :func:`_diff` returned; ``old`` is needed for ``zstd`` only."""
+    if method == "zstd":
+        assert old is not None
+        payload, wlog = _zstd_compress(raw[0], level, prefix=old)
+        return payload, len(raw[0]), wlog
+    size = sum(map(len, raw))
+    if len(raw) == 1:  # matched whole: one stream
+        payload, wlog = _zstd_compress(raw[0], level)
+    else:
+        payload, wlog = _zstd_compress_chunks(raw, size, level)
+    return payload, size, wlog
+
+
+# ------------------------------------------------------------------------------------- windows
+#
+# HDiffPatch's matcher holds a suffix array of its old input (4 bytes a byte; 8 past 2 GiB), a match
+# cache and its own copies beside both inputs: over the whole old file that alone is more than
+# twice (old + new). Large files are therefore matched in windows: the new file in pieces, each
+# against a window of the old file around the same relative place, a few times wider than the
+# piece (releases keep their sections in order, so what a piece matches is near). Each window's
+# stream is an ordinary HDiffPatch stream; they are merged into one (the covers' positions shifted
+# to the whole files, the run-length and literal sections concatenated: each window's run-length
+# codes end on a token boundary), so the patch format is unchanged: any ppm that applies hdiff
+# patches applies these, and applying costs what it did.
+
+_WINDOW_SHARE = 0.15  # an old window spans this share of (old + new) ...
+_WINDOW_SPREAD: float = 3  # ... and this many times the piece of the new file it is matched against
+_WINDOW_FROM = 4 << 20  # smaller files are matched whole: the interpreter and the planning dwarf their matcher, and windows cost CPU
+_HDIFF_MAGIC = b"HDIFF13&\0"  # HDiffPatch's compressed-diff format, sections stored uncompressed
+
+
+def _windows(old_size: int, new_size: int) -> tuple[int, int] | None:
+    """(old window width, new piece size) for windowed matching, or None to match the files whole."""
+    width = int((old_size + new_size) * _WINDOW_SHARE)
+    if old_size <= max(width, _WINDOW_FROM) or new_size == 0:
+        return None
+    return width, max(1, int(width / _WINDOW_SPREAD))
+
+
+def _hdiff_windows(hdiffpatch, old: bytes | _FileWindows, new: bytes | _FileWindows) -> list[bytes | bytearray]:
+    """HDiffPatch's uncompressed stream of ``old`` -> ``new``, matched in windows (see above), as its
+    five sections (header, covers, run-length controls, run-length codes, literals) to join."""
+    spans = _windows(len(old), len(new))
+    assert spans is not None
+    width, piece = spans
+    ratio = len(old) / len(new)
+    merged = _HdiffMerge(len(old))
+    for start in range(0, len(new), piece):
+        end = min(len(new), start + piece)
+        lo = max(0, min(len(old) - width, int((start + end) * ratio / 2 - width / 2)))
+        try:
+            # no big_cache_match: its cache would cost as much as a window's suffix array saves
+            window = old[lo : lo + width] if isinstance(old, bytes) else old.window(lo, width)
+            piece_b = new[start:end] if isinstance(new, bytes) else new.window(start, end - start)
+            stream = hdiffpatch.diff(window, piece_b, "none", validate=False)
+            del window, piece_b
+        except hdiffpatch.HDiffPatchError as e:
+            raise PatchError(f"HDiffPatch could not diff the files: {e}") from e
+        merged.add(lo, stream)
+    return merged.sections()
+
+
+def _read_uint(buf: bytes | memoryview, pos: int, tag_bits: int = 0) -> tuple[int, int, int]:
+    """HDiffPatch's variable-length unsigned integer at ``pos``: (value, tag, next position). The
+    first byte holds ``tag_bits`` of tag, a continuation bit and the value's top bits; the next
+    bytes 7 bits each, most significant first, bit 7 set on all but the last."""
+    b = buf[pos]
+    pos += 1
+    tag = b >> (8 - tag_bits) if tag_bits else 0
+    more = b & (1 << (7 - tag_bits))
+    value = b & ((1 << (7 - tag_bits)) - 1)
+    while more:
+        b = buf[pos]
+        pos += 1
+        value = value << 7 | (b & 0x7F)
+        more = b & 0x80
+    return value, tag, pos
+
+
+def _pack_uint(value: int, tag: int = 0, tag_bits: int = 0) -> bytes:
+    """The inverse of :func:`_read_uint`."""
+    low: list[int] = []
+    while value > (1 << (7 - tag_bits)) - 1:
+        low.append(value & 0x7F)
+        value >>= 7
+    first = value | (tag << (8 - tag_bits) if tag_bits else 0) | ((1 << (7 - tag_bits)) if low else 0)
+    return bytes([first, *(b | 0x80 for b in reversed(low[1:])), *low[:1]])
+
+
+class _HdiffMerge:
+    """Windows' HDiffPatch streams (each of a piece of the new file against a window of the old one,
+    in the new file's order) merged into one stream over the whole files."""
+
+    def __init__(self, old_size: int) -> None:
+        self.old_size = old_size
+        self.new_size = self.count = 0
+        self.covers, self.ctrl, self.code, self.data = bytearray(), bytearray(), bytearray(), bytearray()
+        self.old_end = self.new_end = 0  # where the last cover ended, in the whole files
+
+    def add(self, old_offset: int, stream: bytes) -> None:
+        if not stream.startswith(_HDIFF_MAGIC):
+            raise PatchError("HDiffPatch wrote an unexpected stream (not an uncompressed HDIFF13 diff)")
+        pos, fields = len(_HDIFF_MAGIC), []
+        for _ in range(11):
+            value, _, pos = _read_uint(stream, pos)
+            fields.append(value)
+        new_size, _, count, n_covers, z1, n_ctrl, z2, n_code, z3, n_data, z4 = fields
+        if (z1, z2, z3, z4) != (0, 0, 0, 0) or pos + n_covers + n_ctrl + n_code + n_data != len(stream):
+            raise PatchError("HDiffPatch wrote an unexpected stream (compressed or mis-sized sections)")
+        view = memoryview(stream)
+        covers = view[pos : pos + n_covers]
+        old_end = new_end = 0  # within the window and the piece
+        at = 0
+        for _ in range(count):
+            step, back, at = _read_uint(covers, at, 1)
+            gap, _, at = _read_uint(covers, at)
+            length, _, at = _read_uint(covers, at)
+            old_pos, new_pos = old_end - step if back else old_end + step, new_end + gap
+            old_abs, new_abs = old_offset + old_pos, self.new_size + new_pos
+            move = old_abs - self.old_end
+            self.covers += _pack_uint(abs(move), move < 0, 1)
+            self.covers += _pack_uint(new_abs - self.new_end)
+            self.covers += _pack_uint(length)
+            old_end, new_end = old_pos + length, new_pos + length
+            self.old_end, self.new_end = old_abs + length, new_abs + length
+        if at != n_covers:
+            raise PatchError("HDiffPatch wrote an unexpected stream (cover list of the wrong size)")
+        pos += n_covers
+        for section, n in ((self.ctrl, n_ctrl), (self.code, n_code), (self.data, n_data)):
+            section += view[pos : pos + n]
+            pos += n
+        self.new_size += new_size
+        self.count += count
+
+    def sections(self) -> list[bytes | bytearray]:
+        sizes = (self.new_size, self.old_size, self.count, len(self.covers), 0, len(self.ctrl), 0, len(self.code), 0,
+                 len(self.data), 0)
+        return [_HDIFF_MAGIC + b"".join(map(_pack_uint, sizes)), self.covers, self.ctrl, self.code, self.data]
 
 
 def _read_descriptor(info: PatchInfo, desc: bytes) -> tuple[ExeLayout, ExeMaps]:
@@ -568,11 +804,16 @@ def make_patch(
     if method not in METHODS:
         raise PatchError(f"unknown patch method {method!r}", hint=f"choose one of {', '.join(METHODS)}")
     say = progress or (lambda _msg: None)
-    old_b, new_b = _read(old, "old file"), _read(new, "new file")
+    # Read into bytearrays: the transform's planning masks their code in place rather than in copies;
+    # every later phase reads the file it needs again (its sha256 checked), and only while it needs it.
+    old_read, new_read = _read_mutable(old, "old file"), _read_mutable(new, "new file")
+    old_size, new_size = len(old_read), len(new_read)
+    old_sha = hashlib.sha256(old_read).hexdigest()
+    new_sha = hashlib.sha256(new_read).hexdigest()
     budget = default_memory_budget() if max_memory is None else max_memory
 
     def affordable(m: str) -> bool:
-        return creation_memory_need(m, len(old_b), len(new_b)) <= budget
+        return creation_memory_need(m, old_size, new_size) <= budget
 
     if method == "auto":
         candidates = ["hdiff"] if affordable("hdiff") else ["zstd"]
@@ -581,14 +822,14 @@ def make_patch(
     else:
         candidates = [method]
     if not candidates or not affordable(candidates[0]):
-        need = min(creation_memory_need(m, len(old_b), len(new_b)) for m in (candidates or ["hdiff", "zstd"]))
+        need = min(creation_memory_need(m, old_size, new_size) for m in (candidates or ["hdiff", "zstd"]))
         raise PatchMemoryError(
             f"making this patch needs about {need >> 20} MiB, more than the {budget >> 20} MiB allowed",
             hint="raise the memory limit, or publish the full file without a patch",
         )
     if transform and "hdiff" not in candidates:
         raise PatchError("the executable transform works with the hdiff method only", hint="drop --transform or use --method hdiff")
-    exe = _plan_transform(old_b, new_b, say, force=bool(transform)) if transform is not False and "hdiff" in candidates else None
+    exe = _plan_transform(old_read, new_read, say, force=bool(transform)) if transform is not False and "hdiff" in candidates else None
     if transform and exe is None:
         raise PatchError(
             f"{old} and {new} are not both executables of one format and architecture (ELF, PE or Mach-O; x86-64 or arm64)",
@@ -601,27 +842,57 @@ def make_patch(
         if m != "hdiff" or exe is None or (method == "best" and not transform):
             variants.append((m, None))
 
-    old_sha = hashlib.sha256(old_b).hexdigest()
-    new_sha = hashlib.sha256(new_b).hexdigest()
+    del old_read, new_read
+    _release_freed_memory(new_size)
+    # Memory: each file is held only while a phase needs it (the new file until its transformed copy
+    # exists, the old one while it is diffed, or only a window of it at a time) and read again for
+    # the round-trip check: creation peaks at one phase's working memory, not at every copy at once.
     made: list[tuple[bytes, PatchInfo]] = []
     for m, x in variants:
         label = m if x is None else f"{m} + {x.name} transform"
         say(f"diffing with {label} (zstd level {level})")
-        frame, raw_size, wlog = _encode(m, old_b, new_b if x is None else x.new, level)
+        windowed = m == "hdiff" and _windows(old_size, new_size) is not None
+        target: bytes | _FileWindows
+        if x is None:
+            target = _read_again(new, "new file", new_sha)
+        elif windowed:  # matched a piece at a time: the pieces are read back from a temporary file
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            target = x.spool(_read_again_mutable(new, "new file", new_sha), Path(out).parent)
+        else:
+            target = x.apply(_read_again_mutable(new, "new file", new_sha))
+        _release_freed_memory(new_size)  # the rewritten copy and the transform's arrays
+        old_b = None if windowed else _read_again(old, "old file", old_sha)
+        try:
+            raw = _diff(m, old_b if old_b is not None else _FileWindows(old, old_size, "old file"), target)
+        finally:
+            if isinstance(target, _FileWindows):
+                target.close()
+        if m != "zstd":
+            del target
+            old_b = None
+            _release_freed_memory(new_size)
+        frame, raw_size, wlog = _compress(m, raw, level, old_b)
+        del raw, old_b
+        _release_freed_memory(new_size)  # the diff's stream and zstd's tables
         payload = frame if x is None else x.descriptor + frame
+        del frame
         info = PatchInfo(
             method=m, format_version=1 if x is None else 2,
-            old_size=len(old_b), old_sha256=old_sha, new_size=len(new_b), new_sha256=new_sha,
+            old_size=old_size, old_sha256=old_sha, new_size=new_size, new_sha256=new_sha,
             patch_size=HEADER_SIZE + len(payload), payload_size=len(payload), raw_size=raw_size, window_log=wlog,
             memory_need=decoder_memory_need(
-                m, len(old_b), len(new_b), len(payload), raw_size, descriptor_size=0 if x is None else len(x.descriptor)
+                m, old_size, new_size, len(payload), raw_size, descriptor_size=0 if x is None else len(x.descriptor)
             ),
             transform="none" if x is None else x.name, descriptor_size=0 if x is None else len(x.descriptor),
         )
         say(f"{label}: {info.patch_size} bytes")
         made.append((payload, info))
     made.sort(key=lambda pi: pi[1].patch_size)
+    exe = x = None  # the maps: the round trip rebuilds them from the descriptor, as applying does
+    variants.clear()
+    _release_freed_memory(new_size)
 
+    old_b = _read_again(old, "old file", old_sha)
     for payload, info in made:
         say("verifying")
         if hashlib.sha256(_decode(info, old_b, payload)).digest() == bytes.fromhex(new_sha):
@@ -631,8 +902,60 @@ def make_patch(
             raise PatchError(f"the {info.method} patch does not reproduce {new}: this is a bug in ppm or its diff library")
         say(f"the {info.transform} transform did not round-trip (a bug in ppm); patching without it")
         if not any(i.transform == "none" for _, i in made):
-            made.append(_make_plain(info.method, old_b, new_b, old_sha, new_sha, level))  # the loop reaches it next
+            plain_new = _read_again(new, "new file", new_sha)
+            made.append(_make_plain(info.method, old_b, plain_new, old_sha, new_sha, level))  # the loop reaches it next
     raise PatchError(f"no patch method reproduces {new}: this is a bug in ppm or its diff library")
+
+
+class _FileWindows:
+    """A file read a window at a time (windowed matching needs no more of it at once): the old file
+    by its path, or the transformed new file spooled to an unnamed temporary file beside the patch
+    (on disk, so the kernel may drop its pages rather than hold them as memory). What is read is not
+    checked here: the round trip, against the old file read again and its sha256 checked, is."""
+
+    def __init__(self, source: Path | BinaryIO, size: int, what: str) -> None:
+        self.source, self.size, self.what = source, size, what
+
+    def __len__(self) -> int:
+        return self.size
+
+    def window(self, start: int, size: int) -> bytes:
+        try:
+            if isinstance(self.source, Path):
+                with open(self.source, "rb") as f:
+                    f.seek(start)
+                    data = f.read(size)
+            else:
+                self.source.seek(start)
+                data = self.source.read(size)
+        except OSError as e:
+            raise PatchError(f"cannot read the {self.what}: {e.strerror}") from e
+        if len(data) != size:
+            raise PatchError(f"the {self.what} changed while the patch was being made", hint="make the patch again")
+        return data
+
+    def close(self) -> None:
+        if not isinstance(self.source, Path):
+            self.source.close()
+
+
+def _read_again(path: Path, what: str, sha256: str) -> bytes:
+    """A file read again during make_patch, refused if it changed since it was first read."""
+    data = _read(path, what)
+    _check_unchanged(data, path, what, sha256)
+    return data
+
+
+def _read_again_mutable(path: Path, what: str, sha256: str) -> bytearray:
+    """:func:`_read_again` into a bytearray (the transform rewrites it in place)."""
+    data = _read_mutable(path, what)
+    _check_unchanged(data, path, what, sha256)
+    return data
+
+
+def _check_unchanged(data: bytes | bytearray, path: Path, what: str, sha256: str) -> None:
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise PatchError(f"{what} {path} changed while the patch was being made", hint="make the patch again")
 
 
 def _make_plain(method: str, old: bytes, new: bytes, old_sha: str, new_sha: str, level: int) -> tuple[bytes, PatchInfo]:

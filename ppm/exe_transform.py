@@ -105,7 +105,7 @@ class _Bad(Exception):
     """Internal: the headers do not hold together; the file is treated as data."""
 
 
-def _u(data: bytes, fmt: str, off: int) -> tuple[Any, ...]:
+def _u(data: bytes | bytearray, fmt: str, off: int) -> tuple[Any, ...]:
     size = struct.calcsize(fmt)
     if off < 0 or off + size > len(data):
         raise _Bad
@@ -128,7 +128,7 @@ def _clean(regions: list[Region], length: int) -> tuple[Region, ...]:
     return tuple(out)
 
 
-def _elf(data: bytes) -> ExeLayout | None:
+def _elf(data: bytes | bytearray) -> ExeLayout | None:
     if data[4] != 2 or data[5] != 1:  # 64-bit, little-endian
         return None
     (machine,) = _u(data, "<H", 18)
@@ -158,7 +158,7 @@ def _elf(data: bytes) -> ExeLayout | None:
     return ExeLayout(FORMAT_ELF, arch, _clean(regions, len(data)))
 
 
-def _pe(data: bytes) -> ExeLayout | None:
+def _pe(data: bytes | bytearray) -> ExeLayout | None:
     (pe,) = _u(data, "<I", 0x3C)
     if _u(data, "<4s", pe)[0] != b"PE\0\0":
         return None
@@ -183,7 +183,7 @@ def _pe(data: bytes) -> ExeLayout | None:
     return ExeLayout(FORMAT_PE, arch, _clean(regions, len(data)))
 
 
-def _macho(data: bytes) -> ExeLayout | None:
+def _macho(data: bytes | bytearray) -> ExeLayout | None:
     (cputype,) = _u(data, "<I", 4)
     arch = {0x01000007: ARCH_X86_64, 0x0100000C: ARCH_ARM64}.get(cputype)
     if arch is None:
@@ -212,7 +212,7 @@ def _macho(data: bytes) -> ExeLayout | None:
     return ExeLayout(FORMAT_MACHO, arch, _clean(regions, len(data)))
 
 
-def detect(data: bytes) -> ExeLayout | None:
+def detect(data: bytes | bytearray) -> ExeLayout | None:
     """The format, architecture and code regions of an executable, or None for anything else.
 
     Never raises on malformed input: headers that point outside the file or do not hold together
@@ -503,25 +503,37 @@ _MAX_INTERVALS = 1 << 20
 
 def _masked(np: Any, arch: int, region: bytes | memoryview, refs: Any) -> bytes | bytearray:
     """``region`` with the fields that change when code or data moves zeroed, for matching only."""
+    m = bytearray(region)
+    _mask_np(np, arch, memoryview(m), refs)
+    return m
+
+
+def _mask_np(np: Any, arch: int, region: memoryview, refs: Any) -> memoryview:
+    """:func:`_masked` in place, on a writable view (masking through the regex's substitution or
+    whole-array temporaries held several copies of the code at once)."""
+    view = np.frombuffer(region, dtype=np.uint8)
     if arch == ARCH_X86_64:
-        m = bytearray(_rip_relative().sub(lambda mo: mo.group(1) + b"\0\0\0\0", region))
-        view = np.frombuffer(m, dtype=np.uint8)
-        for k in range(1, 5):  # calls; the rip references are among the regex's matches
-            view[refs + k] = 0
-        del view
-        return m
+        # each match ends with the 4 displacement bytes; matches do not overlap, as re.sub's did not
+        ends = np.fromiter((mo.end() for mo in _rip_relative().finditer(region)), dtype=np.int64)
+        for k in range(1, 5):
+            view[ends - k] = 0
+            view[refs + k] = 0  # calls; the rip references are among the regex's matches
+        return region
     n = len(region) // 4
-    words = np.frombuffer(region, dtype="<u4", count=n)
-    top = (words >> 24).astype(np.uint8)
-    # B/BL imm26, ADRP immhi:immlo, ADD (immediate, 64-bit) and LDR/STR (unsigned offset, 64-bit)
-    # imm12 (the three classes of top byte are disjoint)
-    field = np.zeros(n, dtype=np.uint32)
-    field[(top & 0x7C) == 0x14] = 0x03FFFFFF
-    field[(top & 0x9F) == 0x90] = 0x60FFFFE0
-    field[(top == 0x91) | (top == 0xF9)] = 0x003FFC00
-    field = ~field
-    field &= words
-    return field.astype("<u4").tobytes() + region[4 * n :]
+    step = _NP_CHUNK // 4  # words at a time: the masks' temporaries stay a few MiB whatever the code's size
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        words = view[4 * a : 4 * b].view("<u4")
+        top = view[4 * a + 3 : 4 * b : 4]
+        # B/BL imm26, ADRP immhi:immlo, ADD (immediate, 64-bit) and LDR/STR (unsigned offset, 64-bit)
+        # imm12 (the three classes of top byte are disjoint)
+        field = np.zeros(b - a, dtype=np.uint32)
+        field[(top & 0x7C) == 0x14] = 0x03FFFFFF
+        field[(top & 0x9F) == 0x90] = 0x60FFFFE0
+        field[(top == 0x91) | (top == 0xF9)] = 0x003FFC00
+        np.invert(field, out=field)
+        words &= field
+    return region
 
 
 def _masked_py(arch: int, region: bytes, refs: list[int]) -> bytes:
@@ -590,14 +602,23 @@ def _unique_anchors(np: Any, masked: bytes | bytearray, refs: Any) -> tuple[Any,
     if not len(p):
         return np.zeros(0, dtype=np.uint64), p
     words = np.ndarray((len(masked) - 7,), dtype="<u8", buffer=masked, strides=(1,))  # the 8 bytes at each offset
-    h = words[p].copy()
+    h = words[p]
+    tmp, q = np.empty_like(h), np.empty_like(p)  # reused, not one temporary per step
     for k in range(8, _ANCHOR, 8):
         h *= np.uint64(0x9E3779B97F4A7C15)
-        h ^= h >> np.uint64(29)
-        h ^= words[p + k]
-    keys, first, counts = np.unique(h, return_index=True, return_counts=True)
-    once = counts == 1
-    return keys[once], p[first[once]]
+        np.right_shift(h, np.uint64(29), out=tmp)
+        h ^= tmp
+        np.add(p, k, out=q)
+        h ^= words[q]  # (np.take would copy the whole strided view first)
+    del tmp, q
+    # the keys that occur once, and where: sorted (as np.unique would return them) without
+    # np.unique's stable sort, index and count arrays (a key that occurs once has one position)
+    order = np.argsort(h)
+    h = h[order]
+    once = np.ones(len(h), dtype=np.bool_)
+    once[1:] &= h[1:] != h[:-1]
+    once[:-1] &= h[:-1] != h[1:]
+    return h[once], p[order[once]]
 
 
 def _extend(a: bytes | bytearray, i: int, b: bytes | bytearray, j: int, back: int, fwd: int) -> tuple[int, int]:
@@ -643,7 +664,10 @@ class ExeMaps(Frozen):
 DATA_BITS = {ARCH_X86_64: 32, ARCH_ARM64: 33}  # rip + disp32; ADRP page (21 bits) and ADD imm12
 
 
-def build_map(old: bytes, old_layout: ExeLayout, new: bytes, new_layout: ExeLayout, *, engine: str = "auto") -> ExeMaps:
+def build_map(
+    old: bytes | bytearray, old_layout: ExeLayout, new: bytes | bytearray, new_layout: ExeLayout, *, engine: str = "auto",
+    scratch: bool = False,
+) -> ExeMaps:
     """Match the largest code region of each release and turn the matches into address maps.
 
     Code: anchors are the masked bytes from each call/branch (displacements zeroed, so code that
@@ -651,22 +675,25 @@ def build_map(old: bytes, old_layout: ExeLayout, new: bytes, new_layout: ExeLayo
     the masked bytes agree. Data: a data reference in matched code points, in the old release, to
     what the same reference in the new one points to; runs of such target pairs with one shift
     make the data map. ``engine`` as for :func:`transform`: both give the same maps.
+    ``scratch``: ``old`` and ``new`` are bytearrays the caller no longer needs as they are: the numpy
+    engine masks their largest code regions in place instead of in copies (the code is most of the
+    file: on uv that saves 60 MB of the planning's peak); the maps are the same.
     """
     ro = max(old_layout.regions, key=lambda r: r.size)
     rn = max(new_layout.regions, key=lambda r: r.size)
     if engine == "python" or (engine == "auto" and max(ro.size, rn.size) < _NUMPY_MIN_CODE):
         return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_py(new_layout.arch, old, ro, new, rn))
-    return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_np(new_layout.arch, old, ro, new, rn))
+    return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_np(new_layout.arch, old, ro, new, rn, scratch))
 
 
 if TYPE_CHECKING:
     _DataMap = Callable[[AddressMap], AddressMap]
 
 
-def _anchor_pairs_py(arch: int, old: bytes, ro: Region, new: bytes, rn: Region) -> tuple[Iterable[tuple[int, int]], Any, Any, _DataMap | None]:
+def _anchor_pairs_py(arch: int, old: bytes | bytearray, ro: Region, new: bytes | bytearray, rn: Region) -> tuple[Iterable[tuple[int, int]], Any, Any, _DataMap | None]:
     """The anchors (new offset, old offset) in the new release's order, both masked codes and the
     data map's maker (None without data references), in pure Python (small code)."""
-    old_code, new_code = old[ro.offset : ro.offset + ro.size], new[rn.offset : rn.offset + rn.size]
+    old_code, new_code = bytes(memoryview(old)[ro.offset : ro.offset + ro.size]), bytes(memoryview(new)[rn.offset : rn.offset + rn.size])
     (old_refs, old_data), (new_refs, new_data) = _refs_py(arch, old_code), _refs_py(arch, new_code)
     om, nm = _masked_py(arch, old_code, old_refs), _masked_py(arch, new_code, new_refs)
 
@@ -690,25 +717,46 @@ def _anchor_pairs_py(arch: int, old: bytes, ro: Region, new: bytes, rn: Region) 
     return pairs, om, nm, data_map if old_data and new_data else None
 
 
-def _anchor_pairs_np(arch: int, old: bytes, ro: Region, new: bytes, rn: Region) -> tuple[Iterable[tuple[int, int]], Any, Any, _DataMap | None]:
+def _anchor_pairs_np(
+    arch: int, old: bytes | bytearray, ro: Region, new: bytes | bytearray, rn: Region, scratch: bool = False
+) -> tuple[Iterable[tuple[int, int]], Any, Any, _DataMap | None]:
     """:func:`_anchor_pairs_py` with numpy (large code): the same anchors, a fraction of the memory."""
     np = _numpy()
 
     # views, not copies: the code is most of the file
     old_code, new_code = memoryview(old)[ro.offset : ro.offset + ro.size], memoryview(new)[rn.offset : rn.offset + rn.size]
     (old_refs, old_data), (new_refs, new_data) = _refs_np(np, arch, old_code), _refs_np(np, arch, new_code)
-    om, nm = _masked(np, arch, old_code, old_refs), _masked(np, arch, new_code, new_refs)
+    # the data references' targets, read before the code is masked (masking zeroes their fields)
+    old_targets = _data_targets(np, arch, old_code, old_data, _data_sites(np, arch, ro.vaddr, old_data))
+    new_targets = _data_targets(np, arch, new_code, new_data, _data_sites(np, arch, rn.vaddr, new_data))
+    om: Any
+    nm: Any
+    if scratch:
+        om, nm = _mask_np(np, arch, old_code, old_refs), _mask_np(np, arch, new_code, new_refs)
+    else:
+        om, nm = _masked(np, arch, old_code, old_refs), _masked(np, arch, new_code, new_refs)
+    del old_code, new_code
     # anchors: keys unique in each release, present in both, in the new release's order
     keys_new, at_new = _unique_anchors(np, nm, np.concatenate((new_refs, new_data)))
     keys_old, at_old = _unique_anchors(np, om, np.concatenate((old_refs, old_data)))
+    del old_refs, new_refs
     _, i_new, i_old = np.intersect1d(keys_new, keys_old, assume_unique=True, return_indices=True)
+    del keys_new, keys_old
     order = np.argsort(at_new[i_new], kind="stable")
-    pairs = zip(at_new[i_new][order].tolist(), at_old[i_old][order].tolist(), strict=True)
+    pairs = _py_pairs(at_new[i_new][order], at_old[i_old][order])
+    del at_new, at_old, i_new, i_old, order
 
     def data_map(code: AddressMap) -> AddressMap:
-        return _data_map(np, arch, code, old_code, ro.vaddr, old_data, new_code, rn.vaddr, new_data)
+        return _data_map(np, arch, code, ro.vaddr, old_data, old_targets, rn.vaddr, new_data, new_targets)
 
     return pairs, om, nm, data_map if len(old_data) and len(new_data) else None
+
+
+def _py_pairs(a: Any, b: Any, step: int = 1 << 16) -> Iterator[tuple[int, int]]:
+    """zip(a.tolist(), b.tolist()) a slice at a time: Python integers for one slice, not for every
+    anchor at once (36 bytes each: tens of MB on uv)."""
+    for i in range(0, len(a), step):
+        yield from zip(a[i : i + step].tolist(), b[i : i + step].tolist(), strict=True)
 
 
 def _build_map_tail(
@@ -763,14 +811,14 @@ def _data_targets(np: Any, arch: int, code: bytes | memoryview, p: Any, site: An
 
 
 def _data_map(
-    np: Any, arch: int, code: AddressMap, old_code: bytes | memoryview, old_vaddr: int, old_refs: Any, new_code: bytes | memoryview,
-    new_vaddr: int, new_refs: Any,
+    np: Any, arch: int, code: AddressMap, old_vaddr: int, old_refs: Any, old_targets: Any, new_vaddr: int, new_refs: Any,
+    new_targets: Any,
 ) -> AddressMap:
     """Each data reference in the new release whose site sat, by the code map, where a data
     reference of the old release sits votes for (its target, that one's target); each new target
-    keeps the old target with the most votes (the first seen on a tie)."""
+    keeps the old target with the most votes (the first seen on a tie). ``*_targets``: each
+    reference's target (:func:`_data_targets`)."""
     old_sites = _data_sites(np, arch, old_vaddr, old_refs)
-    old_targets = _data_targets(np, arch, old_code, old_refs, old_sites)
     order = np.argsort(old_sites, kind="stable")
     old_sites, old_targets = old_sites[order], old_targets[order]
     # where each new site sat in the old release, by the code map's shift there (in bytes)
@@ -782,7 +830,7 @@ def _data_map(
     k = np.searchsorted(old_sites, then, side="right") - 1  # the last of equal sites, as a dict would keep
     hit = (k >= 0) & (old_sites[np.maximum(k, 0)] == then)
     t_old = old_targets[k[hit]]
-    t_new = _data_targets(np, arch, new_code, new_refs[hit], sites[hit])
+    t_new = new_targets[hit]
     n = len(t_new)
     if not n:
         return AddressMap(1 << DATA_BITS[arch], ())
@@ -971,7 +1019,7 @@ def _transform_py(buf: bytearray, layout: ExeLayout, maps: ExeMaps, *, encode: b
     for r in layout.regions:
         if r.offset + r.size > len(buf):
             raise TransformError("code region outside the file")
-        region = bytes(buf[r.offset : r.offset + r.size])
+        region = bytes(memoryview(buf)[r.offset : r.offset + r.size])
         for refs, data_refs in _ref_chunks(layout.arch, region):  # chunks bound the lists of sites
             count += len(refs) + len(data_refs)
             if layout.arch == ARCH_X86_64:
@@ -1274,7 +1322,7 @@ def _x86_scan_np(np: Any, src: Any, chunk: int) -> Iterator[tuple[Any, Any]]:
 
 def _x86_np(np: Any, buf: bytearray, r: Region, maps: tuple[Any, Any, Any, Any], encode: bool, chunk: int) -> int:
     code_f, code_i, data_f, data_i = maps
-    src = np.frombuffer(bytes(buf[r.offset : r.offset + r.size]), dtype=np.uint8)
+    src = np.frombuffer(bytes(memoryview(buf)[r.offset : r.offset + r.size]), dtype=np.uint8)
     dst = np.frombuffer(buf, dtype=np.uint8, count=r.size, offset=r.offset)
     mask, m32 = (1 << 25) - 1, 0xFFFFFFFF
     modulus, half = 1 << 25, 1 << 24
@@ -1318,7 +1366,7 @@ def _arm_np(np: Any, buf: bytearray, r: Region, maps: tuple[Any, Any, Any, Any],
     words = r.size // 4
     if not words:
         return 0
-    src = np.frombuffer(bytes(buf[r.offset : r.offset + 4 * words]), dtype="<u4")
+    src = np.frombuffer(bytes(memoryview(buf)[r.offset : r.offset + 4 * words]), dtype="<u4")
     dst = np.frombuffer(buf, dtype="<u4", count=words, offset=r.offset)
     mask, m33 = (1 << 26) - 1, (1 << 33) - 1
     modulus, half = 1 << 26, 1 << 25

@@ -291,3 +291,80 @@ def test_cli_apply_answers_without_typer_and_defers_what_it_does_not_parse(relea
     assert r.returncode == 2 and "--output" in r.stderr
     r = _ppm("patch", "apply", "--help", cwd=tmp_path)
     assert r.returncode == 0 and "Apply PATCH to OLD" in r.stdout
+
+
+# ------------------------------------------------------------------------------------- windows
+
+
+def _moved_release(rng: random.Random, old: bytes) -> bytes:
+    """A new release of ``old``: blocks edited, inserted, deleted and one moved far away."""
+    blocks = [bytearray(old[i : i + 4096]) for i in range(0, len(old), 4096)]
+    for _ in range(len(blocks) // 8):
+        b = blocks[rng.randrange(len(blocks))]
+        b[rng.randrange(len(b))] ^= 0xFF
+    blocks.insert(rng.randrange(len(blocks)), bytearray(rng.randbytes(3000)))
+    del blocks[rng.randrange(len(blocks))]
+    blocks.append(blocks.pop(3))  # matched from the far end of the old file: outside its window
+    return b"".join(blocks)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_windowed_diff_is_one_ordinary_stream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    import hdiffpatch
+
+    rng = random.Random(seed)
+    old = b"".join(rng.randbytes(64) * rng.randrange(1, 4) for _ in range(3000))  # some repetition, as code has
+    new = _moved_release(rng, old)
+    monkeypatch.setattr(delta, "_WINDOW_FROM", 0)
+    width, piece = delta._windows(len(old), len(new)) or (0, 0)
+    assert 0 < piece < width < len(old)  # several windows, each narrower than the old file
+    raw = b"".join(delta._diff("hdiff", old, new))
+    # HDiffPatch's own applier (what every ppm that reads hdiff patches uses) rebuilds the new file
+    assert hdiffpatch.apply(old, raw) == new
+    whole = hdiffpatch.diff(old, new, "none", validate=False)
+    assert len(raw) < len(new) // 2 and len(raw) < 3 * len(whole)
+    # and through make_patch / apply_patch: a format 1 hdiff patch like any other
+    (tmp_path / "old").write_bytes(old)
+    (tmp_path / "new").write_bytes(new)
+    info = make_patch(tmp_path / "old", tmp_path / "new", tmp_path / "p", method="hdiff")
+    assert (info.method, info.format_version) == ("hdiff", 1)
+    apply_patch(tmp_path / "old", tmp_path / "p", tmp_path / "out")
+    assert (tmp_path / "out").read_bytes() == new
+
+
+def test_windowed_transform_round_trip(releases: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Executables matched in windows: format 2, the transformed new file diffed window by window."""
+    monkeypatch.setattr(delta, "_WINDOW_FROM", 0)
+    old, new = releases
+    info = make_patch(old, new, tmp_path / "p")
+    apply_patch(old, tmp_path / "p", tmp_path / "out")
+    assert (tmp_path / "out").read_bytes() == new.read_bytes()
+    assert info.method == "hdiff"
+
+
+def test_merging_one_window_gives_hdiffpatch_stream_back(releases: tuple[Path, Path]) -> None:
+    import hdiffpatch
+
+    old, new = (p.read_bytes() for p in releases)
+    stream = hdiffpatch.diff(old, new, "none", validate=False)
+    merged = delta._HdiffMerge(len(old))
+    merged.add(0, stream)
+    assert b"".join(merged.sections()) == stream
+
+
+def test_merge_refuses_what_it_cannot_read() -> None:
+    import hdiffpatch
+
+    stream = hdiffpatch.diff(b"a" * 100, b"a" * 50 + b"b" * 60, "none", validate=False)
+    for bad in (b"BSDIFF40" + stream[8:], stream + b"x", hdiffpatch.diff(b"a" * 100, b"b" * 100, "zlib", validate=False)):
+        with pytest.raises(PatchError, match="HDiffPatch wrote an unexpected stream"):
+            delta._HdiffMerge(100).add(0, bad)
+
+
+def test_uint_coding_round_trips() -> None:
+    rng = random.Random(5)
+    values = [0, 1, 63, 64, 127, 128, 16383, 16384, 1 << 40] + [rng.getrandbits(rng.randrange(1, 63)) for _ in range(500)]
+    for v in values:
+        for tag_bits, tag in ((0, 0), (1, 0), (1, 1)):
+            b = delta._pack_uint(v, tag, tag_bits)
+            assert delta._read_uint(b + b"\xff", 0, tag_bits) == (v, tag, len(b))

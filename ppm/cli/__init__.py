@@ -15,8 +15,10 @@ time (`ppm --help`, a no-op `ppm build`, an unchanged `ppm lock` are answered in
 - ppm/cli/ui.py: rich (its live display and tables) only when printing to a terminal.
 - ppm/core/paths.py: platformdirs, only when $PPM_CACHE_DIR is unset.
 - Heavy libraries, imported where they are used: tuf, securesystemslib and cryptography
-  (ppm.release, ppm.update), hdiffpatch and zstd (ppm.delta), zstandard (release compression,
-  update decoding), packaging (version ordering), httpx, zipfile and tarfile (toolchain provisioning).
+  (ppm.release, ppm.update), hdiffpatch and zstd (ppm.delta), and there tempfile and ctypes
+  too (making a patch only: the apply path is held to bspatch's time), zstandard (release
+  compression, update decoding), packaging (version ordering), httpx, zipfile and tarfile
+  (toolchain provisioning).
 
 Nothing else is imported inside a function: a cycle between layers is broken by moving code
 to the right layer (or passing data down through a context), never by a lazy import.

@@ -166,8 +166,8 @@ def _tools(old: Path, new: Path, patch: Path, out: Path, imported: Path) -> dict
             [PY, "-c", "import sys; from pathlib import Path; from ppm.delta import make_patch; "
              "make_patch(*map(Path, sys.argv[1:4])); "
              f"Path(sys.argv[4]).write_text(' '.join(m for m in {LAZY_MODULES!r} if m in sys.modules))", o, n, p, str(imported)],
-            [PY, "-c", "import sys; from pathlib import Path; from ppm.delta import apply_patch; "
-             "apply_patch(*map(Path, sys.argv[1:4]))", o, p, r],
+            # `ppm patch apply`, as the installed console script runs it (ppm/cli/patchfast.py)
+            [PY, "-c", "import sys; from ppm.__main__ import main; sys.argv[0] = 'ppm'; main()", "patch", "apply", o, p, "-o", r],
         ),
         "bsdiff4": (
             [PY, "-c", "import sys, bsdiff4; bsdiff4.file_diff(*sys.argv[1:4])", o, n, p],
@@ -255,8 +255,9 @@ def render(results: dict[str, tuple[dict[str, Run], int, int]], repeat: int, arg
         "separate process under GNU time: CPU seconds (user + system, all threads), wall seconds in "
         "brackets, peak RSS. The machine is shared with other builds, so wall times swing with its load; the "
         "time ratios are of CPU seconds. Sizes in MB (10^6 bytes). "
-        "ppm's times include its sha256 checks, its round-trip verification (make) and fsync (apply); its "
-        "modules are byte-compiled first, as an installed ppm's are. "
+        "ppm creates with `make_patch` in `python -c` and applies with `ppm patch apply` (the console script's "
+        "entry point, `python -c` as bsdiff4's apply is); its times include its sha256 checks, its round-trip "
+        "verification (make) and fsync (apply); its modules are byte-compiled first, as an installed ppm's are. "
         "Ratios are ppm / peer: below 1 means ppm is smaller or faster. "
         "Goals against bsdiff4: size <= 0.85 on every pair and geometric mean <= 0.80, create and apply "
         "time ratios <= 1; ppm's creation RSS against 2 x (old + new) in the summary. "

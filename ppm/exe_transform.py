@@ -597,28 +597,38 @@ def _unique_anchors(np: Any, masked: bytes | bytearray, refs: Any) -> tuple[Any,
     A key is hashed from its four 64-bit words; two keys with one hash count as one (both
     dropped, or a false anchor whose extension finds nothing): that costs a match at worst,
     never correctness, since any map transforms exactly.
+
+    Memory (the planning's peak on large code): ``refs`` is taken over (the caller passes a
+    temporary), the hashes are computed a slice at a time (temporaries of one slice, not of every
+    reference), and sorted in place beside their order: about 3 arrays of 8 bytes a reference at once.
     """
-    p = refs[refs + _ANCHOR <= len(masked)]
+    keep = refs <= len(masked) - _ANCHOR
+    p = refs if keep.all() else refs[keep]
+    del refs, keep
     if not len(p):
         return np.zeros(0, dtype=np.uint64), p
     words = np.ndarray((len(masked) - 7,), dtype="<u8", buffer=masked, strides=(1,))  # the 8 bytes at each offset
-    h = words[p]
-    tmp, q = np.empty_like(h), np.empty_like(p)  # reused, not one temporary per step
-    for k in range(8, _ANCHOR, 8):
-        h *= np.uint64(0x9E3779B97F4A7C15)
-        np.right_shift(h, np.uint64(29), out=tmp)
-        h ^= tmp
-        np.add(p, k, out=q)
-        h ^= words[q]  # (np.take would copy the whole strided view first)
-    del tmp, q
+    h = np.empty(len(p), dtype=np.uint64)
+    step = 1 << 16
+    for a in range(0, len(p), step):
+        pa = p[a : a + step]
+        ha = words[pa]
+        for k in range(8, _ANCHOR, 8):
+            ha *= np.uint64(0x9E3779B97F4A7C15)
+            ha ^= ha >> np.uint64(29)
+            ha ^= words[pa + k]  # (np.take would copy the whole strided view first)
+        h[a : a + step] = ha
+    del pa, ha
     # the keys that occur once, and where: sorted (as np.unique would return them) without
     # np.unique's stable sort, index and count arrays (a key that occurs once has one position)
     order = np.argsort(h)
-    h = h[order]
+    h.sort()  # the same values as h[order], without a second array
     once = np.ones(len(h), dtype=np.bool_)
     once[1:] &= h[1:] != h[:-1]
     once[:-1] &= h[:-1] != h[1:]
-    return h[once], p[order[once]]
+    at = order[once]
+    del order
+    return h[once], p[at]
 
 
 def _extend(a: bytes | bytearray, i: int, b: bytes | bytearray, j: int, back: int, fwd: int) -> tuple[int, int]:

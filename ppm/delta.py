@@ -105,16 +105,24 @@ METHODS = ("auto", "hdiff", "zstd", "best")
 
 DEFAULT_LEVEL = 19
 # Headroom over the buffers we account for: the interpreter and the decoder libraries, the zstd
-# decoder context, allocator slack. With it the figure bounds the whole process's peak RSS
-# (measured 60 MB for 53+32 MB declared on esbuild, 150 MB for 143+32 on uv).
+# decoder context, allocator slack. With it the figures bound the whole process's peak RSS;
+# tests/benchmarks/bench_patch.py checks them against the measured peaks on every pair it runs.
 _DECODER_OVERHEAD = 48 << 20
-# HDiffPatch's matcher holds old, new, a 32-bit suffix array of old (64-bit past 2 GiB), its match
-# cache and work buffers: peak RSS measured about 7x old for uv (38 MB); this bound keeps a margin.
-_HDIFF_BYTES_PER_OLD = 8
-_HDIFF_BYTES_PER_NEW = 2
+# Undoing the transform, beyond the buffers: the address maps parsed from the descriptor (each
+# interval, at least 3 bytes of it, becomes a few Python integers or int64 table entries) and, for
+# an applier without ppm._xform, numpy and one chunk's arrays (measured: numpy's import 11 MB, a
+# chunk's arrays a few MB).
+_DESCRIPTOR_FACTOR = 100
+_TRANSFORM_OVERHEAD = 32 << 20
+# Making a patch. Matched whole (files under _WINDOW_FROM): HDiffPatch's matcher holds a 32-bit
+# suffix array of old (64-bit past 2 GiB) and its match cache beside both files, and the transform's
+# planning in pure Python (code under 3 MiB) its lists and dicts: measured 5.5-5.9 x (old + new) over
+# the interpreter on rollup's 2 MB pairs. Matched in windows: the planning's numpy arrays or the round
+# trip (old file, stream, new file) are the peak, measured 1.6-1.9 x (old + new) over the
+# interpreter with numpy (esbuild, uv).
+_CREATE_WHOLE_FACTOR = 8
+_CREATE_WINDOWED_FACTOR = 2.5
 _CREATE_OVERHEAD = 64 << 20
-_TRANSFORM_OVERHEAD = 48 << 20
-_NUMPY_OVERHEAD = 48 << 20  # the module and one chunk's arrays (measured 26 MiB + under 10)
 
 Progress = Callable[[str], None]
 
@@ -253,30 +261,30 @@ def decoder_memory_need(
     """Peak memory, in bytes, that apply_patch needs for a patch with these sizes.
 
     Decoding holds the old file, the payload, the decompressed stream and the new file at once
-    (HDiffPatch applies in memory); zstd patch mode decompresses straight into the new file's
-    buffer with the old file as its prefix, so nothing has to fit in a separate window. Undoing
-    the executable transform needs a mutable copy of the new file, a snapshot of its code, the
-    address maps built from the descriptor (``descriptor_size`` bytes; each interval, at least 3
-    bytes of it, becomes a few Python integers in lists), a second copy of the frame split from
-    the descriptor, and the lists of sites of one scanned chunk (256 KiB of code: a few tens of MiB
-    at most, whatever the code holds); for large code, numpy (about 26 MiB once imported) and its
-    arrays for one chunk of 1 MiB of code (a few MiB).
+    (HDiffPatch applies in memory), and a second copy of the new file where ppm._hpatch is not
+    built (the hdiffpatch package returns bytes, copied into a mutable buffer); zstd patch mode
+    decompresses with the old file as its prefix. Undoing the executable transform works on the new
+    file in place (ppm._xform, or numpy a chunk at a time, or the Python loop) and adds the address
+    maps built from the descriptor (``descriptor_size`` bytes) and, without ppm._xform, numpy.
+    Measured on the bench's pairs (whole-process peak RSS, with and without ppm's C modules) and
+    checked there: see _DECODER_OVERHEAD.
     """
     if method == "zstd":
         return old_size + payload_size + 2 * new_size + _DECODER_OVERHEAD
     need = old_size + payload_size + raw_size + 2 * new_size + _DECODER_OVERHEAD
     if descriptor_size:
-        need += 2 * new_size + payload_size + 100 * descriptor_size + _TRANSFORM_OVERHEAD + _NUMPY_OVERHEAD
+        need += _DESCRIPTOR_FACTOR * descriptor_size + _TRANSFORM_OVERHEAD
     return need
 
 
 def creation_memory_need(method: str, old_size: int, new_size: int) -> int:
-    """Peak memory, in bytes, that make_patch needs with this method (a bound, not a measurement)."""
+    """Peak memory, in bytes, that make_patch needs with this method (a bound, not a measurement:
+    see _CREATE_OVERHEAD; tests/benchmarks/bench_patch.py checks it on every pair it runs)."""
     if method == "zstd":
         # old and new, the zstd matcher's tables at level 19-22 with long-distance matching
         return 2 * (old_size + new_size) + (512 << 20)
-    # + the transformed copy of new and the matcher's masked copies of both code sections
-    return _HDIFF_BYTES_PER_OLD * old_size + _HDIFF_BYTES_PER_NEW * new_size + _CREATE_OVERHEAD + 4 * new_size + old_size
+    factor = _CREATE_WHOLE_FACTOR if _windows(old_size, new_size) is None else _CREATE_WINDOWED_FACTOR
+    return int(factor * (old_size + new_size)) + _CREATE_OVERHEAD
 
 
 def default_memory_budget() -> int:

@@ -116,9 +116,9 @@ _DESCRIPTOR_FACTOR = 100
 _TRANSFORM_OVERHEAD = 32 << 20
 # Making a patch. Matched whole (files under _WINDOW_FROM): HDiffPatch's matcher holds a 32-bit
 # suffix array of old (64-bit past 2 GiB) and its match cache beside both files, and the transform's
-# planning in pure Python (code under 3 MiB) its lists and dicts: measured 5.5-5.9 x (old + new) over
+# planning in pure Python (code under 3 MiB) its arrays and dicts: measured 4.8-5.2 x (old + new) over
 # the interpreter on rollup's 2 MB pairs. Matched in windows: the planning's numpy arrays or the round
-# trip (old file, stream, new file) are the peak, measured 1.6-1.9 x (old + new) over the
+# trip (old file, stream, new file) are the peak, measured 1.5-1.9 x (old + new) over the
 # interpreter with numpy (esbuild, uv).
 _CREATE_WHOLE_FACTOR = 8
 _CREATE_WINDOWED_FACTOR = 2.5
@@ -537,7 +537,7 @@ def _plan_transform(old: bytearray, new: bytearray, say: Progress, *, force: boo
 
 
 _TRIM_FROM = 4 << 20
-_MMAP_FROM = 1 << 18  # glibc's mmap threshold while a large patch is made (see _release_freed_memory)
+_MMAP_FROM = 1 << 20  # glibc's mmap threshold while a large patch is made (see _release_freed_memory)
 
 
 def _release_freed_memory(size: int) -> None:
@@ -546,11 +546,12 @@ def _release_freed_memory(size: int) -> None:
     threshold and serves the next ones from its heap, whose freed space it keeps (measured: 73 MB
     kept after the transform's planning on uv x86-64), so one phase's garbage would add to the next
     one's peak. The first call also fixes that threshold at _MMAP_FROM (mallopt M_MMAP_THRESHOLD,
-    which turns the raising off for the rest of the process): blocks from 256 KiB on (numpy's
-    arrays, the files, the streams) are then mapped and unmapped on their own, so a temporary freed
-    in the middle of a phase is returned at once rather than at the next trim (measured: the
-    planning's peak on uv aarch64 -4 MB, -8 MB of make_patch's on uv x86-64). Elsewhere, or where it is not
-    glibc, nothing happens."""
+    which turns the raising off for the rest of the process): blocks from 1 MiB on (numpy's arrays,
+    the files, the streams) are then mapped and unmapped on their own, so a temporary freed in the
+    middle of a phase is returned at once rather than at the next trim. Measured (make_patch's peak
+    RSS, system CPU): uv aarch64 172 MiB with glibc's own threshold, 146 MiB at 256 KiB or 1 MiB,
+    149 MiB at 4 MiB; the page faults of mapping cost 0.1-0.3 s of system CPU on uv and esbuild
+    (creation stays at 0.6-0.8 of bsdiff4's CPU). Elsewhere, or where it is not glibc, nothing happens."""
     if size < _TRIM_FROM or not sys.platform.startswith("linux"):
         return
     import ctypes  # ctypes: only here, for large files

@@ -718,15 +718,19 @@ def _anchor_pairs_py(arch: int, old: bytes | bytearray, ro: Region, new: bytes |
     nm = _masked_py(arch, new_code, new_refs)
     del new_code
 
-    def anchors(masked: bytes, refs: Iterable[int]) -> dict[int, int]:
-        # keyed by the key's hash, not the key: a dict of 32-byte keys was the planning's peak (rollup:
-        # 9 MB a side). Keys that share a hash count as one, as in the numpy engine (_unique_anchors);
-        # a pair is checked byte for byte below, so a shared hash costs an anchor at worst.
-        seen: dict[int, int] = {}
+    # keyed by the key's hash, not the key: a dict of 32-byte keys was the planning's peak (rollup:
+    # 9 MB a side). Keys that share a hash count as one, as in the numpy engine (_unique_anchors);
+    # a pair is checked byte for byte below, so a shared hash costs an anchor at worst. With a 64-bit
+    # hash that is about one chance in 10^10 on 100,000 references; a 32-bit one would drop anchors
+    # now and then (and which ones would vary with the hash seed), so there the key itself is used.
+    key_of: Callable[[bytes], object] = hash if sys.hash_info.width >= 64 else bytes
+
+    def anchors(masked: bytes, refs: Iterable[int]) -> dict[object, int]:
+        seen: dict[object, int] = {}
         for j in refs:
             key = masked[j : j + _ANCHOR]
             if len(key) == _ANCHOR:
-                h = hash(key)
+                h = key_of(key)
                 seen[h] = -1 if h in seen else j
         return seen
 

@@ -105,16 +105,24 @@ METHODS = ("auto", "hdiff", "zstd", "best")
 
 DEFAULT_LEVEL = 19
 # Headroom over the buffers we account for: the interpreter and the decoder libraries, the zstd
-# decoder context, allocator slack. With it the figure bounds the whole process's peak RSS
-# (measured 60 MB for 53+32 MB declared on esbuild, 150 MB for 143+32 on uv).
+# decoder context, allocator slack. With it the figures bound the whole process's peak RSS;
+# tests/benchmarks/bench_patch.py checks them against the measured peaks on every pair it runs.
 _DECODER_OVERHEAD = 48 << 20
-# HDiffPatch's matcher holds old, new, a 32-bit suffix array of old (64-bit past 2 GiB), its match
-# cache and work buffers: peak RSS measured about 7x old for uv (38 MB); this bound keeps a margin.
-_HDIFF_BYTES_PER_OLD = 8
-_HDIFF_BYTES_PER_NEW = 2
+# Undoing the transform, beyond the buffers: the address maps parsed from the descriptor (each
+# interval, at least 3 bytes of it, becomes a few Python integers or int64 table entries) and, for
+# an applier without ppm._xform, numpy and one chunk's arrays (measured: numpy's import 11 MB, a
+# chunk's arrays a few MB).
+_DESCRIPTOR_FACTOR = 100
+_TRANSFORM_OVERHEAD = 32 << 20
+# Making a patch. Matched whole (files under _WINDOW_FROM): HDiffPatch's matcher holds a 32-bit
+# suffix array of old (64-bit past 2 GiB) and its match cache beside both files, and the transform's
+# planning in pure Python (code under 3 MiB) its arrays and dicts: measured 4.8-5.2 x (old + new) over
+# the interpreter on rollup's 2 MB pairs. Matched in windows: the planning's numpy arrays or the round
+# trip (old file, stream, new file) are the peak, measured 1.5-1.9 x (old + new) over the
+# interpreter with numpy (esbuild, uv).
+_CREATE_WHOLE_FACTOR = 8
+_CREATE_WINDOWED_FACTOR = 2.5
 _CREATE_OVERHEAD = 64 << 20
-_TRANSFORM_OVERHEAD = 48 << 20
-_NUMPY_OVERHEAD = 48 << 20  # the module and one chunk's arrays (measured 26 MiB + under 10)
 
 Progress = Callable[[str], None]
 
@@ -253,30 +261,30 @@ def decoder_memory_need(
     """Peak memory, in bytes, that apply_patch needs for a patch with these sizes.
 
     Decoding holds the old file, the payload, the decompressed stream and the new file at once
-    (HDiffPatch applies in memory); zstd patch mode decompresses straight into the new file's
-    buffer with the old file as its prefix, so nothing has to fit in a separate window. Undoing
-    the executable transform needs a mutable copy of the new file, a snapshot of its code, the
-    address maps built from the descriptor (``descriptor_size`` bytes; each interval, at least 3
-    bytes of it, becomes a few Python integers in lists), a second copy of the frame split from
-    the descriptor, and the lists of sites of one scanned chunk (256 KiB of code: a few tens of MiB
-    at most, whatever the code holds); for large code, numpy (about 26 MiB once imported) and its
-    arrays for one chunk of 1 MiB of code (a few MiB).
+    (HDiffPatch applies in memory), and a second copy of the new file where ppm._hpatch is not
+    built (the hdiffpatch package returns bytes, copied into a mutable buffer); zstd patch mode
+    decompresses with the old file as its prefix. Undoing the executable transform works on the new
+    file in place (ppm._xform, or numpy a chunk at a time, or the Python loop) and adds the address
+    maps built from the descriptor (``descriptor_size`` bytes) and, without ppm._xform, numpy.
+    Measured on the bench's pairs (whole-process peak RSS, with and without ppm's C modules) and
+    checked there: see _DECODER_OVERHEAD.
     """
     if method == "zstd":
         return old_size + payload_size + 2 * new_size + _DECODER_OVERHEAD
     need = old_size + payload_size + raw_size + 2 * new_size + _DECODER_OVERHEAD
     if descriptor_size:
-        need += 2 * new_size + payload_size + 100 * descriptor_size + _TRANSFORM_OVERHEAD + _NUMPY_OVERHEAD
+        need += _DESCRIPTOR_FACTOR * descriptor_size + _TRANSFORM_OVERHEAD
     return need
 
 
 def creation_memory_need(method: str, old_size: int, new_size: int) -> int:
-    """Peak memory, in bytes, that make_patch needs with this method (a bound, not a measurement)."""
+    """Peak memory, in bytes, that make_patch needs with this method (a bound, not a measurement:
+    see _CREATE_OVERHEAD; tests/benchmarks/bench_patch.py checks it on every pair it runs)."""
     if method == "zstd":
         # old and new, the zstd matcher's tables at level 19-22 with long-distance matching
         return 2 * (old_size + new_size) + (512 << 20)
-    # + the transformed copy of new and the matcher's masked copies of both code sections
-    return _HDIFF_BYTES_PER_OLD * old_size + _HDIFF_BYTES_PER_NEW * new_size + _CREATE_OVERHEAD + 4 * new_size + old_size
+    factor = _CREATE_WHOLE_FACTOR if _windows(old_size, new_size) is None else _CREATE_WINDOWED_FACTOR
+    return int(factor * (old_size + new_size)) + _CREATE_OVERHEAD
 
 
 def default_memory_budget() -> int:
@@ -529,6 +537,7 @@ def _plan_transform(old: bytearray, new: bytearray, say: Progress, *, force: boo
 
 
 _TRIM_FROM = 4 << 20
+_MMAP_FROM = 1 << 20  # glibc's mmap threshold while a large patch is made (see _release_freed_memory)
 
 
 def _release_freed_memory(size: int) -> None:
@@ -536,15 +545,27 @@ def _release_freed_memory(size: int) -> None:
     ``size`` bytes from _TRIM_FROM on: once large blocks have been freed, glibc raises its mmap
     threshold and serves the next ones from its heap, whose freed space it keeps (measured: 73 MB
     kept after the transform's planning on uv x86-64), so one phase's garbage would add to the next
-    one's peak. Elsewhere, or where it is not glibc, nothing happens."""
+    one's peak. The first call also fixes that threshold at _MMAP_FROM (mallopt M_MMAP_THRESHOLD,
+    which turns the raising off for the rest of the process): blocks from 1 MiB on (numpy's arrays,
+    the files, the streams) are then mapped and unmapped on their own, so a temporary freed in the
+    middle of a phase is returned at once rather than at the next trim. Measured (make_patch's peak
+    RSS, system CPU): uv aarch64 172 MiB with glibc's own threshold, 146 MiB at 256 KiB or 1 MiB,
+    149 MiB at 4 MiB; the page faults of mapping cost 0.1-0.3 s of system CPU on uv and esbuild
+    (creation stays at 0.6-0.8 of bsdiff4's CPU). Elsewhere, or where it is not glibc, nothing happens."""
     if size < _TRIM_FROM or not sys.platform.startswith("linux"):
         return
     import ctypes  # ctypes: only here, for large files
 
     try:
-        ctypes.CDLL(None).malloc_trim(0)
+        libc = ctypes.CDLL(None)
+        if not _MALLOC_SET:
+            _MALLOC_SET.append(libc.mallopt(-3, _MMAP_FROM))  # M_MMAP_THRESHOLD
+        libc.malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to hand back this way
         pass
+
+
+_MALLOC_SET: list[int] = []
 
 
 def _encode(method: str, old: bytes, new: bytes, level: int) -> tuple[bytes, int, int]:
@@ -775,11 +796,6 @@ def _hdiff_apply(old: bytes, stream: bytes, new_size: int) -> bytearray:
         raise PatchError(f"corrupt patch: {e}") from e
 
 
-def _decode(info: PatchInfo, old: bytes, payload: bytes) -> bytes | bytearray:
-    unpacked, ctx = _unpack(info, payload)
-    return _rebuild(info, old, unpacked, ctx)
-
-
 def make_patch(
     old: Path,
     new: Path,
@@ -804,6 +820,10 @@ def make_patch(
     if method not in METHODS:
         raise PatchError(f"unknown patch method {method!r}", hint=f"choose one of {', '.join(METHODS)}")
     say = progress or (lambda _msg: None)
+    try:
+        _release_freed_memory(max(os.stat(old).st_size, os.stat(new).st_size))  # (fixes glibc's mmap threshold first)
+    except OSError:
+        pass  # reading them says what is wrong
     # Read into bytearrays: the transform's planning masks their code in place rather than in copies;
     # every later phase reads the file it needs again (its sha256 checked), and only while it needs it.
     old_read, new_read = _read_mutable(old, "old file"), _read_mutable(new, "new file")
@@ -892,19 +912,82 @@ def make_patch(
     variants.clear()
     _release_freed_memory(new_size)
 
-    old_b = _read_again(old, "old file", old_sha)
-    for payload, info in made:
+    while made:
         say("verifying")
-        if hashlib.sha256(_decode(info, old_b, payload)).digest() == bytes.fromhex(new_sha):
-            _write_atomic(Path(out), [_pack_header(info), payload])
+        info, ok = _write_verified(Path(out), made, old, new_sha)
+        if ok:
             return info
         if info.transform == "none" or transform:
             raise PatchError(f"the {info.method} patch does not reproduce {new}: this is a bug in ppm or its diff library")
         say(f"the {info.transform} transform did not round-trip (a bug in ppm); patching without it")
         if not any(i.transform == "none" for _, i in made):
-            plain_new = _read_again(new, "new file", new_sha)
+            old_b, plain_new = _read_again(old, "old file", old_sha), _read_again(new, "new file", new_sha)
             made.append(_make_plain(info.method, old_b, plain_new, old_sha, new_sha, level))  # the loop reaches it next
+            del old_b, plain_new
     raise PatchError(f"no patch method reproduces {new}: this is a bug in ppm or its diff library")
+
+
+def _write_verified(out: Path, made: list[tuple[bytes, PatchInfo]], old: Path, new_sha: str) -> tuple[PatchInfo, bool]:
+    """Take the first patch off ``made``, write it beside ``out``, decode it from there as applying
+    does, and rename it over ``out`` if it reproduces the new file (True); else remove it (False).
+
+    Memory: the round trip was make_patch's peak (the old file, the payload, a copy of its frame,
+    the decompressed stream, the new file at once). The payload is written first and dropped, the
+    frame decompressed before the old file is read (zstd's window and output buffers come and go
+    before it), the stream dropped as soon as it is applied, and the old file as soon as it has
+    been used: at the peak, the old file, the stream and the new file, nothing else of this size.
+    """
+    payload, info = made.pop(0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = _create_temp(str(out.parent), f".{out.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(_pack_header(info))
+            f.write(payload)
+            del payload  # the only reference: the file holds it now
+            f.flush()
+            os.fsync(f.fileno())
+        with open(tmp, "rb") as f:
+            ok = _verify(info, old, f, new_sha)
+        if ok:
+            os.replace(tmp, out)
+            return info, True
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    _unlink_quietly(tmp)
+    return info, False
+
+
+def _verify(info: PatchInfo, old: Path, f: BinaryIO, new_sha: str) -> bool:
+    """Whether the patch written to ``f`` (its descriptor and frame read back) turns ``old`` into the new file."""
+    f.seek(HEADER_SIZE)
+    desc = f.read(info.descriptor_size)
+    frame = f.read()
+    if len(desc) + len(frame) != info.payload_size:
+        return False
+    if info.method == "zstd":
+        old_b = _read_again(old, "old file", info.old_sha256)
+        return hashlib.sha256(_rebuild(info, old_b, frame, None)).hexdigest() == new_sha
+    ctx = _read_descriptor(info, desc) if info.transform != "none" else None
+    stream = _zstd_decompress(frame, info.window_log, info.raw_size)
+    del frame
+    _release_freed_memory(info.new_size)  # zstd's window and output buffers
+    new_b = _hdiff_apply(_read_again(old, "old file", info.old_sha256), stream, info.new_size)
+    del stream  # and the old file, which only the call above held
+    if ctx is not None:
+        try:
+            xt.transform(new_b, *ctx, encode=False)
+        except xt.TransformError:
+            return False
+    return hashlib.sha256(new_b).hexdigest() == new_sha
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 class _FileWindows:

@@ -38,7 +38,7 @@ import os
 import struct
 import sys
 from bisect import bisect_right
-from itertools import accumulate
+from itertools import accumulate, chain
 
 from ppm.core.record import Frozen
 
@@ -568,13 +568,15 @@ def _lane_mask(flags: bytes, value: int, n: int) -> int:
     return int.from_bytes(m, "little")
 
 
-def _refs_py(arch: int, region: bytes) -> tuple[list[int], list[int]]:
-    """(branch references, data references) in ``region`` (small code, without numpy)."""
-    branches: list[int] = []
-    data: list[int] = []
+def _refs_py(arch: int, region: bytes) -> tuple[Any, Any]:
+    """(branch references, data references) in ``region`` (small code, without numpy), as int64
+    arrays: 8 bytes a reference where a list of Python integers takes about 40 (rollup: 6 MB less)."""
+    from array import array
+
+    branches, data = array("q"), array("q")
     for b, d in _ref_chunks(arch, region):
-        branches += b
-        data += d
+        branches.extend(b)
+        data.extend(d)
     return branches, data
 
 
@@ -597,28 +599,38 @@ def _unique_anchors(np: Any, masked: bytes | bytearray, refs: Any) -> tuple[Any,
     A key is hashed from its four 64-bit words; two keys with one hash count as one (both
     dropped, or a false anchor whose extension finds nothing): that costs a match at worst,
     never correctness, since any map transforms exactly.
+
+    Memory (the planning's peak on large code): ``refs`` is taken over (the caller passes a
+    temporary), the hashes are computed a slice at a time (temporaries of one slice, not of every
+    reference), and sorted in place beside their order: about 3 arrays of 8 bytes a reference at once.
     """
-    p = refs[refs + _ANCHOR <= len(masked)]
+    keep = refs <= len(masked) - _ANCHOR
+    p = refs if keep.all() else refs[keep]
+    del refs, keep
     if not len(p):
         return np.zeros(0, dtype=np.uint64), p
     words = np.ndarray((len(masked) - 7,), dtype="<u8", buffer=masked, strides=(1,))  # the 8 bytes at each offset
-    h = words[p]
-    tmp, q = np.empty_like(h), np.empty_like(p)  # reused, not one temporary per step
-    for k in range(8, _ANCHOR, 8):
-        h *= np.uint64(0x9E3779B97F4A7C15)
-        np.right_shift(h, np.uint64(29), out=tmp)
-        h ^= tmp
-        np.add(p, k, out=q)
-        h ^= words[q]  # (np.take would copy the whole strided view first)
-    del tmp, q
+    h = np.empty(len(p), dtype=np.uint64)
+    step = 1 << 16
+    for a in range(0, len(p), step):
+        pa = p[a : a + step]
+        ha = words[pa]
+        for k in range(8, _ANCHOR, 8):
+            ha *= np.uint64(0x9E3779B97F4A7C15)
+            ha ^= ha >> np.uint64(29)
+            ha ^= words[pa + k]  # (np.take would copy the whole strided view first)
+        h[a : a + step] = ha
+    del pa, ha
     # the keys that occur once, and where: sorted (as np.unique would return them) without
     # np.unique's stable sort, index and count arrays (a key that occurs once has one position)
     order = np.argsort(h)
-    h = h[order]
+    h.sort()  # the same values as h[order], without a second array
     once = np.ones(len(h), dtype=np.bool_)
     once[1:] &= h[1:] != h[:-1]
     once[:-1] &= h[:-1] != h[1:]
-    return h[once], p[order[once]]
+    at = order[once]
+    del order
+    return h[once], p[at]
 
 
 def _extend(a: bytes | bytearray, i: int, b: bytes | bytearray, j: int, back: int, fwd: int) -> tuple[int, int]:
@@ -693,26 +705,45 @@ if TYPE_CHECKING:
 def _anchor_pairs_py(arch: int, old: bytes | bytearray, ro: Region, new: bytes | bytearray, rn: Region) -> tuple[Iterable[tuple[int, int]], Any, Any, _DataMap | None]:
     """The anchors (new offset, old offset) in the new release's order, both masked codes and the
     data map's maker (None without data references), in pure Python (small code)."""
-    old_code, new_code = bytes(memoryview(old)[ro.offset : ro.offset + ro.size]), bytes(memoryview(new)[rn.offset : rn.offset + rn.size])
-    (old_refs, old_data), (new_refs, new_data) = _refs_py(arch, old_code), _refs_py(arch, new_code)
-    om, nm = _masked_py(arch, old_code, old_refs), _masked_py(arch, new_code, new_refs)
+    # one side at a time, and each copy of the code dropped once its references, their targets and
+    # its masked copy are read from it: the unmasked code is not kept for the data map
+    old_code = bytes(memoryview(old)[ro.offset : ro.offset + ro.size])
+    old_refs, old_data = _refs_py(arch, old_code)
+    old_targets = _targets_py(arch, old_code, ro.vaddr, old_data)
+    om = _masked_py(arch, old_code, old_refs)
+    del old_code
+    new_code = bytes(memoryview(new)[rn.offset : rn.offset + rn.size])
+    new_refs, new_data = _refs_py(arch, new_code)
+    new_targets = _targets_py(arch, new_code, rn.vaddr, new_data)
+    nm = _masked_py(arch, new_code, new_refs)
+    del new_code
 
-    def anchors(masked: bytes, refs: list[int]) -> dict[bytes, int]:
-        seen: dict[bytes, int] = {}
+    # keyed by the key's hash, not the key: a dict of 32-byte keys was the planning's peak (rollup:
+    # 9 MB a side). Keys that share a hash count as one, as in the numpy engine (_unique_anchors);
+    # a pair is checked byte for byte below, so a shared hash costs an anchor at worst. With a 64-bit
+    # hash that is about one chance in 10^10 on 100,000 references; a 32-bit one would drop anchors
+    # now and then (and which ones would vary with the hash seed), so there the key itself is used.
+    key_of: Callable[[bytes], object] = hash if sys.hash_info.width >= 64 else bytes
+
+    def anchors(masked: bytes, refs: Iterable[int]) -> dict[object, int]:
+        seen: dict[object, int] = {}
         for j in refs:
             key = masked[j : j + _ANCHOR]
-            seen[key] = -1 if key in seen else j
+            if len(key) == _ANCHOR:
+                h = key_of(key)
+                seen[h] = -1 if h in seen else j
         return seen
 
-    in_old = anchors(om, old_refs + old_data)
+    in_old = anchors(om, chain(old_refs, old_data))
     pairs = sorted(
-        (j, in_old[k])
-        for k, j in anchors(nm, new_refs + new_data).items()
-        if j >= 0 and len(k) == _ANCHOR and in_old.get(k, -1) >= 0
+        (j, i)
+        for h, j in anchors(nm, chain(new_refs, new_data)).items()
+        if j >= 0 and (i := in_old.get(h, -1)) >= 0 and nm[j : j + _ANCHOR] == om[i : i + _ANCHOR]
     )
+    del in_old
 
     def data_map(code: AddressMap) -> AddressMap:
-        return _data_map_py(arch, code, old_code, ro.vaddr, old_data, new_code, rn.vaddr, new_data)
+        return _data_map_py(arch, code, ro.vaddr, old_data, old_targets, rn.vaddr, new_data, new_targets)
 
     return pairs, om, nm, data_map if old_data and new_data else None
 
@@ -875,20 +906,27 @@ def _old_site(arch: int, code: AddressMap, site: int) -> int:
     return (site + shift * unit) & ((1 << DATA_BITS[arch]) - 1)
 
 
+def _targets_py(arch: int, code: bytes, vaddr: int, refs: Iterable[int]) -> Any:
+    """Each data reference's target (:func:`_data_target`), as an int64 array, for :func:`_data_map_py`:
+    read before the code is dropped, so that the planning need not keep a copy of it for them."""
+    from array import array
+
+    return array("q", [_data_target(arch, code, p, _data_site(arch, vaddr, p)) for p in refs])
+
+
 def _data_map_py(
-    arch: int, code: AddressMap, old_code: bytes, old_vaddr: int, old_refs: list[int], new_code: bytes, new_vaddr: int, new_refs: list[int]
+    arch: int, code: AddressMap, old_vaddr: int, old_refs: Iterable[int], old_targets: Iterable[int], new_vaddr: int,
+    new_refs: Iterable[int], new_targets: Iterable[int],
 ) -> AddressMap:
-    """:func:`_data_map` for small code, without numpy."""
-    old_targets = {}
-    for p in old_refs:
-        site = _data_site(arch, old_vaddr, p)
-        old_targets[site] = _data_target(arch, old_code, p, site)
+    """:func:`_data_map` for small code, without numpy; ``*_targets`` from :func:`_targets_py`."""
+    by_site = {}
+    for p, t in zip(old_refs, old_targets, strict=True):
+        by_site[_data_site(arch, old_vaddr, p)] = t
     votes: dict[int, dict[int, int]] = {}
-    for p in new_refs:
-        site = _data_site(arch, new_vaddr, p)
-        target_old = old_targets.get(_old_site(arch, code, site))
+    for p, t in zip(new_refs, new_targets, strict=True):
+        target_old = by_site.get(_old_site(arch, code, _data_site(arch, new_vaddr, p)))
         if target_old is not None:
-            per = votes.setdefault(_data_target(arch, new_code, p, site), {})
+            per = votes.setdefault(t, {})
             per[target_old] = per.get(target_old, 0) + 1
     pairs = sorted((t, max(per, key=per.__getitem__)) for t, per in votes.items())
     return _disjoint(_runs(pairs)[:_MAX_INTERVALS], 1 << DATA_BITS[arch])

@@ -222,6 +222,49 @@ def test_creation_estimates_grow_with_the_input() -> None:
     assert delta.decoder_memory_need("zstd", 100, 100, 10, 100) < delta.decoder_memory_need("zstd", 10**6, 10**6, 10, 10**6)
 
 
+_PEAK = "import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)"
+
+
+def _child_peak(code: str, *args: object, native: bool = True) -> list[int]:
+    """Run ``code`` in a fresh interpreter (argv: ``args``); its printed integers, then its peak RSS in bytes."""
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    if not native:
+        env["PPM_NO_NATIVE"] = "1"
+    p = subprocess.run([sys.executable, "-c", f"{code}\n{_PEAK}", *map(str, args)], env=env, capture_output=True, text=True,
+                       timeout=300, check=True)
+    return [int(x) for x in p.stdout.split()]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss is in KiB on Linux (bytes on macOS)")
+@pytest.mark.parametrize("windowed", [False, True])
+def test_declared_memory_bounds_the_real_peak(releases: tuple[Path, Path], tmp_path: Path, windowed: bool) -> None:
+    """creation_memory_need and the header's memory_need are upper bounds of the whole process's peak
+    RSS (an updater refuses a patch by them): making, matched whole and in windows, and applying, with
+    ppm's C modules and without them. On real releases the bench checks the same (bench_patch.py)."""
+    old, new = releases
+    make = (
+        "import sys; from pathlib import Path; from ppm import delta\n"
+        f"delta._WINDOW_FROM = {0 if windowed else 'delta._WINDOW_FROM'}\n"
+        "o, n, p = map(Path, sys.argv[1:4]); info = delta.make_patch(o, n, p)\n"
+        "print(delta.creation_memory_need(info.method, info.old_size, info.new_size))\n"
+        "print(int(delta._windows(info.old_size, info.new_size) is not None))"
+    )
+    need, used_windows, peak = _child_peak(make, old, new, tmp_path / "p")
+    assert used_windows == windowed
+    assert 0 < peak <= need
+    apply = (  # without the C modules: the hdiffpatch package decodes, numpy or the Python loop transforms
+        "import os, sys; from pathlib import Path; from ppm import delta\n"
+        "delta._hpatch = None if os.environ.get('PPM_NO_NATIVE') == '1' else delta._hpatch\n"
+        "delta.apply_patch(*map(Path, sys.argv[1:4]))"
+    )
+    info = patch_info(tmp_path / "p")
+    for native in (True, False):
+        (peak,) = _child_peak(apply, old, tmp_path / "p", tmp_path / "out", native=native)
+        assert 0 < peak <= info.memory_need
+        assert (tmp_path / "out").read_bytes() == new.read_bytes()
+
+
 def _ppm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     repo = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""), "CI": "1"}

@@ -232,6 +232,20 @@ def test_detect_never_raises_on_mutated_headers(builds: dict[str, tuple[Path, Pa
 # ---------------------------------------------------------------------------------------------- transform
 
 
+def test_python_engine_keys_anchors_by_bytes_under_a_32_bit_hash(builds: dict[str, tuple[Path, Path]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Python engine keys its anchors by their 64-bit hash; where hash() is 32 bits wide (which would
+    drop anchors now and then), by the keys themselves: the same maps either way on real executables."""
+    import types
+
+    old, new = _pair(builds, "elf-x86_64")
+    old_b, new_b = old.read_bytes(), new.read_bytes()
+    lo, ln = xt.detect(old_b), xt.detect(new_b)
+    assert lo is not None and ln is not None
+    maps = xt.build_map(old_b, lo, new_b, ln, engine="python")
+    monkeypatch.setattr(xt, "sys", types.SimpleNamespace(hash_info=types.SimpleNamespace(width=32)))
+    assert xt.build_map(old_b, lo, new_b, ln, engine="python") == maps
+
+
 @pytest.mark.parametrize("target", list(TARGETS))
 def test_transform_round_trip_real(builds: dict[str, tuple[Path, Path]], target: str) -> None:
     old, new = _pair(builds, target)

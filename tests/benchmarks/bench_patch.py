@@ -146,6 +146,7 @@ class Run:
     apply_rss: list[int] = field(default_factory=list)
     base_rss: list[int] = field(default_factory=list)  # ppm: peak RSS of the interpreter with make_patch's modules imported
     note: str = ""
+    needs: tuple[int, int] = (0, 0)  # ppm: the memory it declares for making and for applying the patch (bytes)
 
 
 PY = sys.executable
@@ -212,10 +213,11 @@ def bench_pair(name: str, repeat: int) -> tuple[dict[str, Run], int, int]:
                 run.size = Path(tmp, "patch").stat().st_size
                 if tool == "ppm":
                     sys.path.insert(0, str(REPO))
-                    from ppm.delta import patch_info
+                    from ppm.delta import creation_memory_need, patch_info
 
                     info = patch_info(Path(tmp, "patch"))
                     run.note = f"{info.transform} (format {info.format_version})"
+                    run.needs = (creation_memory_need(info.method, info.old_size, info.new_size), info.memory_need)
                     modules = ", ".join(["ppm.delta", *Path(tmp, "imported").read_text().split()])
                     run.base_rss.append(_timed([PY, "-c", f"import sys; from pathlib import Path; import {modules}"])[2])
                 cpu, wall, rss = _timed(apply)
@@ -242,6 +244,12 @@ def _mb(n: float) -> str:
     return f"{n / 1e6:.3f}"
 
 
+def _within(rss: int, need: int) -> str:
+    """Whether a measured peak RSS stays within the memory ppm declared (creation_memory_need, the
+    patch header's memory_need): "yes (peak / declared)", or NO when the declared figure is not an upper bound."""
+    return f"{'yes' if rss <= need else 'NO'} ({rss / need:.2f})"
+
+
 def render(results: dict[str, tuple[dict[str, Run], int, int]], repeat: int, argv: list[str]) -> str:
     import math
 
@@ -263,7 +271,9 @@ def render(results: dict[str, tuple[dict[str, Run], int, int]], repeat: int, arg
         "time ratios <= 1; ppm's creation RSS against 2 x (old + new) in the summary. "
         "Creation memory in the summary: the whole process's peak RSS / 2(old + new), and the memory creation adds, "
         "(peak RSS of ppm's create - peak RSS of `python -c \"import ppm.delta, ...\"` importing the same modules "
-        "make_patch did, measured in the same round) / (old + new); the goal is the second at most 2.",
+        "make_patch did, measured in the same round) / (old + new); the goal is the second at most 2. "
+        "The last column: the highest peak RSS of ppm's make and apply over the memory ppm declares for them "
+        "(creation_memory_need; the patch header's memory_need), which must be upper bounds.",
         "",
         "| pair | tool | patch MB | create CPU s [wall] | create RSS MB | apply CPU s [wall] | apply RSS MB "
         "| size ratio | create ratio | apply ratio |",
@@ -287,19 +297,22 @@ def render(results: dict[str, tuple[dict[str, Run], int, int]], repeat: int, arg
         old_size = fetch_pair(name)[0].stat().st_size
         summary.append((name, label, p.size / b.size, med(p.create) / med(b.create), med(p.apply) / max(med(b.apply), 1e-3),
                         med(p.create_rss) / (2 * (old_size + new_size)), med(p.create_rss) / med(b.create_rss), runs["ppm"].note,
-                        (med(p.create_rss) - med(p.base_rss)) / (old_size + new_size), med(p.base_rss)))
+                        (med(p.create_rss) - med(p.base_rss)) / (old_size + new_size), med(p.base_rss),
+                        _within(max(p.create_rss), p.needs[0]) + ", " + _within(max(p.apply_rss), p.needs[1])))
     lines += [
         "",
         "## ppm against bsdiff4",
         "",
         "| pair | ppm transform | size ratio | create CPU ratio | apply CPU ratio | create RSS / 2(old+new) "
-        "| baseline RSS MB | (create RSS - baseline) / (old+new) | create RSS / bsdiff4's |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| baseline RSS MB | (create RSS - baseline) / (old+new) | create RSS / bsdiff4's | peak RSS within the declared need (make, apply) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
-    for _, label, size, create, apply_, rss2, rssb, note, added, base in summary:
-        lines.append(f"| {label} | {note} | {size:.3f} | {create:.2f} | {apply_:.2f} | {rss2:.2f} | {base / 1e6:.0f} | {added:.2f} | {rssb:.2f} |")
+    for _, label, size, create, apply_, rss2, rssb, note, added, base, within in summary:
+        lines.append(
+            f"| {label} | {note} | {size:.3f} | {create:.2f} | {apply_:.2f} | {rss2:.2f} | {base / 1e6:.0f} | {added:.2f} | {rssb:.2f} | {within} |"
+        )
     geo = math.exp(sum(math.log(s[2]) for s in summary) / len(summary))
-    lines.append(f"| **geometric mean** | | **{geo:.3f}** | | | | | | |")
+    lines.append(f"| **geometric mean** | | **{geo:.3f}** | | | | | | | |")
     return "\n".join(lines) + "\n"
 
 

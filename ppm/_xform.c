@@ -461,9 +461,119 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------- anchors (build_map's planning) */
+
+#define ANCHOR 32
+
+typedef struct {
+    uint64_t h;
+    int64_t pos;
+} keyed_t;
+
+static int by_hash(const void *a, const void *b) {
+    const keyed_t *x = a, *y = b;
+    if (x->h != y->h) return x->h < y->h ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static int by_pos(const void *a, const void *b) {
+    const int64_t *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+static uint64_t le64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int k = 7; k >= 0; k--) v = v << 8 | p[k];
+    return v;
+}
+
+/* The keys of masked[pos:pos+ANCHOR] (the numpy engine's hash, exe_transform._unique_anchors) that
+ * occur once among refs, sorted by hash; returns how many, or -1 without memory. */
+static Py_ssize_t unique_keys(const unsigned char *m, Py_ssize_t len, const int64_t *refs, Py_ssize_t n, keyed_t **out) {
+    keyed_t *k = malloc(sizeof(keyed_t) * (size_t)(n ? n : 1));
+    if (!k) return -1;
+    Py_ssize_t c = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t p = refs[i];
+        if (p < 0 || p > (int64_t)len - ANCHOR) continue;
+        uint64_t h = le64(m + p);
+        for (int w = 8; w < ANCHOR; w += 8) {
+            h *= 0x9E3779B97F4A7C15ULL;
+            h ^= h >> 29;
+            h ^= le64(m + p + w);
+        }
+        k[c].h = h;
+        k[c].pos = p;
+        c++;
+    }
+    qsort(k, (size_t)c, sizeof(keyed_t), by_hash);
+    Py_ssize_t u = 0;
+    for (Py_ssize_t i = 0; i < c; i++) {
+        if ((i > 0 && k[i - 1].h == k[i].h) || (i + 1 < c && k[i + 1].h == k[i].h)) continue;
+        k[u++] = k[i];
+    }
+    *out = k;
+    return u;
+}
+
+PyDoc_STRVAR(anchor_pairs_doc,
+             "anchor_pairs(old_masked, old_refs, new_masked, new_refs) -> bytes\n\n"
+             "build_map's anchors: the 32-byte keys of masked code at the references (native int64 offsets) that"
+             " occur once on each side, present on both with the same bytes, as native int64 (new offset, old"
+             " offset) pairs sorted by new offset (exe_transform._anchor_pairs_py keeps the same ones).");
+
+static PyObject *xform_anchor_pairs(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer om, orf, nm, nrf;
+    PyObject *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*:anchor_pairs", &om, &orf, &nm, &nrf)) return NULL;
+    keyed_t *ko = NULL, *kn = NULL;
+    int64_t *pairs = NULL;
+    Py_ssize_t uo = -1, un = -1, np_ = 0;
+    if (orf.len % 8 || nrf.len % 8) {
+        PyErr_SetString(PyExc_ValueError, "anchor_pairs: references are not int64");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    uo = unique_keys(om.buf, om.len, orf.buf, orf.len / 8, &ko);
+    if (uo >= 0) un = unique_keys(nm.buf, nm.len, nrf.buf, nrf.len / 8, &kn);
+    if (un >= 0) pairs = malloc(sizeof(int64_t) * 2 * (size_t)(un ? un : 1));
+    if (pairs) {
+        Py_ssize_t i = 0, j = 0;
+        while (i < un && j < uo) {
+            if (kn[i].h < ko[j].h) i++;
+            else if (kn[i].h > ko[j].h) j++;
+            else {
+                if (!memcmp((const char *)nm.buf + kn[i].pos, (const char *)om.buf + ko[j].pos, ANCHOR)) {
+                    pairs[2 * np_] = kn[i].pos;
+                    pairs[2 * np_ + 1] = ko[j].pos;
+                    np_++;
+                }
+                i++, j++;
+            }
+        }
+        qsort(pairs, (size_t)np_, 2 * sizeof(int64_t), by_pos);
+    }
+    Py_END_ALLOW_THREADS
+    if (!pairs)
+        PyErr_NoMemory();
+    else
+        result = PyBytes_FromStringAndSize((const char *)pairs, (Py_ssize_t)(16 * np_));
+done:
+    free(ko);
+    free(kn);
+    free(pairs);
+    PyBuffer_Release(&om);
+    PyBuffer_Release(&orf);
+    PyBuffer_Release(&nm);
+    PyBuffer_Release(&nrf);
+    return result;
+}
+
 static PyMethodDef xform_methods[] = {
     {"transform", xform_transform, METH_VARARGS, transform_doc},
     {"map_tables", xform_map_tables, METH_VARARGS, map_tables_doc},
+    {"anchor_pairs", xform_anchor_pairs, METH_VARARGS, anchor_pairs_doc},
     {NULL, NULL, 0, NULL},
 };
 

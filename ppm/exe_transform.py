@@ -544,18 +544,29 @@ def _masked_py(arch: int, region: bytes, refs: list[int]) -> bytes:
         for j in refs:
             m[j + 1 : j + 5] = zero  # calls; the rip references are among the regex's matches
         return bytes(m)
-    n = len(region) // 4
-    x = int.from_bytes(region[: 4 * n], "little")
-    top = region[3 : 4 * n : 4]
     # B/BL imm26, ADRP immhi:immlo, ADD (immediate, 64-bit) and LDR/STR (unsigned offset, 64-bit) imm12
-    field = 0
-    for table, bits in (
+    tables = (
         (_ARM_BRANCH, 0x03FFFFFF),
         (bytes(1 if (b & 0x9F) == 0x90 else 0 for b in range(256)), 0x60FFFFE0),
         (bytes(1 if b in (0x91, 0xF9) else 0 for b in range(256)), 0x003FFC00),
-    ):
-        field |= _lane_mask(top.translate(table), bits, n)
-    return (x & ~field).to_bytes(4 * n, "little") + region[4 * n :]
+    )
+    n = len(region) // 4
+    out = bytearray(len(region))
+    # a slice of words at a time (each word is masked on its own, so the bytes are the same): whole-code
+    # integers held about five copies of the code at once, the planning's peak on rollup arm64
+    for a in range(0, n, _PY_MASK_WORDS):
+        b = min(n, a + _PY_MASK_WORDS)
+        x = int.from_bytes(region[4 * a : 4 * b], "little")
+        top = region[4 * a + 3 : 4 * b : 4]
+        field = 0
+        for table, bits in tables:
+            field |= _lane_mask(top.translate(table), bits, b - a)
+        out[4 * a : 4 * b] = (x & ~field).to_bytes(4 * (b - a), "little")
+    out[4 * n :] = region[4 * n :]
+    return bytes(out)
+
+
+_PY_MASK_WORDS = 1 << 14  # 64 KiB of arm64 code at a time (:func:`_masked_py`)
 
 
 def _lane_mask(flags: bytes, value: int, n: int) -> int:
@@ -694,7 +705,7 @@ def build_map(
     ro = max(old_layout.regions, key=lambda r: r.size)
     rn = max(new_layout.regions, key=lambda r: r.size)
     if engine == "python" or (engine == "auto" and max(ro.size, rn.size) < _NUMPY_MIN_CODE):
-        return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_py(new_layout.arch, old, ro, new, rn))
+        return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_py(new_layout.arch, old, ro, new, rn, engine))
     return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_np(new_layout.arch, old, ro, new, rn, scratch))
 
 
@@ -702,7 +713,16 @@ if TYPE_CHECKING:
     _DataMap = Callable[[AddressMap], AddressMap]
 
 
-def _anchor_pairs_py(arch: int, old: bytes | bytearray, ro: Region, new: bytes | bytearray, rn: Region) -> tuple[Iterable[tuple[int, int]], Any, Any, _DataMap | None]:
+def _memoryview_pairs(packed: memoryview, step: int = 1 << 14) -> Iterator[tuple[int, int]]:
+    """(new, old) pairs from ppm._xform.anchor_pairs' int64 buffer, as Python integers a slice at a time."""
+    for a in range(0, len(packed), 2 * step):
+        chunk = packed[a : a + 2 * step].tolist()
+        yield from zip(chunk[0::2], chunk[1::2], strict=True)
+
+
+def _anchor_pairs_py(
+    arch: int, old: bytes | bytearray, ro: Region, new: bytes | bytearray, rn: Region, engine: str = "auto"
+) -> tuple[Iterable[tuple[int, int]], Any, Any, _DataMap | None]:
     """The anchors (new offset, old offset) in the new release's order, both masked codes and the
     data map's maker (None without data references), in pure Python (small code)."""
     # one side at a time, and each copy of the code dropped once its references, their targets and
@@ -734,13 +754,21 @@ def _anchor_pairs_py(arch: int, old: bytes | bytearray, ro: Region, new: bytes |
                 seen[h] = -1 if h in seen else j
         return seen
 
-    in_old = anchors(om, chain(old_refs, old_data))
-    pairs = sorted(
-        (j, i)
-        for h, j in anchors(nm, chain(new_refs, new_data)).items()
-        if j >= 0 and (i := in_old.get(h, -1)) >= 0 and nm[j : j + _ANCHOR] == om[i : i + _ANCHOR]
-    )
-    del in_old
+    native = _native() if engine != "python" else None
+    pairs: Iterable[tuple[int, int]]
+    if native is not None and hasattr(native, "anchor_pairs"):
+        # in C (ppm/_xform.c): 16 bytes a reference, where the two dicts and the list of pairs
+        # below held about 10 MB of Python objects on rollup (the planning's peak)
+        packed = memoryview(native.anchor_pairs(om, old_refs + old_data, nm, new_refs + new_data)).cast("q")
+        pairs = _memoryview_pairs(packed)
+    else:
+        in_old = anchors(om, chain(old_refs, old_data))
+        pairs = sorted(
+            (j, i)
+            for h, j in anchors(nm, chain(new_refs, new_data)).items()
+            if j >= 0 and (i := in_old.get(h, -1)) >= 0 and nm[j : j + _ANCHOR] == om[i : i + _ANCHOR]
+        )
+        del in_old
 
     def data_map(code: AddressMap) -> AddressMap:
         return _data_map_py(arch, code, ro.vaddr, old_data, old_targets, rn.vaddr, new_data, new_targets)

@@ -258,6 +258,8 @@ def test_transform_round_trip_real(builds: dict[str, tuple[Path, Path]], target:
     old_m, new_m = bytearray(old_b), bytearray(new_b)
     assert maps == xt.build_map(old_m, lo, new_m, ln, engine="numpy", scratch=True)
     assert maps == xt.build_map(bytearray(old_b), lo, bytearray(new_b), ln, engine="python", scratch=True)
+    # auto: small code takes the Python engine, its anchors paired in C (ppm._xform.anchor_pairs) when built
+    assert maps == xt.build_map(old_b, lo, new_b, ln)
     assert maps.code.intervals, "the two releases share most of their code: the matcher must find some"
     if target.startswith("go-"):  # Go's code reaches its data by lea [rip+d] or adrp + add
         assert maps.data.intervals, "the references in matched code point to data both releases share"
@@ -584,6 +586,59 @@ def test_c_engine_matches_the_loop_on_released_executables(pair: str) -> None:
     loop = bytearray(encoded)
     xt.transform(loop, ln, maps, encode=False, engine="python")
     assert loop == new_b
+
+
+@needs_c
+@pytest.mark.parametrize("pair", list(BENCH_PAIRS))
+def test_c_anchors_give_the_python_engines_maps_on_released_executables(pair: str) -> None:
+    """Real releases when they are here: build_map with its anchors paired in C (auto, for code under
+    3 MiB) finds the maps the dict-based Python engine and the numpy engine find."""
+    old_p, new_p = (BENCH / BENCH_PAIRS[pair].format(v) for v in BENCH_VERSIONS[pair.split("-")[0]])
+    if not (old_p.is_file() and new_p.is_file()):
+        pytest.skip(f"{pair}: the benchmark's files are not in {BENCH}")
+    if not pair.startswith("rollup"):
+        pytest.skip("the Python engine is slow on large code; its anchors are exercised on rollup's")
+    old_b, new_b = old_p.read_bytes(), new_p.read_bytes()
+    lo, ln = xt.detect(old_b), xt.detect(new_b)
+    assert lo is not None and ln is not None
+    maps = xt.build_map(old_b, lo, new_b, ln)
+    assert maps.code.intervals
+    assert maps == xt.build_map(old_b, lo, new_b, ln, engine="python")
+    assert maps == xt.build_map(old_b, lo, new_b, ln, engine="numpy")
+
+
+def _anchor_pairs_reference(om: bytes, old_refs: list[int], nm: bytes, new_refs: list[int]) -> list[tuple[int, int]]:
+    """What ppm._xform.anchor_pairs computes, by content: keys that occur once on each side and on both."""
+
+    def unique(m: bytes, refs: list[int]) -> dict[bytes, int]:
+        seen: dict[bytes, int] = {}
+        for j in refs:
+            if 0 <= j <= len(m) - 32:
+                k = m[j : j + 32]
+                seen[k] = -1 if k in seen else j
+        return {k: j for k, j in seen.items() if j >= 0}
+
+    in_old = unique(om, old_refs)
+    return sorted((j, in_old[k]) for k, j in unique(nm, new_refs).items() if k in in_old)
+
+
+@needs_c
+@settings(max_examples=200, deadline=None)
+@given(
+    om=st.binary(min_size=0, max_size=300), nm=st.binary(min_size=0, max_size=300),
+    old_refs=st.lists(st.integers(-40, 340), max_size=40), new_refs=st.lists(st.integers(-40, 340), max_size=40),
+    alphabet=st.integers(1, 3),
+)
+def test_c_anchor_pairs_match_the_reference(om: bytes, nm: bytes, old_refs: list[int], new_refs: list[int], alphabet: int) -> None:
+    """Repeated keys (a small alphabet), repeated and out-of-range offsets: dropped as the Python engine drops them."""
+    from array import array
+
+    om, nm = bytes(b % alphabet for b in om), bytes(b % alphabet for b in nm)
+    native = xt._native()
+    got = memoryview(native.anchor_pairs(om, array("q", old_refs), nm, array("q", new_refs))).cast("q").tolist()
+    assert list(zip(got[0::2], got[1::2], strict=True)) == _anchor_pairs_reference(om, old_refs, nm, new_refs)
+    with pytest.raises(ValueError, match="int64"):
+        native.anchor_pairs(om, b"1234567", nm, b"")
 
 
 @needs_c

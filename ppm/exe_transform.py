@@ -266,7 +266,7 @@ _X86_RIP_MODRM = bytes(1 if b & 0xC7 == 0x05 else 0 for b in range(256))
 _SCAN_CHUNK = 1 << 18  # bytes scanned at a time: bounds the candidate lists whatever the code holds
 
 
-def _x86_chunks(region: bytes) -> Iterator[tuple[list[int], list[int]]]:
+def _x86_chunks(region: bytes | memoryview) -> Iterator[tuple[list[int], list[int]]]:
     """The references the transform rewrites in x86-64 code, one chunk at a time: (calls, rip).
 
     ``calls``: offsets j of an E8/E9 (call/jmp rel32) whose rel32 (j+1..j+4) has its top byte 00 or
@@ -285,7 +285,7 @@ def _x86_chunks(region: bytes) -> Iterator[tuple[list[int], list[int]]]:
     for c0 in range(0, size, _SCAN_CHUNK):
         c1 = min(size, c0 + _SCAN_CHUNK)
         base = max(0, c0 - 3)  # the scan looks up to 3 bytes back
-        window = region[base : c1 + 6]
+        window = bytes(region[base : c1 + 6])  # (a copy of a view's chunk; bytes as they are)
         op = window.translate(_X86_OPCODE)
         k = c0 - base
         calls: list[int] = []
@@ -369,7 +369,7 @@ class _Arch:
 _ARCHES = {ARCH_X86_64: _Arch(unit=1, bits=25, align=1), ARCH_ARM64: _Arch(unit=4, bits=26, align=4)}
 
 
-def _ref_chunks(arch: int, region: bytes) -> Iterator[tuple[list[int], list[int]]]:
+def _ref_chunks(arch: int, region: bytes | memoryview) -> Iterator[tuple[list[int], list[int]]]:
     return _x86_chunks(region) if arch == ARCH_X86_64 else _arm_chunks(region)
 
 
@@ -544,12 +544,7 @@ def _masked_py(arch: int, region: bytes, refs: list[int]) -> bytes:
         for j in refs:
             m[j + 1 : j + 5] = zero  # calls; the rip references are among the regex's matches
         return bytes(m)
-    # B/BL imm26, ADRP immhi:immlo, ADD (immediate, 64-bit) and LDR/STR (unsigned offset, 64-bit) imm12
-    tables = (
-        (_ARM_BRANCH, 0x03FFFFFF),
-        (bytes(1 if (b & 0x9F) == 0x90 else 0 for b in range(256)), 0x60FFFFE0),
-        (bytes(1 if b in (0x91, 0xF9) else 0 for b in range(256)), 0x003FFC00),
-    )
+    tables = _arm_mask_tables()
     n = len(region) // 4
     out = bytearray(len(region))
     # a slice of words at a time (each word is masked on its own, so the bytes are the same): whole-code
@@ -569,6 +564,41 @@ def _masked_py(arch: int, region: bytes, refs: list[int]) -> bytes:
 _PY_MASK_WORDS = 1 << 14  # 64 KiB of arm64 code at a time (:func:`_masked_py`)
 
 
+def _mask_py(arch: int, region: memoryview, refs: Iterable[int]) -> memoryview:
+    """:func:`_masked_py` in place, on a writable view (the same bytes)."""
+    zero = bytes(4)
+    if arch == ARCH_X86_64:
+        from array import array
+
+        ends = array("q", [mo.end() for mo in _rip_relative().finditer(region)])  # before any byte changes
+        for e in ends:
+            region[e - 4 : e] = zero
+        for j in refs:
+            region[j + 1 : j + 5] = zero  # calls; the rip references are among the regex's matches
+        return region
+    tables = _arm_mask_tables()
+    n = len(region) // 4
+    for a in range(0, n, _PY_MASK_WORDS):
+        b = min(n, a + _PY_MASK_WORDS)
+        x = int.from_bytes(region[4 * a : 4 * b], "little")
+        top = bytes(region[4 * a + 3 : 4 * b : 4])
+        field = 0
+        for table, bits in tables:
+            field |= _lane_mask(top.translate(table), bits, b - a)
+        region[4 * a : 4 * b] = (x & ~field).to_bytes(4 * (b - a), "little")
+    return region
+
+
+def _arm_mask_tables() -> tuple[tuple[bytes, int], ...]:
+    """(top-byte flags, field mask): B/BL imm26, ADRP immhi:immlo, ADD (immediate, 64-bit) and
+    LDR/STR (unsigned offset, 64-bit) imm12."""
+    return (
+        (_ARM_BRANCH, 0x03FFFFFF),
+        (bytes(1 if (b & 0x9F) == 0x90 else 0 for b in range(256)), 0x60FFFFE0),
+        (bytes(1 if b in (0x91, 0xF9) else 0 for b in range(256)), 0x003FFC00),
+    )
+
+
 def _lane_mask(flags: bytes, value: int, n: int) -> int:
     """An integer of n 32-bit lanes: ``value`` in the lanes whose flag byte is 1, 0 elsewhere."""
     m = bytearray(4 * n)
@@ -579,7 +609,7 @@ def _lane_mask(flags: bytes, value: int, n: int) -> int:
     return int.from_bytes(m, "little")
 
 
-def _refs_py(arch: int, region: bytes) -> tuple[Any, Any]:
+def _refs_py(arch: int, region: bytes | memoryview) -> tuple[Any, Any]:
     """(branch references, data references) in ``region`` (small code, without numpy), as int64
     arrays: 8 bytes a reference where a list of Python integers takes about 40 (rollup: 6 MB less)."""
     from array import array
@@ -705,7 +735,7 @@ def build_map(
     ro = max(old_layout.regions, key=lambda r: r.size)
     rn = max(new_layout.regions, key=lambda r: r.size)
     if engine == "python" or (engine == "auto" and max(ro.size, rn.size) < _NUMPY_MIN_CODE):
-        return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_py(new_layout.arch, old, ro, new, rn, engine))
+        return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_py(new_layout.arch, old, ro, new, rn, engine, scratch))
     return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_np(new_layout.arch, old, ro, new, rn, scratch))
 
 
@@ -721,22 +751,31 @@ def _memoryview_pairs(packed: memoryview, step: int = 1 << 14) -> Iterator[tuple
 
 
 def _anchor_pairs_py(
-    arch: int, old: bytes | bytearray, ro: Region, new: bytes | bytearray, rn: Region, engine: str = "auto"
+    arch: int, old: bytes | bytearray, ro: Region, new: bytes | bytearray, rn: Region, engine: str = "auto",
+    scratch: bool = False,
 ) -> tuple[Iterable[tuple[int, int]], Any, Any, _DataMap | None]:
     """The anchors (new offset, old offset) in the new release's order, both masked codes and the
     data map's maker (None without data references), in pure Python (small code)."""
-    # one side at a time, and each copy of the code dropped once its references, their targets and
-    # its masked copy are read from it: the unmasked code is not kept for the data map
-    old_code = bytes(memoryview(old)[ro.offset : ro.offset + ro.size])
-    old_refs, old_data = _refs_py(arch, old_code)
-    old_targets = _targets_py(arch, old_code, ro.vaddr, old_data)
-    om = _masked_py(arch, old_code, old_refs)
-    del old_code
-    new_code = bytes(memoryview(new)[rn.offset : rn.offset + rn.size])
-    new_refs, new_data = _refs_py(arch, new_code)
-    new_targets = _targets_py(arch, new_code, rn.vaddr, new_data)
-    nm = _masked_py(arch, new_code, new_refs)
-    del new_code
+    native = _native() if engine != "python" else None
+    if native is not None and not hasattr(native, "anchor_pairs"):
+        native = None  # (a C module built from an older source)
+    # ``scratch`` with the anchors paired in C: each side's code is read and masked where it lies in
+    # the caller's bytearray (views, no copies: on rollup the two copies, the masking's temporaries
+    # and _extend's slices were most of the planning's peak). Otherwise one side at a time, each
+    # copy of the code dropped once its references, their targets and its masked copy are read from it.
+    in_place = native is not None and scratch and isinstance(old, bytearray) and isinstance(new, bytearray)
+
+    def side(buf: bytes | bytearray, r: Region) -> tuple[Any, Any, Any, Any]:
+        code: bytes | memoryview = memoryview(buf)[r.offset : r.offset + r.size]
+        if not in_place:
+            code = bytes(code)
+        refs, data = _refs_py(arch, code)
+        targets = _targets_py(arch, code, r.vaddr, data)
+        masked = _mask_py(arch, code, refs) if isinstance(code, memoryview) else _masked_py(arch, code, refs)
+        return refs, data, targets, masked
+
+    old_refs, old_data, old_targets, om = side(old, ro)
+    new_refs, new_data, new_targets, nm = side(new, rn)
 
     # keyed by the key's hash, not the key: a dict of 32-byte keys was the planning's peak (rollup:
     # 9 MB a side). Keys that share a hash count as one, as in the numpy engine (_unique_anchors);
@@ -754,9 +793,8 @@ def _anchor_pairs_py(
                 seen[h] = -1 if h in seen else j
         return seen
 
-    native = _native() if engine != "python" else None
     pairs: Iterable[tuple[int, int]]
-    if native is not None and hasattr(native, "anchor_pairs"):
+    if native is not None:
         # in C (ppm/_xform.c): 16 bytes a reference, where the two dicts and the list of pairs
         # below held about 10 MB of Python objects on rollup (the planning's peak)
         packed = memoryview(native.anchor_pairs(om, old_refs + old_data, nm, new_refs + new_data)).cast("q")
@@ -915,7 +953,7 @@ def _data_site(arch: int, vaddr: int, p: int) -> int:
     return (vaddr + p + 7 if arch == ARCH_X86_64 else vaddr + p) & ((1 << DATA_BITS[arch]) - 1)
 
 
-def _data_target(arch: int, code: bytes, p: int, site: int) -> int:
+def _data_target(arch: int, code: bytes | memoryview, p: int, site: int) -> int:
     unpack = _WORD.unpack_from
     if arch == ARCH_X86_64:
         return (site + unpack(code, p + 3)[0]) & 0xFFFFFFFF
@@ -934,7 +972,7 @@ def _old_site(arch: int, code: AddressMap, site: int) -> int:
     return (site + shift * unit) & ((1 << DATA_BITS[arch]) - 1)
 
 
-def _targets_py(arch: int, code: bytes, vaddr: int, refs: Iterable[int]) -> Any:
+def _targets_py(arch: int, code: bytes | memoryview, vaddr: int, refs: Iterable[int]) -> Any:
     """Each data reference's target (:func:`_data_target`), as an int64 array, for :func:`_data_map_py`:
     read before the code is dropped, so that the planning need not keep a copy of it for them."""
     from array import array

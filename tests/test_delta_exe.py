@@ -258,8 +258,16 @@ def test_transform_round_trip_real(builds: dict[str, tuple[Path, Path]], target:
     old_m, new_m = bytearray(old_b), bytearray(new_b)
     assert maps == xt.build_map(old_m, lo, new_m, ln, engine="numpy", scratch=True)
     assert maps == xt.build_map(bytearray(old_b), lo, bytearray(new_b), ln, engine="python", scratch=True)
-    # auto: small code takes the Python engine, its anchors paired in C (ppm._xform.anchor_pairs) when built
+    # auto: small code takes the Python engine, its anchors paired in C (ppm._xform.anchor_pairs) when
+    # built, and with scratch its code masked in place (_mask_py) rather than in copies
     assert maps == xt.build_map(old_b, lo, new_b, ln)
+    assert maps == xt.build_map(bytearray(old_b), lo, bytearray(new_b), ln, scratch=True)
+    region = max(ln.regions, key=lambda r: r.size)
+    code = new_b[region.offset : region.offset + region.size]
+    refs, _ = xt._refs_py(ln.arch, code)
+    in_place = bytearray(code)
+    xt._mask_py(ln.arch, memoryview(in_place), refs)
+    assert bytes(in_place) == xt._masked_py(ln.arch, code, list(refs)), "masking in place gives the masked copy's bytes"
     assert maps.code.intervals, "the two releases share most of their code: the matcher must find some"
     if target.startswith("go-"):  # Go's code reaches its data by lea [rip+d] or adrp + add
         assert maps.data.intervals, "the references in matched code point to data both releases share"
@@ -604,6 +612,10 @@ def test_c_anchors_give_the_python_engines_maps_on_released_executables(pair: st
     maps = xt.build_map(old_b, lo, new_b, ln)
     assert maps.code.intervals
     assert maps == xt.build_map(old_b, lo, new_b, ln, engine="python")
+    # make_patch's way: the code masked in place in its bytearrays, which then hold the masked code
+    old_m, new_m = bytearray(old_b), bytearray(new_b)
+    assert maps == xt.build_map(old_m, lo, new_m, ln, scratch=True)
+    assert old_m != old_b and new_m != new_b
     assert maps == xt.build_map(old_b, lo, new_b, ln, engine="numpy")
 
 

@@ -18,3 +18,14 @@ def run_ppm(*args: str, cwd: Path, env: dict[str, str] | None = None, check: boo
     if check and p.returncode != 0:
         raise AssertionError(f"ppm {' '.join(args)} exited {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
     return p
+
+
+def run_python(code: str, *args: object, cwd: Path | None = None, env: dict[str, str] | None = None,
+               timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``python -c code args...`` in a fresh interpreter that imports ppm from this checkout (for
+    what only a new process shows: which modules an entry point imports, its peak memory)."""
+    repo = Path(__file__).resolve().parent.parent
+    e = {**os.environ, **(env or {})}
+    e["PYTHONPATH"] = str(repo) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=cwd, env=e, capture_output=True, text=True,
+                          timeout=timeout, check=False)

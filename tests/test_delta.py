@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import run_python
 from ppm import delta
 from ppm.delta import PatchError, PatchMemoryError, apply_patch, make_patch, patch_info
 
@@ -230,12 +231,8 @@ _PEAK = ("print(next(int(line.split()[1]) * 1024 for line in open('/proc/self/st
 
 def _child_peak(code: str, *args: object, native: bool = True) -> list[int]:
     """Run ``code`` in a fresh interpreter (argv: ``args``); its printed integers, then its peak RSS in bytes."""
-    repo = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    if not native:
-        env["PPM_NO_NATIVE"] = "1"
-    p = subprocess.run([sys.executable, "-c", f"{code}\n{_PEAK}", *map(str, args)], env=env, capture_output=True, text=True,
-                       timeout=300, check=True)
+    p = run_python(f"{code}\n{_PEAK}", *args, env=None if native else {"PPM_NO_NATIVE": "1"})
+    assert p.returncode == 0, p.stderr
     return [int(x) for x in p.stdout.split()]
 
 
@@ -323,9 +320,7 @@ def test_cli_apply_answers_without_typer_and_defers_what_it_does_not_parse(relea
         "import sys; from ppm.__main__ import _main; code = _main(sys.argv[1:]); "
         "print('typer imported' if 'typer' in sys.modules else 'no typer'); sys.exit(code)"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    r = subprocess.run([sys.executable, "-c", probe, "patch", "apply", str(old), "app.patch", "-oout"],
-                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    r = run_python(probe, "patch", "apply", old, "app.patch", "-oout", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("wrote out in ") and r.stdout.rstrip().endswith("no typer")
     assert (tmp_path / "out").read_bytes() == new.read_bytes()

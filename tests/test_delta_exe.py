@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import run_python
 from ppm import delta
 from ppm import exe_transform as xt
 from ppm.delta import PatchError, apply_patch, make_patch, patch_info
@@ -1010,9 +1011,7 @@ def test_numpy_only_when_needed(tmp_path: Path) -> None:
         "make_patch(o, n, p); apply_patch(o, p, Path(sys.argv[1], 'out'))\n"
         "assert 'numpy' not in sys.modules, 'plain data needs no numpy'\n"
     )
-    repo = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True, check=False)
+    proc = run_python(code, tmp_path)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -1027,9 +1026,7 @@ def test_applying_needs_no_numpy(exe_patch: tuple[Path, Path], tmp_path: Path) -
         "apply_patch(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))\n"
         "assert 'numpy' not in sys.modules, 'the C engine needs no numpy'\n"
     )
-    repo = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-c", code, str(old), str(patch), str(tmp_path / "out")], env=env, capture_output=True, text=True, check=False)
+    proc = run_python(code, old, patch, tmp_path / "out")
     assert proc.returncode == 0, proc.stderr
     assert delta._sha256((tmp_path / "out").read_bytes()) == patch_info(patch).new_sha256
 

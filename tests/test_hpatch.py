@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import run_python
 from ppm import delta
 
 hdiffpatch = pytest.importorskip("hdiffpatch")
@@ -394,9 +395,6 @@ def test_apply_path_imports_only_what_it_needs(tmp_path: Path) -> None:
         "bad = sorted(m for m in ('hdiffpatch', 'concurrent.futures', 'logging', 'tempfile', 'threading') if m in sys.modules)\n"
         "assert not bad, bad\n"
     )
-    repo = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    r = subprocess.run([sys.executable, "-c", code, str(old), str(p), str(tmp_path / "out")], env=env,
-                       capture_output=True, text=True, check=False)
+    r = run_python(code, old, p, tmp_path / "out")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "out").read_bytes() == new.read_bytes()

@@ -72,8 +72,6 @@ import os
 import struct
 import sys
 import zlib
-from collections.abc import Callable
-from pathlib import Path
 
 from ppm import exe_transform as xt
 from ppm.core.errors import PpmError
@@ -81,8 +79,11 @@ from ppm.core.record import Frozen
 from ppm.exe_transform import ARCH_NAMES, FORMAT_NAMES, ExeLayout, ExeMaps
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; type checkers read it as True
-if TYPE_CHECKING:  # annotations only
+if TYPE_CHECKING:  # annotations only: paths are taken as str or os.PathLike and handled with os.path
+    from collections.abc import Callable
     from typing import BinaryIO
+
+    from _typeshed import StrPath
 
 try:  # the C decoder of HDiffPatch's stream (setup.py builds it; optional, see _hdiff_apply)
     from ppm import _hpatch
@@ -124,7 +125,8 @@ _CREATE_WHOLE_FACTOR = 8
 _CREATE_WINDOWED_FACTOR = 2.5
 _CREATE_OVERHEAD = 64 << 20
 
-Progress = Callable[[str], None]
+if TYPE_CHECKING:
+    Progress = Callable[[str], None]
 
 
 class PatchError(PpmError):
@@ -236,9 +238,9 @@ def _unpack_header(head: bytes, patch_size: int, where: object) -> PatchInfo:
     )
 
 
-def patch_info(patch: Path) -> PatchInfo:
+def patch_info(patch: StrPath) -> PatchInfo:
     """Read a patch's header: what it turns into what, by which method, and what decoding needs."""
-    patch = Path(patch)
+    patch = os.fspath(patch)
     try:
         with open(patch, "rb") as f:
             head = f.read(HEADER_SIZE)
@@ -376,7 +378,7 @@ def _zstd_decompress(payload: bytes, window_log: int, size: int, prefix: bytes |
     return out
 
 
-def compressed_size(path: Path, *, level: int = DEFAULT_LEVEL) -> int:
+def compressed_size(path: StrPath, *, level: int = DEFAULT_LEVEL) -> int:
     """Bytes of ``path`` as one zstd frame (window covering the file): what a patch must beat."""
     payload, _ = _zstd_compress(_read(path, "file"), level)
     return len(payload)
@@ -385,14 +387,15 @@ def compressed_size(path: Path, *, level: int = DEFAULT_LEVEL) -> int:
 # ------------------------------------------------------------------------------------- files
 
 
-def _read(path: Path, what: str) -> bytes:
+def _read(path: StrPath, what: str) -> bytes:
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as f:
+            return f.read()
     except OSError as e:
         raise PatchError(f"cannot read {what} {path}: {e.strerror}") from e
 
 
-def _read_mutable(path: Path, what: str) -> bytearray:
+def _read_mutable(path: StrPath, what: str) -> bytearray:
     """The file as a bytearray, read straight into it (no bytes object beside it)."""
     try:
         with open(path, "rb") as f:
@@ -405,11 +408,9 @@ def _read_mutable(path: Path, what: str) -> bytearray:
         raise PatchError(f"cannot read {what} {path}: {e.strerror}") from e
 
 
-def _write_atomic(out: Path, chunks: list[bytes] | list[bytes | bytearray], mode: int | None = None, check: Callable[[], None] | None = None) -> None:
+def _write_atomic(out: StrPath, chunks: list[bytes] | list[bytes | bytearray], mode: int | None = None, check: Callable[[], None] | None = None) -> None:
     """Write beside ``out``, fsync, run ``check``, then rename over ``out``: it is untouched or complete."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _create_temp(str(out.parent), f".{out.name}.")
+    fd, tmp = _temp_beside(out)
     try:
         with os.fdopen(fd, "wb") as f:
             for chunk in chunks:
@@ -427,6 +428,13 @@ def _write_atomic(out: Path, chunks: list[bytes] | list[bytes | bytearray], mode
         except OSError:
             pass
         raise
+
+
+def _temp_beside(out: StrPath) -> tuple[int, str]:
+    """A new temporary file in ``out``'s folder (made if missing), see :func:`_create_temp`."""
+    parent, name = os.path.split(os.path.abspath(out))
+    os.makedirs(parent, exist_ok=True)
+    return _create_temp(parent, f".{name}.")
 
 
 def _create_temp(directory: str, prefix: str) -> tuple[int, str]:
@@ -497,7 +505,7 @@ class _Exe:
         xt.transform(buf, self.layout, self.maps, encode=True)
         return bytes(buf)
 
-    def spool(self, buf: bytearray, where: Path) -> _FileWindows:
+    def spool(self, buf: bytearray, where: StrPath) -> _FileWindows:
         """:meth:`apply`, written to an unnamed temporary file in ``where`` for windowed matching."""
         import tempfile  # tempfile (with shutil and random): making a patch only, off the apply path
 
@@ -798,9 +806,9 @@ def _hdiff_apply(old: bytes, stream: bytes, new_size: int) -> bytearray:
 
 
 def make_patch(
-    old: Path,
-    new: Path,
-    out: Path,
+    old: StrPath,
+    new: StrPath,
+    out: StrPath,
     *,
     level: int = DEFAULT_LEVEL,
     method: str = "auto",
@@ -877,8 +885,9 @@ def make_patch(
         if x is None:
             target = _read_again(new, "new file", new_sha)
         elif windowed:  # matched a piece at a time: the pieces are read back from a temporary file
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            target = x.spool(_read_again_mutable(new, "new file", new_sha), Path(out).parent)
+            where = os.path.dirname(os.path.abspath(out))
+            os.makedirs(where, exist_ok=True)
+            target = x.spool(_read_again_mutable(new, "new file", new_sha), where)
         else:
             target = x.apply(_read_again_mutable(new, "new file", new_sha))
         _release_freed_memory(new_size)  # the rewritten copy and the transform's arrays
@@ -915,7 +924,7 @@ def make_patch(
 
     while made:
         say("verifying")
-        info, ok = _write_verified(Path(out), made, old, new_sha)
+        info, ok = _write_verified(out, made, old, new_sha)
         if ok:
             return info
         if info.transform == "none" or transform:
@@ -928,7 +937,7 @@ def make_patch(
     raise PatchError(f"no patch method reproduces {new}: this is a bug in ppm or its diff library")
 
 
-def _write_verified(out: Path, made: list[tuple[bytes, PatchInfo]], old: Path, new_sha: str) -> tuple[PatchInfo, bool]:
+def _write_verified(out: StrPath, made: list[tuple[bytes, PatchInfo]], old: StrPath, new_sha: str) -> tuple[PatchInfo, bool]:
     """Take the first patch off ``made``, write it beside ``out``, decode it from there as applying
     does, and rename it over ``out`` if it reproduces the new file (True); else remove it (False).
 
@@ -939,8 +948,7 @@ def _write_verified(out: Path, made: list[tuple[bytes, PatchInfo]], old: Path, n
     been used: at the peak, the old file, the stream and the new file, nothing else of this size.
     """
     payload, info = made.pop(0)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _create_temp(str(out.parent), f".{out.name}.")
+    fd, tmp = _temp_beside(out)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(_pack_header(info))
@@ -960,7 +968,7 @@ def _write_verified(out: Path, made: list[tuple[bytes, PatchInfo]], old: Path, n
     return info, False
 
 
-def _verify(info: PatchInfo, old: Path, f: BinaryIO, new_sha: str) -> bool:
+def _verify(info: PatchInfo, old: StrPath, f: BinaryIO, new_sha: str) -> bool:
     """Whether the patch written to ``f`` (its descriptor and frame read back) turns ``old`` into the new file."""
     f.seek(HEADER_SIZE)
     desc = f.read(info.descriptor_size)
@@ -997,7 +1005,7 @@ class _FileWindows:
     (on disk, so the kernel may drop its pages rather than hold them as memory). What is read is not
     checked here: the round trip, against the old file read again and its sha256 checked, is."""
 
-    def __init__(self, source: Path | BinaryIO, size: int, what: str) -> None:
+    def __init__(self, source: StrPath | BinaryIO, size: int, what: str) -> None:
         self.source, self.size, self.what = source, size, what
 
     def __len__(self) -> int:
@@ -1005,7 +1013,7 @@ class _FileWindows:
 
     def window(self, start: int, size: int) -> bytes:
         try:
-            if isinstance(self.source, Path):
+            if isinstance(self.source, (str, os.PathLike)):
                 with open(self.source, "rb") as f:
                     f.seek(start)
                     data = f.read(size)
@@ -1019,25 +1027,25 @@ class _FileWindows:
         return data
 
     def close(self) -> None:
-        if not isinstance(self.source, Path):
+        if not isinstance(self.source, (str, os.PathLike)):
             self.source.close()
 
 
-def _read_again(path: Path, what: str, sha256: str) -> bytes:
+def _read_again(path: StrPath, what: str, sha256: str) -> bytes:
     """A file read again during make_patch, refused if it changed since it was first read."""
     data = _read(path, what)
     _check_unchanged(data, path, what, sha256)
     return data
 
 
-def _read_again_mutable(path: Path, what: str, sha256: str) -> bytearray:
+def _read_again_mutable(path: StrPath, what: str, sha256: str) -> bytearray:
     """:func:`_read_again` into a bytearray (the transform rewrites it in place)."""
     data = _read_mutable(path, what)
     _check_unchanged(data, path, what, sha256)
     return data
 
 
-def _check_unchanged(data: bytes | bytearray, path: Path, what: str, sha256: str) -> None:
+def _check_unchanged(data: bytes | bytearray, path: StrPath, what: str, sha256: str) -> None:
     if hashlib.sha256(data).hexdigest() != sha256:
         raise PatchError(f"{what} {path} changed while the patch was being made", hint="make the patch again")
 
@@ -1055,7 +1063,7 @@ def _make_plain(method: str, old: bytes, new: bytes, old_sha: str, new_sha: str,
 # ------------------------------------------------------------------------------------- apply
 
 
-def apply_patch(old: Path, patch: Path, out: Path, *, max_memory: int | None = None) -> None:
+def apply_patch(old: StrPath, patch: StrPath, out: StrPath, *, max_memory: int | None = None) -> None:
     """Turn ``old`` into the new file described by ``patch``, written atomically to ``out``.
 
     Refuses (PatchMemoryError) before decoding when the patch's declared memory need exceeds
@@ -1104,7 +1112,7 @@ def apply_patch(old: Path, patch: Path, out: Path, *, max_memory: int | None = N
             mode = os.stat(old).st_mode & 0o7777
         except OSError:
             mode = None
-        _write_atomic(Path(out), [new_b], mode, check)
+        _write_atomic(out, [new_b], mode, check)
     finally:  # no hashing thread outlives the call, as the thread pool this replaces waited for its work
         for t in (old_digest, new_digest):
             if t is not None:

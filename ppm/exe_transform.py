@@ -398,9 +398,9 @@ class AddressMap(Frozen):
         if native is not None and 0 < modulus <= 1 << 62:  # ppm._xform builds the tables (what the C transform reads)
             try:
                 flat = _array("q", [x for iv in intervals for x in iv])
-            except (OverflowError, TypeError):  # not int64: the Python code below refuses it
+            except (struct.error, TypeError):  # not int64: the Python code below refuses it
                 flat = None
-            if flat is not None and len(flat) == 3 * len(intervals):
+            if flat is not None and len(flat) == 8 * 3 * len(intervals):
                 (fs, fh), (is_, ih) = native.map_tables(modulus, flat)
                 object.__setattr__(self, "_packed", (fs, fh, is_, ih))
                 return
@@ -1101,10 +1101,11 @@ def _load_native() -> Any:
     return _xform
 
 
-def _array(code: str, values: list[int]) -> Any:
-    from array import array
-
-    return array(code, values)
+def _array(code: str, values: list[int]) -> bytes:
+    """``values`` packed as native 64-bit integers (``code`` "q" or "Q"), the buffers ppm._xform
+    reads; struct.error when one does not fit. (struct rather than the array module, which imports
+    collections.abc: 3 ms of a 30 ms `ppm patch apply`.)"""
+    return struct.pack(f"={len(values)}{code}", *values)
 
 
 def _transform_py(buf: bytearray, layout: ExeLayout, maps: ExeMaps, *, encode: bool) -> int:

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 
 from ppm.core.errors import PpmError, os_error_message
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (nor collections.abc): this runs first
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in ppm, not in the user's input
 DEBUG_ENV = "PPM_DEBUG"

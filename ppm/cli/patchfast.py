@@ -72,12 +72,12 @@ def try_apply(args: list[str]) -> int | None:
     if parsed is None:
         return None
     import time
-    from pathlib import Path
 
+    # ppm.delta takes the paths as strings: pathlib alone would cost 6 ms here
     from ppm import delta
 
     old, patch, output, max_memory = parsed
     start = time.perf_counter()
-    delta.apply_patch(Path(old), Path(patch), Path(output), max_memory=max_memory)
-    sys.stdout.write(f"wrote {Path(output)} in {time.perf_counter() - start:.2f} s\n")
+    delta.apply_patch(old, patch, output, max_memory=max_memory)
+    sys.stdout.write(f"wrote {output} in {time.perf_counter() - start:.2f} s\n")
     return 0

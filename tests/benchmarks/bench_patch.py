@@ -265,7 +265,7 @@ def render(results: dict[str, tuple[dict[str, Run], int, int]], repeat: int, arg
         "# Patch benchmark",
         "",
         f"`python tests/benchmarks/bench_patch.py {' '.join(argv)}` on {platform.node() or 'this machine'} "
-        f"({os.cpu_count()} cores, Python {platform.python_version()}, load average {_load()} when the table was written, "
+        f"({os.cpu_count()} cores, Python {platform.python_version()} at `{PY}`, load average {_load()} when the table was written, "
         f"{_LOAD_AT_START} at the start); medians of {repeat} runs, each tool a "
         "separate process under GNU time: CPU seconds (user + system, all threads; getrusage, to the millisecond), wall seconds in "
         "brackets, peak RSS. The machine is shared with other builds, so wall times swing with its load; the "
@@ -403,9 +403,16 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--pairs", default=",".join(PAIRS), help=f"comma-separated, from: {', '.join(PAIRS)}")
     ap.add_argument("--no-save", action="store_true", help=f"do not write {RESULTS.relative_to(REPO)}")
+    ap.add_argument("--python", default=sys.executable,
+                    help="the interpreter every tool's Python process runs on (it needs bsdiff4 and ppm's dependencies; "
+                    "ppm itself is this checkout, by PYTHONPATH). Give a venv where ppm is installed normally: an "
+                    "editable install's import hook loads pathlib, re and more into every process of its venv, which "
+                    "hides what ppm's own imports cost (default: this interpreter)")
     ap.add_argument("--pyinstaller", nargs=2, type=Path, metavar=("OLD", "NEW"),
                     help="instead: what a patch between two PyInstaller one-file bundles carries (printed only)")
     args = ap.parse_args()
+    global PY
+    PY = args.python
     if args.pyinstaller:
         print(bundle_report(*args.pyinstaller))
         return

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run_python
+from helpers import run_ppm, run_python
 from ppm import delta
 from ppm.delta import PatchError, PatchMemoryError, apply_patch, make_patch, patch_info
 
@@ -266,9 +266,7 @@ def test_declared_memory_bounds_the_real_peak(releases: tuple[Path, Path], tmp_p
 
 
 def _ppm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    repo = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""), "CI": "1"}
-    return subprocess.run([sys.executable, "-m", "ppm", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return run_ppm(*args, cwd=cwd, env={"CI": "1"}, check=False, timeout=300)
 
 
 def test_cli(releases: tuple[Path, Path], tmp_path: Path) -> None:

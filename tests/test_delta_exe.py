@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import run_python
+from helpers import run_ppm, run_python
 from ppm import delta
 from ppm import exe_transform as xt
 from ppm.delta import PatchError, apply_patch, make_patch, patch_info
@@ -958,9 +958,7 @@ def test_fuzzed_patches_give_only_patch_errors(
 
 
 def _ppm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    repo = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""), "CI": "1"}
-    return subprocess.run([sys.executable, "-m", "ppm", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return run_ppm(*args, cwd=cwd, env={"CI": "1"}, check=False, timeout=300)
 
 
 def test_cli_fuzzed_patches_exit_cleanly(exe_patch: tuple[Path, Path], tmp_path: Path) -> None:

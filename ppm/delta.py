@@ -334,17 +334,27 @@ def _zstd_compress(data: bytes | bytearray, level: int, prefix: bytes | None = N
     if prefix is not None:
         opts[P.enable_long_distance_matching] = 1
         zd = _prefix(zstd, prefix)
+    else:
+        opts.update(_table_logs(P, wlog))
     return zstd.compress(data, options=opts, zstd_dict=zd), wlog
 
 
-def _zstd_compress_chunks(chunks: list[bytes | bytearray], size: int, level: int) -> tuple[bytes, int]:
-    """One zstd frame of the concatenated ``chunks`` (``size`` bytes in all), without joining them.
+def _table_logs(P, wlog: int) -> dict:
+    """Caps on the match finder's tables for a stream of HDiffPatch's that fits a window of 2^wlog.
 
-    The match finder's tables are capped (chain log 21, hash log 19: 8 + 2 MiB, where level 19 on a
-    window of 8 MiB or more sizes them 64 + 16 MiB and clears them whole): on HDiffPatch's streams
-    the frame comes out within 0.1% of the uncapped one (measured on esbuild 0.27.7 -> 0.28.2 and uv
-    0.13.8 -> 0.13.9: +625 and +1,952 bytes against chain log 22 / hash log 20, 10 MB less).
+    Level 19 sizes its chain and hash tables for its own window (2^24 and 2^22 entries of 4 bytes)
+    and shrinks them only to about the stream's size: 64 + 16 MiB from windows of 8 MiB on, and still
+    8-9 MiB on rollup's 0.2-0.45 MB streams, whose whole patch is a few MB. A chain a window long and
+    a hash table a quarter of it change nothing there (the same bytes, measured on rollup's three
+    pairs, at a third of the memory); on esbuild's and uv's streams chain log 21, hash log 19 make
+    the frame within 0.1% of the uncapped one (+625 and +1,952 bytes against 22/20, 10 MB less).
     """
+    return {P.chain_log: max(6, min(21, wlog - 1)), P.hash_log: max(6, min(19, wlog - 2))}
+
+
+def _zstd_compress_chunks(chunks: list[bytes | bytearray], size: int, level: int) -> tuple[bytes, int]:
+    """One zstd frame of the concatenated ``chunks`` (``size`` bytes in all), without joining them;
+    the match finder's tables capped (:func:`_table_logs`)."""
     zstd = _zstd()
     P = zstd.CompressionParameter
     wlog = _window_log(size)
@@ -354,10 +364,8 @@ def _zstd_compress_chunks(chunks: list[bytes | bytearray], size: int, level: int
         P.window_log: max(wlog, 10),
         P.checksum_flag: 1,
         P.nb_workers: 0,
+        **_table_logs(P, wlog),
     }
-    if wlog > 20:
-        opts[P.chain_log] = 21
-        opts[P.hash_log] = 19
     c = zstd.ZstdCompressor(options=opts)
     c.set_pledged_input_size(size)
     out = [c.compress(chunk) for chunk in chunks]
@@ -630,16 +638,31 @@ def _compress(method: str, raw: list[bytes | bytearray], level: int, old: bytes 
 
 _WINDOW_SHARE = 0.15  # an old window spans this share of (old + new) ...
 _WINDOW_SPREAD: float = 3  # ... and this many times the piece of the new file it is matched against
-_WINDOW_FROM = 4 << 20  # smaller files are matched whole: the interpreter and the planning dwarf their matcher, and windows cost CPU
+_WINDOW_FROM = 4 << 20  # files from this size are matched in windows of that shape ...
+# ... and from this size up to _WINDOW_FROM in narrower ones. Their 2 (old + new) is a few MB, of which
+# the whole-file matcher alone takes more (a 4-byte suffix array entry a byte of old); measured on
+# rollup's 2.0-2.7 MB native modules (arm64 4.68.7/4.68.0 -> 4.68.8, win64 4.68.7 -> 4.68.8), the
+# matching phase's peak over the interpreter / (old + new), its CPU and the patch:
+#   whole file           3.9-4.1      0.10-0.17 s
+#   0.15 x (old+new), 3  1.46-1.63    +0.13 s      +0.9% to +4%
+#   0.15, 1.5            1.53-1.61    +0.04-0.07   +0.1% to +6%
+#   0.1, 1.5             1.18-1.34    +0.03-0.04   +0.2% to +2.5%
+# A narrower window has fewer matches to find, and the suffix arrays built add up to spread x new.
+_WINDOW_SMALL = (1 << 20, 0.1, 1.5)  # (from, share, spread)
 _HDIFF_MAGIC = b"HDIFF13&\0"  # HDiffPatch's compressed-diff format, sections stored uncompressed
 
 
 def _windows(old_size: int, new_size: int) -> tuple[int, int] | None:
     """(old window width, new piece size) for windowed matching, or None to match the files whole."""
-    width = int((old_size + new_size) * _WINDOW_SHARE)
-    if old_size <= max(width, _WINDOW_FROM) or new_size == 0:
+    small_from, share, spread = _WINDOW_SMALL
+    if old_size >= _WINDOW_FROM:
+        share, spread = _WINDOW_SHARE, _WINDOW_SPREAD
+    elif old_size < small_from:
         return None
-    return width, max(1, int(width / _WINDOW_SPREAD))
+    width = int((old_size + new_size) * share)
+    if old_size <= width or new_size == 0:
+        return None
+    return width, max(1, int(width / spread))
 
 
 def _hdiff_windows(hdiffpatch, old: bytes | _FileWindows, new: bytes | _FileWindows) -> list[bytes | bytearray]:

@@ -245,7 +245,8 @@ def test_declared_memory_bounds_the_real_peak(releases: tuple[Path, Path], tmp_p
     old, new = releases
     make = (
         "import sys; from pathlib import Path; from ppm import delta\n"
-        f"delta._WINDOW_FROM = {0 if windowed else 'delta._WINDOW_FROM'}\n"
+        f"delta._WINDOW_FROM = {0 if windowed else 1 << 62}\n"
+        f"delta._WINDOW_SMALL = {(0, 0.1, 1.5) if windowed else (1 << 62, 0.1, 1.5)}\n"
         "o, n, p = map(Path, sys.argv[1:4]); info = delta.make_patch(o, n, p)\n"
         "print(delta.creation_memory_need(info.method, info.old_size, info.new_size))\n"
         "print(int(delta._windows(info.old_size, info.new_size) is not None))"
@@ -369,6 +370,19 @@ def test_windowed_diff_is_one_ordinary_stream(tmp_path: Path, monkeypatch: pytes
     assert (info.method, info.format_version) == ("hdiff", 1)
     apply_patch(tmp_path / "old", tmp_path / "p", tmp_path / "out")
     assert (tmp_path / "out").read_bytes() == new
+
+
+def test_window_shapes_by_size() -> None:
+    """Files from 4 MiB are matched in windows 0.15 x (old + new) wide, three times a piece; from 1 MiB
+    in narrower ones (0.1, 1.5 times a piece: the whole-file matcher alone is more than 2 (old + new)
+    there); smaller files whole."""
+    mib = 1 << 20
+    assert delta._windows(mib - 1, mib) is None
+    assert delta._windows(2 * mib, 2 * mib) == (int(0.4 * mib), int(0.4 * mib / 1.5))
+    assert delta._windows(8 * mib, 8 * mib) == (int(2.4 * mib), int(0.8 * mib))
+    assert delta._windows(8 * mib, 0) is None
+    # an old file smaller than the window (a new file many times larger) is matched whole
+    assert delta._windows(mib, 100 * mib) is None
 
 
 def test_windowed_transform_round_trip(releases: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

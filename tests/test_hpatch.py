@@ -385,16 +385,47 @@ def test_delta_turns_value_errors_into_patch_errors() -> None:
 
 def test_apply_path_imports_only_what_it_needs(tmp_path: Path) -> None:
     """Applying a patch does not import hdiffpatch (the C module decodes), nor concurrent.futures,
-    logging, threading or tempfile: `apply_patch` is timed against bspatch, and these were most of its time."""
+    logging, threading or tempfile, nor the zstd package around its C module (its enums): `apply_patch`
+    is timed against bspatch, and these were most of its time."""
     old, new = FIXTURES / "old.bin", FIXTURES / "new.bin"
     p = tmp_path / "p"
     delta.make_patch(old, new, p, method="hdiff")
     code = (
         "import sys; from pathlib import Path; from ppm.delta import apply_patch\n"
         "apply_patch(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))\n"
-        "bad = sorted(m for m in ('hdiffpatch', 'concurrent.futures', 'logging', 'tempfile', 'threading') if m in sys.modules)\n"
+        "bad = sorted(m for m in ('hdiffpatch', 'concurrent.futures', 'logging', 'tempfile', 'threading',\n"
+        "                         'backports.zstd', 'compression.zstd') if m in sys.modules)\n"
         "assert not bad, bad\n"
     )
     r = run_python(code, old, p, tmp_path / "out")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "out").read_bytes() == new.read_bytes()
+
+
+def test_zstd_decoder_checks_the_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The payload is one zstd frame that decodes to exactly the header's size: trailing bytes, a short
+    frame or a longer output are refused (no more than size + 1 bytes are decoded); the same through
+    the zstd package where its C module cannot be loaded on its own."""
+    data = bytes(range(256)) * 64
+    frame, wlog = delta._zstd_compress(data, 19)
+    load_c = delta._load_backports_zstd_c
+    for loader in (load_c, lambda: None):
+        monkeypatch.setattr(delta, "_DECODER", [])
+        monkeypatch.setattr(delta, "_load_backports_zstd_c", loader)
+        assert delta._zstd_decompress(frame, wlog, len(data)) == data
+        for bad, size, msg in (
+            (frame + b"\0", len(data), "does not end where its frame does"),
+            (frame + frame, len(data), "does not end where its frame does"),
+            (frame[:-5], len(data), "corrupt patch"),
+            (frame, len(data) - 1, "decoded 16384 bytes, the header says 16383"),
+            (frame, len(data) + 1, "decoded 16384 bytes, the header says 16385"),
+            (b"not zstd", 8, "corrupt patch"),
+        ):
+            with pytest.raises(delta.PatchError, match=msg):
+                delta._zstd_decompress(bad, wlog, size)
+    if sys.version_info < (3, 14):
+        module = load_c()
+        assert module is not None, "backports.zstd's C module is found beside its package"
+        from backports import zstd
+
+        assert module.zstd_version_number == zstd.zstd_version_info[0] * 10000 + zstd.zstd_version_info[1] * 100 + zstd.zstd_version_info[2]

@@ -45,8 +45,8 @@ Methods, chosen by measurement (tests/benchmarks/results/patch.md):
 - ``hdiff``: HDiffPatch's diff (suffix-array matching like bsdiff, with approximate matches and a
   better cover selection) written uncompressed, then that stream compressed as one zstd frame. On
   real releases it is smaller than bsdiff4 and than ``zstd --patch-from -19`` on every pair we
-  measured, and creates faster than bsdiff4 with a fraction of its memory. Files from 4 MiB on are
-  matched in windows (see _hdiff_windows) merged into one ordinary HDiffPatch stream: the matcher's
+  measured, and creates faster than bsdiff4 with a fraction of its memory. Files from 1 MiB on are
+  matched in windows merged into one ordinary HDiffPatch stream (:mod:`ppm.hdiff`): the matcher's
   suffix array then covers a window of the old file, not all of it. It is the default;
   ``zstd`` is the fallback when the matcher's memory would exceed the budget, and ``best`` makes
   every variant (with and without the transform, and zstd) and keeps the smallest.
@@ -74,6 +74,7 @@ import sys
 import zlib
 
 from ppm import exe_transform as xt
+from ppm import hdiff
 from ppm.core.errors import PpmError
 from ppm.core.record import Frozen
 from ppm.exe_transform import ARCH_NAMES, FORMAT_NAMES, ExeLayout, ExeMaps
@@ -85,10 +86,6 @@ if TYPE_CHECKING:  # annotations only: paths are taken as str or os.PathLike and
 
     from _typeshed import StrPath
 
-try:  # the C decoder of HDiffPatch's stream (setup.py builds it; optional, see _hdiff_apply)
-    from ppm import _hpatch
-except ImportError:
-    _hpatch = None  # type: ignore[assignment]
 
 MAGIC = b"PPMPATCH"
 FORMAT_VERSION = 2  # the newest format this ppm writes (format 1 when no transform is used)
@@ -115,7 +112,7 @@ _DECODER_OVERHEAD = 48 << 20
 # chunk's arrays a few MB).
 _DESCRIPTOR_FACTOR = 100
 _TRANSFORM_OVERHEAD = 32 << 20
-# Making a patch. Matched whole (files under _WINDOW_FROM): HDiffPatch's matcher holds a 32-bit
+# Making a patch. Matched whole (files under 1 MiB, see ppm.hdiff.windows): HDiffPatch's matcher holds a 32-bit
 # suffix array of old (64-bit past 2 GiB) and its match cache beside both files, and the transform's
 # planning in pure Python (code under 3 MiB) its arrays and dicts: measured 4.8-5.2 x (old + new) over
 # the interpreter on rollup's 2 MB pairs. Matched in windows: the planning's numpy arrays or the round
@@ -285,7 +282,7 @@ def creation_memory_need(method: str, old_size: int, new_size: int) -> int:
     if method == "zstd":
         # old and new, the zstd matcher's tables at level 19-22 with long-distance matching
         return 2 * (old_size + new_size) + (512 << 20)
-    factor = _CREATE_WHOLE_FACTOR if _windows(old_size, new_size) is None else _CREATE_WINDOWED_FACTOR
+    factor = _CREATE_WHOLE_FACTOR if hdiff.windows(old_size, new_size) is None else _CREATE_WINDOWED_FACTOR
     return int(factor * (old_size + new_size)) + _CREATE_OVERHEAD
 
 
@@ -643,23 +640,16 @@ def _encode(method: str, old: bytes, new: bytes, level: int) -> tuple[bytes, int
 
 
 def _diff(method: str, old: bytes | _FileWindows, new: bytes | _FileWindows) -> list[bytes | bytearray]:
-    """HDiffPatch's uncompressed stream of ``old`` -> ``new`` (in sections to join), or for ``zstd``
-    the new file itself (compressed against the old one by :func:`_compress`). ``old`` may be read a
-    window at a time when the files are matched in windows."""
+    """HDiffPatch's uncompressed stream of ``old`` -> ``new`` (in sections to join; :func:`ppm.hdiff.diff`),
+    or for ``zstd`` the new file itself (compressed against the old one by :func:`_compress`). ``old``
+    may be read a window at a time when the files are matched in windows."""
     if method == "zstd":
         assert isinstance(new, bytes)
         return [new]
-    import hdiffpatch  # hdiffpatch: heavy, only for the hdiffpatch method
-
-    if _windows(len(old), len(new)) is not None:
-        return _hdiff_windows(hdiffpatch, old, new)
-    assert isinstance(old, bytes) and isinstance(new, bytes)
     try:
-        # big_cache_match: a bloom filter over old (under 1 byte per byte) that skips hopeless
-        # suffix-array searches; same output, faster.
-        return [hdiffpatch.diff(old, new, "none", validate=False, big_cache_match=True)]
-    except hdiffpatch.HDiffPatchError as e:
-        raise PatchError(f"HDiffPatch could not diff the files: {e}") from e
+        return hdiff.diff(old, new)
+    except hdiff.HdiffError as e:
+        raise PatchError(str(e)) from e
 
 
 def _compress(method: str, raw: list[bytes | bytearray], level: int, old: bytes | None) -> tuple[bytes, int, int]:
@@ -674,148 +664,6 @@ def _compress(method: str, raw: list[bytes | bytearray], level: int, old: bytes 
     else:
         payload, wlog = _zstd_compress_chunks(raw, size, level)
     return payload, size, wlog
-
-
-# ------------------------------------------------------------------------------------- windows
-#
-# HDiffPatch's matcher holds a suffix array of its old input (4 bytes a byte; 8 past 2 GiB), a match
-# cache and its own copies beside both inputs: over the whole old file that alone is more than
-# twice (old + new). Large files are therefore matched in windows: the new file in pieces, each
-# against a window of the old file around the same relative place, a few times wider than the
-# piece (releases keep their sections in order, so what a piece matches is near). Each window's
-# stream is an ordinary HDiffPatch stream; they are merged into one (the covers' positions shifted
-# to the whole files, the run-length and literal sections concatenated: each window's run-length
-# codes end on a token boundary), so the patch format is unchanged: any ppm that applies hdiff
-# patches applies these, and applying costs what it did.
-
-_WINDOW_SHARE = 0.15  # an old window spans this share of (old + new) ...
-_WINDOW_SPREAD: float = 3  # ... and this many times the piece of the new file it is matched against
-_WINDOW_FROM = 4 << 20  # files from this size are matched in windows of that shape ...
-# ... and from this size up to _WINDOW_FROM in narrower ones. Their 2 (old + new) is a few MB, of which
-# the whole-file matcher alone takes more (a 4-byte suffix array entry a byte of old); measured on
-# rollup's 2.0-2.7 MB native modules (arm64 4.68.7/4.68.0 -> 4.68.8, win64 4.68.7 -> 4.68.8), the
-# matching phase's peak over the interpreter / (old + new), its CPU and the patch:
-#   whole file           3.9-4.1      0.10-0.17 s
-#   0.15 x (old+new), 3  1.46-1.63    +0.13 s      +0.9% to +4%
-#   0.15, 1.5            1.53-1.61    +0.04-0.07   +0.1% to +6%
-#   0.1, 1.5             1.18-1.34    +0.03-0.04   +0.2% to +2.5%
-# A narrower window has fewer matches to find, and the suffix arrays built add up to spread x new.
-_WINDOW_SMALL = (1 << 20, 0.1, 1.5)  # (from, share, spread)
-_HDIFF_MAGIC = b"HDIFF13&\0"  # HDiffPatch's compressed-diff format, sections stored uncompressed
-
-
-def _windows(old_size: int, new_size: int) -> tuple[int, int] | None:
-    """(old window width, new piece size) for windowed matching, or None to match the files whole."""
-    small_from, share, spread = _WINDOW_SMALL
-    if old_size >= _WINDOW_FROM:
-        share, spread = _WINDOW_SHARE, _WINDOW_SPREAD
-    elif old_size < small_from:
-        return None
-    width = int((old_size + new_size) * share)
-    if old_size <= width or new_size == 0:
-        return None
-    return width, max(1, int(width / spread))
-
-
-def _hdiff_windows(hdiffpatch, old: bytes | _FileWindows, new: bytes | _FileWindows) -> list[bytes | bytearray]:
-    """HDiffPatch's uncompressed stream of ``old`` -> ``new``, matched in windows (see above), as its
-    five sections (header, covers, run-length controls, run-length codes, literals) to join."""
-    spans = _windows(len(old), len(new))
-    assert spans is not None
-    width, piece = spans
-    ratio = len(old) / len(new)
-    merged = _HdiffMerge(len(old))
-    for start in range(0, len(new), piece):
-        end = min(len(new), start + piece)
-        lo = max(0, min(len(old) - width, int((start + end) * ratio / 2 - width / 2)))
-        try:
-            # no big_cache_match: its cache would cost as much as a window's suffix array saves
-            window = old[lo : lo + width] if isinstance(old, bytes) else old.window(lo, width)
-            piece_b = new[start:end] if isinstance(new, bytes) else new.window(start, end - start)
-            stream = hdiffpatch.diff(window, piece_b, "none", validate=False)
-            del window, piece_b
-        except hdiffpatch.HDiffPatchError as e:
-            raise PatchError(f"HDiffPatch could not diff the files: {e}") from e
-        merged.add(lo, stream)
-    return merged.sections()
-
-
-def _read_uint(buf: bytes | memoryview, pos: int, tag_bits: int = 0) -> tuple[int, int, int]:
-    """HDiffPatch's variable-length unsigned integer at ``pos``: (value, tag, next position). The
-    first byte holds ``tag_bits`` of tag, a continuation bit and the value's top bits; the next
-    bytes 7 bits each, most significant first, bit 7 set on all but the last."""
-    b = buf[pos]
-    pos += 1
-    tag = b >> (8 - tag_bits) if tag_bits else 0
-    more = b & (1 << (7 - tag_bits))
-    value = b & ((1 << (7 - tag_bits)) - 1)
-    while more:
-        b = buf[pos]
-        pos += 1
-        value = value << 7 | (b & 0x7F)
-        more = b & 0x80
-    return value, tag, pos
-
-
-def _pack_uint(value: int, tag: int = 0, tag_bits: int = 0) -> bytes:
-    """The inverse of :func:`_read_uint`."""
-    low: list[int] = []
-    while value > (1 << (7 - tag_bits)) - 1:
-        low.append(value & 0x7F)
-        value >>= 7
-    first = value | (tag << (8 - tag_bits) if tag_bits else 0) | ((1 << (7 - tag_bits)) if low else 0)
-    return bytes([first, *(b | 0x80 for b in reversed(low[1:])), *low[:1]])
-
-
-class _HdiffMerge:
-    """Windows' HDiffPatch streams (each of a piece of the new file against a window of the old one,
-    in the new file's order) merged into one stream over the whole files."""
-
-    def __init__(self, old_size: int) -> None:
-        self.old_size = old_size
-        self.new_size = self.count = 0
-        self.covers, self.ctrl, self.code, self.data = bytearray(), bytearray(), bytearray(), bytearray()
-        self.old_end = self.new_end = 0  # where the last cover ended, in the whole files
-
-    def add(self, old_offset: int, stream: bytes) -> None:
-        if not stream.startswith(_HDIFF_MAGIC):
-            raise PatchError("HDiffPatch wrote an unexpected stream (not an uncompressed HDIFF13 diff)")
-        pos, fields = len(_HDIFF_MAGIC), []
-        for _ in range(11):
-            value, _, pos = _read_uint(stream, pos)
-            fields.append(value)
-        new_size, _, count, n_covers, z1, n_ctrl, z2, n_code, z3, n_data, z4 = fields
-        if (z1, z2, z3, z4) != (0, 0, 0, 0) or pos + n_covers + n_ctrl + n_code + n_data != len(stream):
-            raise PatchError("HDiffPatch wrote an unexpected stream (compressed or mis-sized sections)")
-        view = memoryview(stream)
-        covers = view[pos : pos + n_covers]
-        old_end = new_end = 0  # within the window and the piece
-        at = 0
-        for _ in range(count):
-            step, back, at = _read_uint(covers, at, 1)
-            gap, _, at = _read_uint(covers, at)
-            length, _, at = _read_uint(covers, at)
-            old_pos, new_pos = old_end - step if back else old_end + step, new_end + gap
-            old_abs, new_abs = old_offset + old_pos, self.new_size + new_pos
-            move = old_abs - self.old_end
-            self.covers += _pack_uint(abs(move), move < 0, 1)
-            self.covers += _pack_uint(new_abs - self.new_end)
-            self.covers += _pack_uint(length)
-            old_end, new_end = old_pos + length, new_pos + length
-            self.old_end, self.new_end = old_abs + length, new_abs + length
-        if at != n_covers:
-            raise PatchError("HDiffPatch wrote an unexpected stream (cover list of the wrong size)")
-        pos += n_covers
-        for section, n in ((self.ctrl, n_ctrl), (self.code, n_code), (self.data, n_data)):
-            section += view[pos : pos + n]
-            pos += n
-        self.new_size += new_size
-        self.count += count
-
-    def sections(self) -> list[bytes | bytearray]:
-        sizes = (self.new_size, self.old_size, self.count, len(self.covers), 0, len(self.ctrl), 0, len(self.code), 0,
-                 len(self.data), 0)
-        return [_HDIFF_MAGIC + b"".join(map(_pack_uint, sizes)), self.covers, self.ctrl, self.code, self.data]
 
 
 def _read_descriptor(info: PatchInfo, desc: bytes) -> tuple[ExeLayout, ExeMaps]:
@@ -838,7 +686,7 @@ def _unpack(info: PatchInfo, payload: bytes) -> tuple[bytes, tuple[ExeLayout, Ex
     """What can be decoded without the old file: HDiffPatch's stream, and the transform descriptor."""
     if info.method == "zstd":
         return payload, None
-    if _hpatch is None:
+    if hdiff._hpatch is None:
         import hdiffpatch  # noqa: F401  (hdiffpatch: heavy; imported here, while the old file is being hashed)
 
     ctx = None
@@ -865,18 +713,9 @@ def _rebuild(
 
 
 def _hdiff_apply(old: bytes, stream: bytes, new_size: int) -> bytearray:
-    """HDiffPatch's uncompressed stream applied to ``old``: by ppm._hpatch, or the hdiffpatch package
-    when ppm was installed without its C extension (the reference ppm._hpatch is tested against)."""
-    if _hpatch is not None:
-        try:
-            return _hpatch.apply(old, stream, new_size)
-        except ValueError as e:
-            raise PatchError(f"corrupt patch: {e}") from e
-    import hdiffpatch  # hdiffpatch: heavy, only for the hdiffpatch method
-
     try:
-        return bytearray(hdiffpatch.apply(old, stream))
-    except hdiffpatch.HDiffPatchError as e:
+        return hdiff.apply(old, stream, new_size)
+    except hdiff.HdiffError as e:
         raise PatchError(f"corrupt patch: {e}") from e
 
 
@@ -955,7 +794,7 @@ def make_patch(
     for m, x in variants:
         label = m if x is None else f"{m} + {x.name} transform"
         say(f"diffing with {label} (zstd level {level})")
-        windowed = m == "hdiff" and _windows(old_size, new_size) is not None
+        windowed = m == "hdiff" and hdiff.windows(old_size, new_size) is not None
         target: bytes | _FileWindows
         if x is None:
             target = _read_again(new, "new file", new_sha)

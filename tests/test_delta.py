@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from helpers import run_ppm, run_python
-from ppm import delta
+from ppm import delta, hdiff
 from ppm.delta import PatchError, PatchMemoryError, apply_patch, make_patch, patch_info
 
 pytest.importorskip("hdiffpatch")
@@ -244,19 +244,19 @@ def test_declared_memory_bounds_the_real_peak(releases: tuple[Path, Path], tmp_p
     ppm's C modules and without them. On real releases the bench checks the same (bench_patch.py)."""
     old, new = releases
     make = (
-        "import sys; from pathlib import Path; from ppm import delta\n"
-        f"delta._WINDOW_FROM = {0 if windowed else 1 << 62}\n"
-        f"delta._WINDOW_SMALL = {(0, 0.1, 1.5) if windowed else (1 << 62, 0.1, 1.5)}\n"
+        "import sys; from pathlib import Path; from ppm import delta, hdiff\n"
+        f"hdiff._WINDOW_FROM = {0 if windowed else 1 << 62}\n"
+        f"hdiff._WINDOW_SMALL = {(0, 0.1, 1.5) if windowed else (1 << 62, 0.1, 1.5)}\n"
         "o, n, p = map(Path, sys.argv[1:4]); info = delta.make_patch(o, n, p)\n"
         "print(delta.creation_memory_need(info.method, info.old_size, info.new_size))\n"
-        "print(int(delta._windows(info.old_size, info.new_size) is not None))"
+        "print(int(hdiff.windows(info.old_size, info.new_size) is not None))"
     )
     need, used_windows, peak = _child_peak(make, old, new, tmp_path / "p")
     assert used_windows == windowed
     assert 0 < peak <= need
     apply = (  # without the C modules: the hdiffpatch package decodes, numpy or the Python loop transforms
-        "import os, sys; from pathlib import Path; from ppm import delta\n"
-        "delta._hpatch = None if os.environ.get('PPM_NO_NATIVE') == '1' else delta._hpatch\n"
+        "import os, sys; from pathlib import Path; from ppm import delta, hdiff\n"
+        "hdiff._hpatch = None if os.environ.get('PPM_NO_NATIVE') == '1' else hdiff._hpatch\n"
         "delta.apply_patch(*map(Path, sys.argv[1:4]))"
     )
     info = patch_info(tmp_path / "p")
@@ -355,8 +355,8 @@ def test_windowed_diff_is_one_ordinary_stream(tmp_path: Path, monkeypatch: pytes
     rng = random.Random(seed)
     old = b"".join(rng.randbytes(64) * rng.randrange(1, 4) for _ in range(3000))  # some repetition, as code has
     new = _moved_release(rng, old)
-    monkeypatch.setattr(delta, "_WINDOW_FROM", 0)
-    width, piece = delta._windows(len(old), len(new)) or (0, 0)
+    monkeypatch.setattr(hdiff, "_WINDOW_FROM", 0)
+    width, piece = hdiff.windows(len(old), len(new)) or (0, 0)
     assert 0 < piece < width < len(old)  # several windows, each narrower than the old file
     raw = b"".join(delta._diff("hdiff", old, new))
     # HDiffPatch's own applier (what every ppm that reads hdiff patches uses) rebuilds the new file
@@ -377,17 +377,17 @@ def test_window_shapes_by_size() -> None:
     in narrower ones (0.1, 1.5 times a piece: the whole-file matcher alone is more than 2 (old + new)
     there); smaller files whole."""
     mib = 1 << 20
-    assert delta._windows(mib - 1, mib) is None
-    assert delta._windows(2 * mib, 2 * mib) == (int(0.4 * mib), int(0.4 * mib / 1.5))
-    assert delta._windows(8 * mib, 8 * mib) == (int(2.4 * mib), int(0.8 * mib))
-    assert delta._windows(8 * mib, 0) is None
+    assert hdiff.windows(mib - 1, mib) is None
+    assert hdiff.windows(2 * mib, 2 * mib) == (int(0.4 * mib), int(0.4 * mib / 1.5))
+    assert hdiff.windows(8 * mib, 8 * mib) == (int(2.4 * mib), int(0.8 * mib))
+    assert hdiff.windows(8 * mib, 0) is None
     # an old file smaller than the window (a new file many times larger) is matched whole
-    assert delta._windows(mib, 100 * mib) is None
+    assert hdiff.windows(mib, 100 * mib) is None
 
 
 def test_windowed_transform_round_trip(releases: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Executables matched in windows: format 2, the transformed new file diffed window by window."""
-    monkeypatch.setattr(delta, "_WINDOW_FROM", 0)
+    monkeypatch.setattr(hdiff, "_WINDOW_FROM", 0)
     old, new = releases
     info = make_patch(old, new, tmp_path / "p")
     apply_patch(old, tmp_path / "p", tmp_path / "out")
@@ -400,7 +400,7 @@ def test_merging_one_window_gives_hdiffpatch_stream_back(releases: tuple[Path, P
 
     old, new = (p.read_bytes() for p in releases)
     stream = hdiffpatch.diff(old, new, "none", validate=False)
-    merged = delta._HdiffMerge(len(old))
+    merged = hdiff.Merge(len(old))
     merged.add(0, stream)
     assert b"".join(merged.sections()) == stream
 
@@ -410,8 +410,8 @@ def test_merge_refuses_what_it_cannot_read() -> None:
 
     stream = hdiffpatch.diff(b"a" * 100, b"a" * 50 + b"b" * 60, "none", validate=False)
     for bad in (b"BSDIFF40" + stream[8:], stream + b"x", hdiffpatch.diff(b"a" * 100, b"b" * 100, "zlib", validate=False)):
-        with pytest.raises(PatchError, match="HDiffPatch wrote an unexpected stream"):
-            delta._HdiffMerge(100).add(0, bad)
+        with pytest.raises(hdiff.HdiffError, match="HDiffPatch wrote an unexpected stream"):
+            hdiff.Merge(100).add(0, bad)
 
 
 def test_uint_coding_round_trips() -> None:
@@ -419,5 +419,5 @@ def test_uint_coding_round_trips() -> None:
     values = [0, 1, 63, 64, 127, 128, 16383, 16384, 1 << 40] + [rng.getrandbits(rng.randrange(1, 63)) for _ in range(500)]
     for v in values:
         for tag_bits, tag in ((0, 0), (1, 0), (1, 1)):
-            b = delta._pack_uint(v, tag, tag_bits)
-            assert delta._read_uint(b + b"\xff", 0, tag_bits) == (v, tag, len(b))
+            b = hdiff._pack_uint(v, tag, tag_bits)
+            assert hdiff._read_uint(b + b"\xff", 0, tag_bits) == (v, tag, len(b))

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import run_python
-from ppm import delta
+from ppm import delta, hdiff
 
 hdiffpatch = pytest.importorskip("hdiffpatch")
 try:
@@ -52,8 +52,8 @@ def _check(old: bytes, new: bytes) -> bytes:
 
 def test_native_module_is_built() -> None:
     """CI must not test only the fallback: the module exists (the import above fails the file if not,
-    unless PPM_NO_NATIVE=1) and ppm.delta uses it."""
-    assert delta._hpatch is _hpatch
+    unless PPM_NO_NATIVE=1) and ppm.hdiff (which ppm.delta applies with) uses it."""
+    assert hdiff._hpatch is _hpatch
     assert Path(_hpatch.__file__).suffix in (".so", ".pyd")
 
 
@@ -348,7 +348,7 @@ def test_delta_falls_back_to_hdiffpatch(tmp_path: Path, monkeypatch: pytest.Monk
     old, new = FIXTURES / "old.bin", FIXTURES / "new.bin"
     p = tmp_path / "p"
     delta.make_patch(old, new, p, method="hdiff")
-    monkeypatch.setattr(delta, "_hpatch", None)
+    monkeypatch.setattr(hdiff, "_hpatch", None)
     delta.apply_patch(old, p, tmp_path / "out")
     assert (tmp_path / "out").read_bytes() == new.read_bytes()
     bad = bytearray(p.read_bytes())

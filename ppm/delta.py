@@ -114,10 +114,10 @@ _DESCRIPTOR_FACTOR = 100
 _TRANSFORM_OVERHEAD = 32 << 20
 # Making a patch. Matched whole (files under 1 MiB, see ppm.hdiff.windows): HDiffPatch's matcher holds a 32-bit
 # suffix array of old (64-bit past 2 GiB) and its match cache beside both files, and the transform's
-# planning in pure Python (code under 3 MiB) its arrays and dicts: measured 4.8-5.2 x (old + new) over
-# the interpreter on rollup's 2 MB pairs. Matched in windows: the planning's numpy arrays or the round
-# trip (old file, stream, new file) are the peak, measured 1.5-1.9 x (old + new) over the
-# interpreter with numpy (esbuild, uv).
+# planning in pure Python its arrays and dicts: measured 4.8-5.2 x (old + new) over the interpreter
+# on rollup's 2 MB pairs when they were matched whole. Matched in windows: the planning's arrays or
+# the round trip (old file, stream, new file) are the peak, measured 1.5-2.0 x (old + new) over the
+# interpreter with the modules making imports (rollup, esbuild, uv: tests/benchmarks/results/patch.md).
 _CREATE_WHOLE_FACTOR = 8
 _CREATE_WINDOWED_FACTOR = 2.5
 _CREATE_OVERHEAD = 64 << 20

@@ -735,8 +735,8 @@ def build_map(
     ro = max(old_layout.regions, key=lambda r: r.size)
     rn = max(new_layout.regions, key=lambda r: r.size)
     if engine == "python" or (engine == "auto" and max(ro.size, rn.size) < _NUMPY_MIN_CODE):
-        return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_py(new_layout.arch, old, ro, new, rn, engine, scratch))
-    return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_np(new_layout.arch, old, ro, new, rn, scratch))
+        return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_py(new_layout.arch, old, ro, new, rn, engine, scratch), engine=engine)
+    return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_np(new_layout.arch, old, ro, new, rn, scratch), engine=engine)
 
 
 if TYPE_CHECKING:
@@ -750,28 +750,50 @@ def _memoryview_pairs(packed: memoryview, step: int = 1 << 14) -> Iterator[tuple
         yield from zip(chunk[0::2], chunk[1::2], strict=True)
 
 
+def _native_with(*names: str, engine: str = "auto") -> Any:
+    """ppm._xform when ``engine`` may use it and it has all of ``names`` (a module built from an
+    older source lacks the newer ones: the Python code then does their work), else None."""
+    native = _native() if engine != "python" else None
+    if native is None or not all(hasattr(native, n) for n in names):
+        return None
+    return native
+
+
 def _anchor_pairs_py(
     arch: int, old: bytes | bytearray, ro: Region, new: bytes | bytearray, rn: Region, engine: str = "auto",
     scratch: bool = False,
-) -> tuple[Iterable[tuple[int, int]], Any, Any, _DataMap | None]:
+) -> tuple[bytes | Iterable[tuple[int, int]], Any, Any, _DataMap | None]:
     """The anchors (new offset, old offset) in the new release's order, both masked codes and the
-    data map's maker (None without data references), in pure Python (small code)."""
-    native = _native() if engine != "python" else None
-    if native is not None and not hasattr(native, "anchor_pairs"):
-        native = None  # (a C module built from an older source)
+    data map's maker (None without data references), for small code (without numpy). The anchors
+    are ppm._xform.anchor_pairs' int64 bytes when it paired them, else (new, old) tuples."""
+    native = _native_with("anchor_pairs", engine=engine)
+    scan = _native_with("scan", engine=engine)
     # ``scratch`` with the anchors paired in C: each side's code is read and masked where it lies in
     # the caller's bytearray (views, no copies: on rollup the two copies, the masking's temporaries
     # and _extend's slices were most of the planning's peak). Otherwise one side at a time, each
     # copy of the code dropped once its references, their targets and its masked copy are read from it.
     in_place = native is not None and scratch and isinstance(old, bytearray) and isinstance(new, bytearray)
 
+    mask = _native_with("mask", engine=engine)
+
     def side(buf: bytes | bytearray, r: Region) -> tuple[Any, Any, Any, Any]:
-        code: bytes | memoryview = memoryview(buf)[r.offset : r.offset + r.size]
-        if not in_place:
-            code = bytes(code)
-        refs, data = _refs_py(arch, code)
-        targets = _targets_py(arch, code, r.vaddr, data)
-        masked = _mask_py(arch, code, refs) if isinstance(code, memoryview) else _masked_py(arch, code, refs)
+        view = memoryview(buf)[r.offset : r.offset + r.size]
+        code: bytes | bytearray | memoryview = view if in_place else bytearray(view) if mask is not None else bytes(view)
+        if scan is not None:  # in C: int64 bytes, where _refs_py's chunks of Python integers grew the heap ~3 MB on rollup
+            refs, data, targets = (memoryview(x).cast("q") for x in scan.scan(arch, code, r.vaddr))
+        else:
+            refs, data = _refs_py(arch, code)
+            targets = _targets_py(arch, code, r.vaddr, data)
+        masked: Any
+        if mask is not None:  # in C, in place (in the caller's bytearray, or in this side's copy)
+            mask.mask(arch, code, refs)
+            masked = code
+        elif isinstance(code, memoryview):
+            masked = _mask_py(arch, code, refs)
+        else:
+            masked = _masked_py(arch, bytes(code), refs)
+        if native is not None:  # the anchors' references, in one buffer for anchor_pairs
+            refs = b"".join((refs, data))
         return refs, data, targets, masked
 
     old_refs, old_data, old_targets, om = side(old, ro)
@@ -793,12 +815,11 @@ def _anchor_pairs_py(
                 seen[h] = -1 if h in seen else j
         return seen
 
-    pairs: Iterable[tuple[int, int]]
+    pairs: bytes | Iterable[tuple[int, int]]
     if native is not None:
         # in C (ppm/_xform.c): 16 bytes a reference, where the two dicts and the list of pairs
         # below held about 10 MB of Python objects on rollup (the planning's peak)
-        packed = memoryview(native.anchor_pairs(om, old_refs + old_data, nm, new_refs + new_data)).cast("q")
-        pairs = _memoryview_pairs(packed)
+        pairs = native.anchor_pairs(om, old_refs, nm, new_refs)
     else:
         in_old = anchors(om, chain(old_refs, old_data))
         pairs = sorted(
@@ -807,11 +828,19 @@ def _anchor_pairs_py(
             if j >= 0 and (i := in_old.get(h, -1)) >= 0 and nm[j : j + _ANCHOR] == om[i : i + _ANCHOR]
         )
         del in_old
+    del old_refs, new_refs
+
+    votes = _native_with("data_votes", engine=engine)
 
     def data_map(code: AddressMap) -> AddressMap:
-        return _data_map_py(arch, code, ro.vaddr, old_data, old_targets, rn.vaddr, new_data, new_targets)
+        if votes is None:
+            return _data_map_py(arch, code, ro.vaddr, old_data, old_targets, rn.vaddr, new_data, new_targets)
+        # in C (ppm/_xform.c): the dicts of sites and of votes were the planning's peak on rollup once the rest was in C
+        fs, fh = code._tables()[:2]
+        flat = memoryview(votes.data_votes(arch, fs, fh, ro.vaddr, old_data, old_targets, rn.vaddr, new_data, new_targets)).cast("q")
+        return _disjoint(_runs(_memoryview_pairs(flat))[:_MAX_INTERVALS], 1 << DATA_BITS[arch])
 
-    return pairs, om, nm, data_map if old_data and new_data else None
+    return pairs, om, nm, data_map if len(old_data) and len(new_data) else None
 
 
 def _anchor_pairs_np(
@@ -857,18 +886,21 @@ def _py_pairs(a: Any, b: Any, step: int = 1 << 16) -> Iterator[tuple[int, int]]:
 
 
 def _build_map_tail(
-    arch_id: int, ro: Region, rn: Region, pairs: Iterable[tuple[int, int]], om: Any, nm: Any, data_map: _DataMap | None
+    arch_id: int, ro: Region, rn: Region, pairs: bytes | Iterable[tuple[int, int]], om: Any, nm: Any, data_map: _DataMap | None,
+    *, engine: str = "auto",
 ) -> ExeMaps:
-    """Extend the anchors into runs of matching code, and make the maps."""
+    """Extend the anchors into runs of matching code, and make the maps. ``pairs``: (new, old)
+    offsets, or ppm._xform.anchor_pairs' int64 bytes of them."""
     arch = _ARCHES[arch_id]
-    runs: list[tuple[int, int, int]] = []  # (new offset, old offset, length) within the regions
-    end = 0
-    for nj, oj in pairs:
-        if nj < end or (rn.vaddr + nj - ro.vaddr - oj) % arch.align:
-            continue
-        back, fwd = _extend(nm, nj, om, oj, nj - end, len(nm))
-        runs.append((nj - back, oj - back, back + fwd))
-        end = nj + fwd
+    runs: list[tuple[int, int, int]]  # (new offset, old offset, length) within the regions
+    native = _native_with("extend_runs", engine=engine) if isinstance(pairs, bytes) else None
+    if native is not None:
+        # in C (ppm/_xform.c): a byte loop where _extend's slices copied up to the whole code twice
+        flat = memoryview(native.extend_runs(nm, om, pairs, (rn.vaddr - ro.vaddr) % arch.align, arch.align)).cast("q").tolist()
+        runs = list(zip(flat[0::3], flat[1::3], flat[2::3], strict=True))
+        del flat
+    else:
+        runs = _extend_runs_py(arch, ro, rn, _memoryview_pairs(memoryview(pairs).cast("q")) if isinstance(pairs, bytes) else pairs, om, nm)
     # keep the runs disjoint in the old release too (the longer one wins)
     kept: list[tuple[int, int, int]] = []
     for run in sorted(runs, key=lambda r: r[1]):
@@ -890,6 +922,23 @@ def _build_map_tail(
     if data_map is None:
         return ExeMaps(code, AddressMap(1 << DATA_BITS[arch_id], ()))
     return ExeMaps(code, data_map(code))
+
+
+def _extend_runs_py(
+    arch: _Arch, ro: Region, rn: Region, pairs: Iterable[tuple[int, int]], om: Any, nm: Any
+) -> list[tuple[int, int, int]]:
+    """Each anchor pair not inside the last run, at a shift the architecture's alignment allows,
+    extended both ways while the masked bytes agree: (new offset, old offset, length) runs. The
+    reference for ppm._xform.extend_runs, and its fallback."""
+    runs: list[tuple[int, int, int]] = []
+    end = 0
+    for nj, oj in pairs:
+        if nj < end or (rn.vaddr + nj - ro.vaddr - oj) % arch.align:
+            continue
+        back, fwd = _extend(nm, nj, om, oj, nj - end, len(nm))
+        runs.append((nj - back, oj - back, back + fwd))
+        end = nj + fwd
+    return runs
 
 
 def _data_sites(np: Any, arch: int, vaddr: int, p: Any) -> Any:

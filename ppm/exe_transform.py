@@ -266,7 +266,7 @@ _X86_RIP_MODRM = bytes(1 if b & 0xC7 == 0x05 else 0 for b in range(256))
 _SCAN_CHUNK = 1 << 18  # bytes scanned at a time: bounds the candidate lists whatever the code holds
 
 
-def _x86_chunks(region: bytes | memoryview) -> Iterator[tuple[list[int], list[int]]]:
+def _x86_chunks(region: bytes | bytearray | memoryview) -> Iterator[tuple[list[int], list[int]]]:
     """The references the transform rewrites in x86-64 code, one chunk at a time: (calls, rip).
 
     ``calls``: offsets j of an E8/E9 (call/jmp rel32) whose rel32 (j+1..j+4) has its top byte 00 or
@@ -328,7 +328,7 @@ _ARM_ADRP = bytes(1 if (b & 0x9F) == 0x90 else 0 for b in range(256))
 _ARM_ADD64 = bytes(1 if b == 0x91 else 0 for b in range(256))  # ADD (immediate), 64-bit, with bits 22-23 checked below
 
 
-def _arm_chunks(region: bytes | memoryview) -> Iterator[tuple[list[int], list[int]]]:
+def _arm_chunks(region: bytes | bytearray | memoryview) -> Iterator[tuple[list[int], list[int]]]:
     """(offsets of B/BL words, offsets of ADRP words followed by ``ADD Xd, Xn, #imm12`` on the same
     register), one chunk at a time.
 
@@ -369,7 +369,7 @@ class _Arch:
 _ARCHES = {ARCH_X86_64: _Arch(unit=1, bits=25, align=1), ARCH_ARM64: _Arch(unit=4, bits=26, align=4)}
 
 
-def _ref_chunks(arch: int, region: bytes | memoryview) -> Iterator[tuple[list[int], list[int]]]:
+def _ref_chunks(arch: int, region: bytes | bytearray | memoryview) -> Iterator[tuple[list[int], list[int]]]:
     return _x86_chunks(region) if arch == ARCH_X86_64 else _arm_chunks(region)
 
 
@@ -536,7 +536,7 @@ def _mask_np(np: Any, arch: int, region: memoryview, refs: Any) -> memoryview:
     return region
 
 
-def _masked_py(arch: int, region: bytes, refs: list[int]) -> bytes:
+def _masked_py(arch: int, region: bytes, refs: Iterable[int]) -> bytes:
     """``region`` with the fields that change when code or data moves zeroed, for matching only (small code)."""
     if arch == ARCH_X86_64:
         m = bytearray(_rip_relative().sub(lambda mo: mo.group(1) + b"\0\0\0\0", region))
@@ -609,7 +609,7 @@ def _lane_mask(flags: bytes, value: int, n: int) -> int:
     return int.from_bytes(m, "little")
 
 
-def _refs_py(arch: int, region: bytes | memoryview) -> tuple[Any, Any]:
+def _refs_py(arch: int, region: bytes | bytearray | memoryview) -> tuple[Any, Any]:
     """(branch references, data references) in ``region`` (small code, without numpy), as int64
     arrays: 8 bytes a reference where a list of Python integers takes about 40 (rollup: 6 MB less)."""
     from array import array
@@ -779,6 +779,7 @@ def _anchor_pairs_py(
     def side(buf: bytes | bytearray, r: Region) -> tuple[Any, Any, Any, Any]:
         view = memoryview(buf)[r.offset : r.offset + r.size]
         code: bytes | bytearray | memoryview = view if in_place else bytearray(view) if mask is not None else bytes(view)
+        refs: Any
         if scan is not None:  # in C: int64 bytes, where _refs_py's chunks of Python integers grew the heap ~3 MB on rollup
             refs, data, targets = (memoryview(x).cast("q") for x in scan.scan(arch, code, r.vaddr))
         else:
@@ -835,10 +836,7 @@ def _anchor_pairs_py(
     def data_map(code: AddressMap) -> AddressMap:
         if votes is None:
             return _data_map_py(arch, code, ro.vaddr, old_data, old_targets, rn.vaddr, new_data, new_targets)
-        # in C (ppm/_xform.c): the dicts of sites and of votes were the planning's peak on rollup once the rest was in C
-        fs, fh = code._tables()[:2]
-        flat = memoryview(votes.data_votes(arch, fs, fh, ro.vaddr, old_data, old_targets, rn.vaddr, new_data, new_targets)).cast("q")
-        return _disjoint(_runs(_memoryview_pairs(flat))[:_MAX_INTERVALS], 1 << DATA_BITS[arch])
+        return _data_map_native(votes, arch, code, ro.vaddr, old_data, old_targets, rn.vaddr, new_data, new_targets)
 
     return pairs, om, nm, data_map if len(old_data) and len(new_data) else None
 
@@ -1002,7 +1000,7 @@ def _data_site(arch: int, vaddr: int, p: int) -> int:
     return (vaddr + p + 7 if arch == ARCH_X86_64 else vaddr + p) & ((1 << DATA_BITS[arch]) - 1)
 
 
-def _data_target(arch: int, code: bytes | memoryview, p: int, site: int) -> int:
+def _data_target(arch: int, code: bytes | bytearray | memoryview, p: int, site: int) -> int:
     unpack = _WORD.unpack_from
     if arch == ARCH_X86_64:
         return (site + unpack(code, p + 3)[0]) & 0xFFFFFFFF
@@ -1021,7 +1019,7 @@ def _old_site(arch: int, code: AddressMap, site: int) -> int:
     return (site + shift * unit) & ((1 << DATA_BITS[arch]) - 1)
 
 
-def _targets_py(arch: int, code: bytes | memoryview, vaddr: int, refs: Iterable[int]) -> Any:
+def _targets_py(arch: int, code: bytes | bytearray | memoryview, vaddr: int, refs: Iterable[int]) -> Any:
     """Each data reference's target (:func:`_data_target`), as an int64 array, for :func:`_data_map_py`:
     read before the code is dropped, so that the planning need not keep a copy of it for them."""
     from array import array
@@ -1034,6 +1032,16 @@ def _data_map_py(
     new_refs: Iterable[int], new_targets: Iterable[int],
 ) -> AddressMap:
     """:func:`_data_map` for small code, without numpy; ``*_targets`` from :func:`_targets_py`."""
+    pairs = _data_votes_py(arch, code, old_vaddr, old_refs, old_targets, new_vaddr, new_refs, new_targets)
+    return _disjoint(_runs(pairs)[:_MAX_INTERVALS], 1 << DATA_BITS[arch])
+
+
+def _data_votes_py(
+    arch: int, code: AddressMap, old_vaddr: int, old_refs: Iterable[int], old_targets: Iterable[int], new_vaddr: int,
+    new_refs: Iterable[int], new_targets: Iterable[int],
+) -> list[tuple[int, int]]:
+    """:func:`_data_map_py`'s voting: (new target, the old target with the most votes) by new target.
+    The reference for ppm._xform.data_votes, and its fallback."""
     by_site = {}
     for p, t in zip(old_refs, old_targets, strict=True):
         by_site[_data_site(arch, old_vaddr, p)] = t
@@ -1043,8 +1051,18 @@ def _data_map_py(
         if target_old is not None:
             per = votes.setdefault(t, {})
             per[target_old] = per.get(target_old, 0) + 1
-    pairs = sorted((t, max(per, key=per.__getitem__)) for t, per in votes.items())
-    return _disjoint(_runs(pairs)[:_MAX_INTERVALS], 1 << DATA_BITS[arch])
+    return sorted((t, max(per, key=per.__getitem__)) for t, per in votes.items())
+
+
+def _data_map_native(
+    native: Any, arch: int, code: AddressMap, old_vaddr: int, old_refs: Any, old_targets: Any, new_vaddr: int, new_refs: Any,
+    new_targets: Any,
+) -> AddressMap:
+    """:func:`_data_map_py` with its voting in C (ppm._xform.data_votes): the dicts of sites and of
+    votes were the planning's peak on rollup once the rest was in C. ``*_refs``, ``*_targets``: int64 buffers."""
+    fs, fh = code._tables()[:2]
+    flat = memoryview(native.data_votes(arch, fs, fh, old_vaddr, old_refs, old_targets, new_vaddr, new_refs, new_targets)).cast("q")
+    return _disjoint(_runs(_memoryview_pairs(flat))[:_MAX_INTERVALS], 1 << DATA_BITS[arch])
 
 
 def _runs(pairs: Iterable[tuple[int, int]]) -> list[tuple[int, int, int]]:

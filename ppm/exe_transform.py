@@ -26,7 +26,8 @@ in the old file.
   on a 5 MB binary) whenever that extension is built (setup.py; PPM_NO_NATIVE=1 turns it off).
   Without it, numpy does the work on large code (imported lazily; about 60 ms of CPU to import, so
   code under _NUMPY_MIN_CODE, 3 MiB, keeps the Python loops, about a microsecond a reference).
-  :func:`build_map` still uses numpy on large code (making a patch only). :func:`build_map` and
+  :func:`build_map` (making a patch only) plans in C too when it is built, whatever the code's
+  size; without it, in Python on small code and with numpy on large code. :func:`build_map` and
   :func:`transform` take an ``engine``. The x86 scan decides left to right; :func:`_x86_scan_np`
   reaches the same decisions in parallel rounds. Every engine gives the Python loop's bytes
   (tests/test_delta_exe.py compares them on random bytes and real executables).
@@ -266,7 +267,7 @@ _X86_RIP_MODRM = bytes(1 if b & 0xC7 == 0x05 else 0 for b in range(256))
 _SCAN_CHUNK = 1 << 18  # bytes scanned at a time: bounds the candidate lists whatever the code holds
 
 
-def _x86_chunks(region: bytes | memoryview) -> Iterator[tuple[list[int], list[int]]]:
+def _x86_chunks(region: bytes | bytearray | memoryview) -> Iterator[tuple[list[int], list[int]]]:
     """The references the transform rewrites in x86-64 code, one chunk at a time: (calls, rip).
 
     ``calls``: offsets j of an E8/E9 (call/jmp rel32) whose rel32 (j+1..j+4) has its top byte 00 or
@@ -328,7 +329,7 @@ _ARM_ADRP = bytes(1 if (b & 0x9F) == 0x90 else 0 for b in range(256))
 _ARM_ADD64 = bytes(1 if b == 0x91 else 0 for b in range(256))  # ADD (immediate), 64-bit, with bits 22-23 checked below
 
 
-def _arm_chunks(region: bytes | memoryview) -> Iterator[tuple[list[int], list[int]]]:
+def _arm_chunks(region: bytes | bytearray | memoryview) -> Iterator[tuple[list[int], list[int]]]:
     """(offsets of B/BL words, offsets of ADRP words followed by ``ADD Xd, Xn, #imm12`` on the same
     register), one chunk at a time.
 
@@ -369,7 +370,7 @@ class _Arch:
 _ARCHES = {ARCH_X86_64: _Arch(unit=1, bits=25, align=1), ARCH_ARM64: _Arch(unit=4, bits=26, align=4)}
 
 
-def _ref_chunks(arch: int, region: bytes | memoryview) -> Iterator[tuple[list[int], list[int]]]:
+def _ref_chunks(arch: int, region: bytes | bytearray | memoryview) -> Iterator[tuple[list[int], list[int]]]:
     return _x86_chunks(region) if arch == ARCH_X86_64 else _arm_chunks(region)
 
 
@@ -536,7 +537,7 @@ def _mask_np(np: Any, arch: int, region: memoryview, refs: Any) -> memoryview:
     return region
 
 
-def _masked_py(arch: int, region: bytes, refs: list[int]) -> bytes:
+def _masked_py(arch: int, region: bytes, refs: Iterable[int]) -> bytes:
     """``region`` with the fields that change when code or data moves zeroed, for matching only (small code)."""
     if arch == ARCH_X86_64:
         m = bytearray(_rip_relative().sub(lambda mo: mo.group(1) + b"\0\0\0\0", region))
@@ -609,7 +610,7 @@ def _lane_mask(flags: bytes, value: int, n: int) -> int:
     return int.from_bytes(m, "little")
 
 
-def _refs_py(arch: int, region: bytes | memoryview) -> tuple[Any, Any]:
+def _refs_py(arch: int, region: bytes | bytearray | memoryview) -> tuple[Any, Any]:
     """(branch references, data references) in ``region`` (small code, without numpy), as int64
     arrays: 8 bytes a reference where a list of Python integers takes about 40 (rollup: 6 MB less)."""
     from array import array
@@ -727,20 +728,31 @@ def build_map(
     moved still matches), unique in both releases; each matched pair is extended both ways while
     the masked bytes agree. Data: a data reference in matched code points, in the old release, to
     what the same reference in the new one points to; runs of such target pairs with one shift
-    make the data map. ``engine`` as for :func:`transform`: both give the same maps.
-    ``scratch``: ``old`` and ``new`` are bytearrays the caller no longer needs as they are: the numpy
-    engine masks their largest code regions in place instead of in copies (the code is most of the
-    file: on uv that saves 60 MB of the planning's peak); the maps are the same.
+    make the data map. ``engine`` as for :func:`transform`, all giving the same maps: ``c`` plans in
+    C (ppm/_xform.c: the references, masking, anchors, runs and the data map's votes), ``python``
+    in Python alone, ``numpy`` with numpy; ``auto`` in C whenever ppm._xform has the planning's
+    functions, at any size (measured against numpy on uv x86-64 0.13.8 -> 0.13.9: 44 MB over the
+    two files instead of 65 and 0.4 s of CPU instead of 1.7, without numpy's import; esbuild: 10 MB
+    instead of 19, 0.07 s instead of 0.33), else in Python on code under _NUMPY_MIN_CODE and with
+    numpy on larger code.
+    ``scratch``: ``old`` and ``new`` are bytearrays the caller no longer needs as they are: the C
+    and numpy engines mask their largest code regions in place instead of in copies (the code is
+    most of the file: on uv that saves 60 MB of the planning's peak); the maps are the same.
     """
     ro = max(old_layout.regions, key=lambda r: r.size)
     rn = max(new_layout.regions, key=lambda r: r.size)
-    if engine == "python" or (engine == "auto" and max(ro.size, rn.size) < _NUMPY_MIN_CODE):
-        return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_py(new_layout.arch, old, ro, new, rn, engine, scratch))
-    return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_np(new_layout.arch, old, ro, new, rn, scratch))
+    in_c = engine in ("auto", "c") and _native_with(*_PLANNING, engine=engine) is not None
+    if engine == "c" and not in_c:
+        raise RuntimeError("the C planning (ppm._xform) is not built here")
+    if engine == "python" or in_c or (engine == "auto" and max(ro.size, rn.size) < _NUMPY_MIN_CODE):
+        return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_py(new_layout.arch, old, ro, new, rn, engine, scratch), engine=engine)
+    return _build_map_tail(new_layout.arch, ro, rn, *_anchor_pairs_np(new_layout.arch, old, ro, new, rn, scratch), engine=engine)
 
 
 if TYPE_CHECKING:
     _DataMap = Callable[[AddressMap], AddressMap]
+
+_PLANNING = ("scan", "mask", "anchor_pairs", "extend_runs", "data_votes")  # build_map's functions in ppm._xform
 
 
 def _memoryview_pairs(packed: memoryview, step: int = 1 << 14) -> Iterator[tuple[int, int]]:
@@ -750,28 +762,51 @@ def _memoryview_pairs(packed: memoryview, step: int = 1 << 14) -> Iterator[tuple
         yield from zip(chunk[0::2], chunk[1::2], strict=True)
 
 
+def _native_with(*names: str, engine: str = "auto") -> Any:
+    """ppm._xform when ``engine`` may use it and it has all of ``names`` (a module built from an
+    older source lacks the newer ones: the Python code then does their work), else None."""
+    native = _native() if engine != "python" else None
+    if native is None or not all(hasattr(native, n) for n in names):
+        return None
+    return native
+
+
 def _anchor_pairs_py(
     arch: int, old: bytes | bytearray, ro: Region, new: bytes | bytearray, rn: Region, engine: str = "auto",
     scratch: bool = False,
-) -> tuple[Iterable[tuple[int, int]], Any, Any, _DataMap | None]:
+) -> tuple[bytes | Iterable[tuple[int, int]], Any, Any, _DataMap | None]:
     """The anchors (new offset, old offset) in the new release's order, both masked codes and the
-    data map's maker (None without data references), in pure Python (small code)."""
-    native = _native() if engine != "python" else None
-    if native is not None and not hasattr(native, "anchor_pairs"):
-        native = None  # (a C module built from an older source)
+    data map's maker (None without data references), for small code (without numpy). The anchors
+    are ppm._xform.anchor_pairs' int64 bytes when it paired them, else (new, old) tuples."""
+    native = _native_with("anchor_pairs", engine=engine)
+    scan = _native_with("scan", engine=engine)
     # ``scratch`` with the anchors paired in C: each side's code is read and masked where it lies in
     # the caller's bytearray (views, no copies: on rollup the two copies, the masking's temporaries
     # and _extend's slices were most of the planning's peak). Otherwise one side at a time, each
     # copy of the code dropped once its references, their targets and its masked copy are read from it.
     in_place = native is not None and scratch and isinstance(old, bytearray) and isinstance(new, bytearray)
 
+    mask = _native_with("mask", engine=engine)
+
     def side(buf: bytes | bytearray, r: Region) -> tuple[Any, Any, Any, Any]:
-        code: bytes | memoryview = memoryview(buf)[r.offset : r.offset + r.size]
-        if not in_place:
-            code = bytes(code)
-        refs, data = _refs_py(arch, code)
-        targets = _targets_py(arch, code, r.vaddr, data)
-        masked = _mask_py(arch, code, refs) if isinstance(code, memoryview) else _masked_py(arch, code, refs)
+        view = memoryview(buf)[r.offset : r.offset + r.size]
+        code: bytes | bytearray | memoryview = view if in_place else bytearray(view) if mask is not None else bytes(view)
+        refs: Any
+        if scan is not None:  # in C: int64 bytes, where _refs_py's chunks of Python integers grew the heap ~3 MB on rollup
+            refs, data, targets = (memoryview(x).cast("q") for x in scan.scan(arch, code, r.vaddr))
+        else:
+            refs, data = _refs_py(arch, code)
+            targets = _targets_py(arch, code, r.vaddr, data)
+        masked: Any
+        if mask is not None:  # in C, in place (in the caller's bytearray, or in this side's copy)
+            mask.mask(arch, code, refs)
+            masked = code
+        elif isinstance(code, memoryview):
+            masked = _mask_py(arch, code, refs)
+        else:
+            masked = _masked_py(arch, bytes(code), refs)
+        if native is not None:  # the anchors' references, in one buffer for anchor_pairs
+            refs = b"".join((refs, data))
         return refs, data, targets, masked
 
     old_refs, old_data, old_targets, om = side(old, ro)
@@ -793,12 +828,11 @@ def _anchor_pairs_py(
                 seen[h] = -1 if h in seen else j
         return seen
 
-    pairs: Iterable[tuple[int, int]]
+    pairs: bytes | Iterable[tuple[int, int]]
     if native is not None:
         # in C (ppm/_xform.c): 16 bytes a reference, where the two dicts and the list of pairs
         # below held about 10 MB of Python objects on rollup (the planning's peak)
-        packed = memoryview(native.anchor_pairs(om, old_refs + old_data, nm, new_refs + new_data)).cast("q")
-        pairs = _memoryview_pairs(packed)
+        pairs = native.anchor_pairs(om, old_refs, nm, new_refs)
     else:
         in_old = anchors(om, chain(old_refs, old_data))
         pairs = sorted(
@@ -807,11 +841,16 @@ def _anchor_pairs_py(
             if j >= 0 and (i := in_old.get(h, -1)) >= 0 and nm[j : j + _ANCHOR] == om[i : i + _ANCHOR]
         )
         del in_old
+    del old_refs, new_refs
+
+    votes = _native_with("data_votes", engine=engine)
 
     def data_map(code: AddressMap) -> AddressMap:
-        return _data_map_py(arch, code, ro.vaddr, old_data, old_targets, rn.vaddr, new_data, new_targets)
+        if votes is None:
+            return _data_map_py(arch, code, ro.vaddr, old_data, old_targets, rn.vaddr, new_data, new_targets)
+        return _data_map_native(votes, arch, code, ro.vaddr, old_data, old_targets, rn.vaddr, new_data, new_targets)
 
-    return pairs, om, nm, data_map if old_data and new_data else None
+    return pairs, om, nm, data_map if len(old_data) and len(new_data) else None
 
 
 def _anchor_pairs_np(
@@ -857,18 +896,21 @@ def _py_pairs(a: Any, b: Any, step: int = 1 << 16) -> Iterator[tuple[int, int]]:
 
 
 def _build_map_tail(
-    arch_id: int, ro: Region, rn: Region, pairs: Iterable[tuple[int, int]], om: Any, nm: Any, data_map: _DataMap | None
+    arch_id: int, ro: Region, rn: Region, pairs: bytes | Iterable[tuple[int, int]], om: Any, nm: Any, data_map: _DataMap | None,
+    *, engine: str = "auto",
 ) -> ExeMaps:
-    """Extend the anchors into runs of matching code, and make the maps."""
+    """Extend the anchors into runs of matching code, and make the maps. ``pairs``: (new, old)
+    offsets, or ppm._xform.anchor_pairs' int64 bytes of them."""
     arch = _ARCHES[arch_id]
-    runs: list[tuple[int, int, int]] = []  # (new offset, old offset, length) within the regions
-    end = 0
-    for nj, oj in pairs:
-        if nj < end or (rn.vaddr + nj - ro.vaddr - oj) % arch.align:
-            continue
-        back, fwd = _extend(nm, nj, om, oj, nj - end, len(nm))
-        runs.append((nj - back, oj - back, back + fwd))
-        end = nj + fwd
+    runs: list[tuple[int, int, int]]  # (new offset, old offset, length) within the regions
+    native = _native_with("extend_runs", engine=engine) if isinstance(pairs, bytes) else None
+    if native is not None:
+        # in C (ppm/_xform.c): a byte loop where _extend's slices copied up to the whole code twice
+        flat = memoryview(native.extend_runs(nm, om, pairs, (rn.vaddr - ro.vaddr) % arch.align, arch.align)).cast("q").tolist()
+        runs = list(zip(flat[0::3], flat[1::3], flat[2::3], strict=True))
+        del flat
+    else:
+        runs = _extend_runs_py(arch, ro, rn, _memoryview_pairs(memoryview(pairs).cast("q")) if isinstance(pairs, bytes) else pairs, om, nm)
     # keep the runs disjoint in the old release too (the longer one wins)
     kept: list[tuple[int, int, int]] = []
     for run in sorted(runs, key=lambda r: r[1]):
@@ -890,6 +932,23 @@ def _build_map_tail(
     if data_map is None:
         return ExeMaps(code, AddressMap(1 << DATA_BITS[arch_id], ()))
     return ExeMaps(code, data_map(code))
+
+
+def _extend_runs_py(
+    arch: _Arch, ro: Region, rn: Region, pairs: Iterable[tuple[int, int]], om: Any, nm: Any
+) -> list[tuple[int, int, int]]:
+    """Each anchor pair not inside the last run, at a shift the architecture's alignment allows,
+    extended both ways while the masked bytes agree: (new offset, old offset, length) runs. The
+    reference for ppm._xform.extend_runs, and its fallback."""
+    runs: list[tuple[int, int, int]] = []
+    end = 0
+    for nj, oj in pairs:
+        if nj < end or (rn.vaddr + nj - ro.vaddr - oj) % arch.align:
+            continue
+        back, fwd = _extend(nm, nj, om, oj, nj - end, len(nm))
+        runs.append((nj - back, oj - back, back + fwd))
+        end = nj + fwd
+    return runs
 
 
 def _data_sites(np: Any, arch: int, vaddr: int, p: Any) -> Any:
@@ -953,7 +1012,7 @@ def _data_site(arch: int, vaddr: int, p: int) -> int:
     return (vaddr + p + 7 if arch == ARCH_X86_64 else vaddr + p) & ((1 << DATA_BITS[arch]) - 1)
 
 
-def _data_target(arch: int, code: bytes | memoryview, p: int, site: int) -> int:
+def _data_target(arch: int, code: bytes | bytearray | memoryview, p: int, site: int) -> int:
     unpack = _WORD.unpack_from
     if arch == ARCH_X86_64:
         return (site + unpack(code, p + 3)[0]) & 0xFFFFFFFF
@@ -972,7 +1031,7 @@ def _old_site(arch: int, code: AddressMap, site: int) -> int:
     return (site + shift * unit) & ((1 << DATA_BITS[arch]) - 1)
 
 
-def _targets_py(arch: int, code: bytes | memoryview, vaddr: int, refs: Iterable[int]) -> Any:
+def _targets_py(arch: int, code: bytes | bytearray | memoryview, vaddr: int, refs: Iterable[int]) -> Any:
     """Each data reference's target (:func:`_data_target`), as an int64 array, for :func:`_data_map_py`:
     read before the code is dropped, so that the planning need not keep a copy of it for them."""
     from array import array
@@ -985,6 +1044,16 @@ def _data_map_py(
     new_refs: Iterable[int], new_targets: Iterable[int],
 ) -> AddressMap:
     """:func:`_data_map` for small code, without numpy; ``*_targets`` from :func:`_targets_py`."""
+    pairs = _data_votes_py(arch, code, old_vaddr, old_refs, old_targets, new_vaddr, new_refs, new_targets)
+    return _disjoint(_runs(pairs)[:_MAX_INTERVALS], 1 << DATA_BITS[arch])
+
+
+def _data_votes_py(
+    arch: int, code: AddressMap, old_vaddr: int, old_refs: Iterable[int], old_targets: Iterable[int], new_vaddr: int,
+    new_refs: Iterable[int], new_targets: Iterable[int],
+) -> list[tuple[int, int]]:
+    """:func:`_data_map_py`'s voting: (new target, the old target with the most votes) by new target.
+    The reference for ppm._xform.data_votes, and its fallback."""
     by_site = {}
     for p, t in zip(old_refs, old_targets, strict=True):
         by_site[_data_site(arch, old_vaddr, p)] = t
@@ -994,8 +1063,18 @@ def _data_map_py(
         if target_old is not None:
             per = votes.setdefault(t, {})
             per[target_old] = per.get(target_old, 0) + 1
-    pairs = sorted((t, max(per, key=per.__getitem__)) for t, per in votes.items())
-    return _disjoint(_runs(pairs)[:_MAX_INTERVALS], 1 << DATA_BITS[arch])
+    return sorted((t, max(per, key=per.__getitem__)) for t, per in votes.items())
+
+
+def _data_map_native(
+    native: Any, arch: int, code: AddressMap, old_vaddr: int, old_refs: Any, old_targets: Any, new_vaddr: int, new_refs: Any,
+    new_targets: Any,
+) -> AddressMap:
+    """:func:`_data_map_py` with its voting in C (ppm._xform.data_votes): the dicts of sites and of
+    votes were the planning's peak on rollup once the rest was in C. ``*_refs``, ``*_targets``: int64 buffers."""
+    fs, fh = code._tables()[:2]
+    flat = memoryview(native.data_votes(arch, fs, fh, old_vaddr, old_refs, old_targets, new_vaddr, new_refs, new_targets)).cast("q")
+    return _disjoint(_runs(_memoryview_pairs(flat))[:_MAX_INTERVALS], 1 << DATA_BITS[arch])
 
 
 def _runs(pairs: Iterable[tuple[int, int]]) -> list[tuple[int, int, int]]:

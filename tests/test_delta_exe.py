@@ -652,6 +652,321 @@ def test_c_anchor_pairs_match_the_reference(om: bytes, nm: bytes, old_refs: list
         native.anchor_pairs(om, b"1234567", nm, b"")
 
 
+# ------------------------------------------------------------------- build_map's planning in C (small code)
+
+X86_ALPHABET = b"\xe8\xe9\x00\xff\x48\x4c\x8b\x8d\x89\x05\x0d\x3d\xc7\x0f\x80\x83\x39\x01\x03\x1f"
+
+
+@st.composite
+def arm_code(draw: st.DrawFn) -> bytes:
+    """arm64 words biased toward what the scans look for: B/BL, ADRP + ADD on one register (or another),
+    the immediates the mask clears, and random words; sometimes a partial word at the end."""
+    words = []
+    for kind, v, reg in draw(st.lists(st.tuples(st.integers(0, 6), st.integers(0, (1 << 32) - 1), st.integers(0, 31)), max_size=300)):
+        if kind == 0:
+            words.append(v & 0x03FFFFFF | (0x94000000 if v & 1 << 31 else 0x14000000))
+        elif kind == 1:  # ADRP x<reg>, then ADD x<reg'>, x<reg>, #imm (reg' = reg or not; shift bits set or not)
+            words.append(v & 0x60FFFFE0 | 0x90000000 | reg)
+            words.append(0x91000000 | (v >> 10 & 0xFFF) << 10 | ((reg if v & 1 else v >> 5) & 0x1F) << 5 | (v & 0x00C00000 if v & 2 else 0))
+        elif kind == 2:
+            words.append(v & 0x003FFC00 | 0xF9000000)
+        else:
+            words.append(v)
+    tail = draw(st.binary(max_size=3))
+    return struct.pack(f"<{len(words)}I", *words) + tail
+
+
+def _c_scan(arch: int, code: bytes | memoryview, vaddr: int) -> tuple[list[int], ...]:
+    return tuple(memoryview(x).cast("q").tolist() for x in xt._native().scan(arch, code, vaddr))
+
+
+def _py_scan(arch: int, code: bytes, vaddr: int) -> tuple[list[int], ...]:
+    refs, data = xt._refs_py(arch, code)
+    return list(refs), list(data), list(xt._targets_py(arch, code, vaddr, data))
+
+
+def _scan_and_mask_match(arch: int, code: bytes, vaddr: int) -> int:
+    """ppm._xform's scan and mask give _refs_py, _targets_py and _masked_py's results on ``code``,
+    also on an unaligned view into a larger buffer (how make_patch passes them); returns the references found."""
+    ref = _py_scan(arch, code, vaddr)
+    assert _c_scan(arch, code, vaddr) == ref
+    buf = bytearray(b"x" + code + b"y")
+    view = memoryview(buf)[1:-1]
+    assert _c_scan(arch, view, vaddr) == ref
+    xt._native().mask(arch, view, struct.pack(f"={len(ref[0])}q", *ref[0]))
+    assert buf == b"x" + xt._masked_py(arch, code, ref[0]) + b"y"
+    return len(ref[0]) + len(ref[1])
+
+
+@needs_c
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    body=st.binary(max_size=3000), bias=st.booleans(), arch=st.sampled_from([xt.ARCH_X86_64, xt.ARCH_ARM64]),
+    vaddr=st.integers(0, (1 << 64) - 1), data=st.data(),
+)
+def test_c_scan_and_mask_match_python(body: bytes, bias: bool, arch: int, vaddr: int, data: st.DataObject) -> None:
+    """On random code (x86: opcodes, prefixes, ModRMs and test bytes packed close together, the scan's
+    and the mask's hard cases; arm64: branch words and ADRP + ADD pairs) at any address up to 2^64,
+    the C scan finds the Python scan's references and targets, and the C mask zeroes its bytes."""
+    if arch == xt.ARCH_X86_64 and bias:
+        body = bytes(X86_ALPHABET[b % len(X86_ALPHABET)] for b in body)
+    elif bias:
+        body = data.draw(arm_code())
+    _scan_and_mask_match(arch, body, vaddr)
+
+
+@needs_c
+def test_c_scan_and_mask_at_the_code_ends() -> None:
+    """References and masked fields that end exactly at the end of the code, or one byte past it
+    (then not references, not masked), after any filler: as the Python scan and mask decide."""
+    tails = [b"\x48\x8b\x05", b"\x8b\x05", b"\x48\x8b\x05\x8b\x05", b"\xe8", b"\x4c\xe8", b"\xe9\xe8", b"\x48\x0f\x0d", b"\xc7\x3d"]
+    for tail in tails:
+        for extra in range(7):
+            for filler in (b"", b"\x90", b"\x90\x90", b"\xe8\x00", b"\x48"):
+                for last in (b"\x00", b"\xff", b"\x12"):
+                    code = filler + tail + last * extra
+                    _scan_and_mask_match(xt.ARCH_X86_64, code, 0x401000)
+    words = [0x94000001, 0x90000003, 0x91000463, 0xF9400000, 0x14FFFFFF]
+    for n in range(4):
+        for pick in range(len(words) ** 2):
+            body = struct.pack("<2I", words[pick % len(words)], words[pick // len(words)])
+            _scan_and_mask_match(xt.ARCH_ARM64, body + b"\x91" * n, 0x10000)
+            _scan_and_mask_match(xt.ARCH_ARM64, body[:4] + b"\x91" * n, 0x10000)
+
+
+@needs_c
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_c_scan_and_mask_on_real_executables(builds: dict[str, tuple[Path, Path]], target: str) -> None:
+    _, new = _pair(builds, target)
+    data = new.read_bytes()
+    layout = xt.detect(data)
+    assert layout is not None
+    found = sum(_scan_and_mask_match(layout.arch, data[r.offset : r.offset + r.size], r.vaddr) for r in layout.regions)
+    assert found > 50
+
+
+@needs_c
+@pytest.mark.parametrize("pair", list(BENCH_PAIRS))
+def test_c_planning_on_released_executables(pair: str) -> None:
+    """Real releases when they are here: the C scan and mask match Python's on the new release's code,
+    and build_map planned in C (auto, whatever the code's size; in the callers' bytearrays or not)
+    finds the Python engine's maps."""
+    old_p, new_p = (BENCH / BENCH_PAIRS[pair].format(v) for v in BENCH_VERSIONS[pair.split("-")[0]])
+    if not (old_p.is_file() and new_p.is_file()):
+        pytest.skip(f"{pair}: the benchmark's files are not in {BENCH}")
+    old_b, new_b = old_p.read_bytes(), new_p.read_bytes()
+    lo, ln = xt.detect(old_b), xt.detect(new_b)
+    assert lo is not None and ln is not None
+    r = max(ln.regions, key=lambda r: r.size)
+    assert _scan_and_mask_match(ln.arch, new_b[r.offset : r.offset + r.size], r.vaddr) > 10000
+    maps = xt.build_map(bytearray(old_b), lo, bytearray(new_b), ln, scratch=True)
+    assert maps.code.intervals and maps == xt.build_map(old_b, lo, new_b, ln, engine="python")
+    assert maps == xt.build_map(old_b, lo, new_b, ln, engine="c")
+
+
+@needs_c
+def test_auto_plans_small_code_in_c(builds: dict[str, tuple[Path, Path]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """build_map (auto, small code) does its planning through ppm._xform's functions, not silently in Python."""
+    import types
+
+    real = xt._native()
+    called: set[str] = set()
+
+    def spy(name: str) -> object:
+        def call(*args: object) -> object:
+            called.add(name)
+            return getattr(real, name)(*args)
+
+        return call
+
+    names = ("transform", "map_tables", "anchor_pairs", "scan", "mask", "extend_runs", "data_votes")
+    monkeypatch.setattr(xt, "_NATIVE", [types.SimpleNamespace(**{n: spy(n) for n in names})])
+    old, new = _pair(builds, "go-elf-x86_64" if "go-elf-x86_64" in builds else "elf-x86_64")
+    old_b, new_b = old.read_bytes(), new.read_bytes()
+    lo, ln = xt.detect(old_b), xt.detect(new_b)
+    assert lo is not None and ln is not None
+    maps = xt.build_map(bytearray(old_b), lo, bytearray(new_b), ln, scratch=True)
+    assert {"anchor_pairs", "scan", "mask", "extend_runs"} <= called
+    if maps.data.intervals:
+        assert "data_votes" in called
+
+
+@needs_c
+@pytest.mark.parametrize("missing", [
+    ("scan", "mask", "extend_runs", "data_votes", "anchor_pairs"), ("scan", "mask", "extend_runs", "data_votes"),
+    ("extend_runs",), ("data_votes",), ("mask",), ("scan",),
+])
+def test_build_map_with_an_older_c_module(builds: dict[str, tuple[Path, Path]], monkeypatch: pytest.MonkeyPatch, missing: tuple[str, ...]) -> None:
+    """A ppm._xform built from an older source lacks some of these functions: the Python code does
+    their work, with the same maps."""
+    import types
+
+    real = xt._native()
+    names = ("transform", "map_tables", "anchor_pairs", "scan", "mask", "extend_runs", "data_votes")
+    older = types.SimpleNamespace(**{n: getattr(real, n) for n in names if n not in missing})
+    for target in ("elf-x86_64", "go-elf-arm64", "go-elf-x86_64"):
+        if target not in builds:
+            continue
+        old_b, new_b = (p.read_bytes() for p in builds[target])
+        lo, ln = xt.detect(old_b), xt.detect(new_b)
+        assert lo is not None and ln is not None
+        maps = xt.build_map(old_b, lo, new_b, ln, engine="python")
+        with monkeypatch.context() as m:
+            m.setattr(xt, "_NATIVE", [older])
+            assert xt.build_map(bytearray(old_b), lo, bytearray(new_b), ln, scratch=True) == maps
+            assert xt.build_map(old_b, lo, new_b, ln) == maps
+            with pytest.raises(RuntimeError, match="not built"):
+                xt.build_map(old_b, lo, new_b, ln, engine="c")
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(
+    nm=st.binary(max_size=400), om=st.binary(max_size=400), alphabet=st.integers(1, 3),
+    raw=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 1 << 20)), max_size=40), in_order=st.booleans(),
+    arch=st.sampled_from([xt.ARCH_X86_64, xt.ARCH_ARM64]), vaddrs=st.tuples(st.integers(0, (1 << 64) - 1), st.integers(0, (1 << 64) - 1)),
+)
+def test_c_extend_runs_matches_the_loop(
+    nm: bytes, om: bytes, alphabet: int, raw: list[tuple[int, int]], in_order: bool, arch: int, vaddrs: tuple[int, int]
+) -> None:
+    """ppm._xform.extend_runs gives _extend_runs_py's runs: pairs in any order (a pair inside the last
+    run skipped), at the ends of the codes, misaligned shifts skipped (arm64), long runs of a small alphabet."""
+    nm, om = bytes(b % alphabet for b in nm), bytes(b % alphabet for b in om)
+    pairs = [(n % (len(nm) + 1), o % (len(om) + 1)) for n, o in raw]
+    if in_order:
+        pairs.sort()
+    a = xt._ARCHES[arch]
+    ro, rn = xt.Region(0, len(om), vaddrs[0]), xt.Region(0, len(nm), vaddrs[1])
+    ref = xt._extend_runs_py(a, ro, rn, pairs, om, nm)
+    packed = struct.pack(f"={2 * len(pairs)}q", *(x for p in pairs for x in p))
+    got = memoryview(xt._native().extend_runs(nm, om, packed, (rn.vaddr - ro.vaddr) % a.align, a.align)).cast("q").tolist()
+    assert list(zip(got[0::3], got[1::3], got[2::3], strict=True)) == ref
+    if -(1 << 63) <= rn.vaddr - ro.vaddr < 1 << 63:  # only the shift's residue matters
+        again = memoryview(xt._native().extend_runs(nm, om, packed, rn.vaddr - ro.vaddr, a.align)).cast("q").tolist()
+        assert again == got
+
+
+@st.composite
+def code_maps(draw: st.DrawFn, bits: int) -> xt.AddressMap:
+    """Code maps under which many data references' sites meet: the identity, one rotation, or any map."""
+    m = 1 << bits
+    kind = draw(st.integers(0, 2))
+    if kind == 0:
+        return xt.AddressMap(m, ())
+    if kind == 1:
+        s = draw(st.integers(1, 64))
+        return xt.AddressMap(m, ((0, s, m - s),))
+    return draw(address_maps(bits))
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(
+    arch=st.sampled_from([xt.ARCH_X86_64, xt.ARCH_ARM64]), data=st.data(),
+    old=st.lists(st.tuples(st.integers(-8, 40), st.integers(0, 6)), max_size=60),
+    new=st.lists(st.tuples(st.integers(-8, 40), st.integers(0, 6)), max_size=60),
+    vaddr=st.integers(0, (1 << 64) - 1), delta=st.integers(-6, 6),
+)
+def test_c_data_votes_match_python(
+    arch: int, data: st.DataObject, old: list[tuple[int, int]], new: list[tuple[int, int]], vaddr: int, delta: int
+) -> None:
+    """ppm._xform.data_votes gives _data_votes_py's pairs: repeated old sites (the last counts), ties
+    between old targets (the first seen wins), negative offsets, addresses that wrap at 2^64."""
+    code = data.draw(code_maps(xt._ARCHES[arch].bits))
+    if data.draw(st.booleans()):
+        new = old + new  # the same references in both: votes that agree
+    new_vaddr = (vaddr + delta * xt._ARCHES[arch].unit) % (1 << 64)
+    o_refs, o_t = [p for p, _ in old], [t for _, t in old]
+    n_refs, n_t = [p for p, _ in new], [t for _, t in new]
+    ref = xt._data_votes_py(arch, code, vaddr, o_refs, o_t, new_vaddr, n_refs, n_t)
+
+    def q(v: list[int]) -> bytes:
+        return struct.pack(f"={len(v)}q", *v)
+
+    fs, fh = code._tables()[:2]
+    got = memoryview(xt._native().data_votes(arch, fs, fh, vaddr, q(o_refs), q(o_t), new_vaddr, q(n_refs), q(n_t))).cast("q").tolist()
+    assert list(zip(got[0::2], got[1::2], strict=True)) == ref
+    assert xt._data_map_native(xt._native(), arch, code, vaddr, q(o_refs), q(o_t), new_vaddr, q(n_refs), q(n_t)) == xt._data_map_py(
+        arch, code, vaddr, o_refs, o_t, new_vaddr, n_refs, n_t
+    )
+
+
+@needs_c
+def test_c_anchor_pairs_sort_many_keys() -> None:
+    """Thousands of references (keys repeated, offsets in order, reversed, or shuffled): the pairs of
+    the by-content reference, whichever way the sort has to go."""
+    from array import array
+
+    native = xt._native()
+    rng = random.Random(14)
+    for alphabet, size, order in ((2, 6000, "shuffled"), (3, 9000, "sorted"), (256, 9000, "reversed"), (4, 9000, "same")):
+        om = bytes(rng.randrange(alphabet) for _ in range(size))
+        nm = bytes(rng.randrange(alphabet) for _ in range(size // 2)) + om[: size // 2]
+        old_refs = [rng.randrange(-5, size) for _ in range(4000)]
+        new_refs = [rng.randrange(-5, size) for _ in range(4000)]
+        if order == "sorted":
+            old_refs.sort(), new_refs.sort()
+        elif order == "reversed":
+            old_refs.sort(reverse=True), new_refs.sort(reverse=True)
+        elif order == "same":
+            old_refs = new_refs = [size // 3] * 2000 + list(range(0, size, 3))
+        got = memoryview(native.anchor_pairs(om, array("q", old_refs), nm, array("q", new_refs))).cast("q").tolist()
+        assert list(zip(got[0::2], got[1::2], strict=True)) == _anchor_pairs_reference(om, old_refs, nm, new_refs)
+
+
+@needs_c
+def test_c_planning_refuses_bad_input() -> None:
+    """Bad arguments to the planning's C functions: ValueError or TransformError (TypeError for a
+    read-only or missing buffer), before any byte is read out of bounds or written."""
+    native = xt._native()
+    code = b"\xe8\x00\x00\x00\x00" * 20
+    for arch in (0, 3, -1):
+        with pytest.raises(ValueError, match="architecture"):
+            native.scan(arch, code, 0)
+        with pytest.raises(ValueError, match="architecture"):
+            native.mask(arch, bytearray(code), b"")
+        with pytest.raises(ValueError, match="architecture"):
+            native.data_votes(arch, b"", bytes(8), 0, b"", b"", 0, b"", b"")
+    for vaddr in (-1, 1 << 64):
+        with pytest.raises(ValueError, match="2\\^64"):
+            native.scan(xt.ARCH_X86_64, code, vaddr)
+        with pytest.raises(ValueError, match="2\\^64"):
+            native.data_votes(xt.ARCH_X86_64, b"", bytes(8), 0, b"", b"", vaddr, b"", b"")
+    with pytest.raises(TypeError):
+        native.scan(xt.ARCH_X86_64, code, "0")
+    with pytest.raises(TypeError):
+        native.scan(xt.ARCH_X86_64, None, 0)
+    # mask: writable code only; the calls are int64 and leave room for their rel32, else nothing changes
+    with pytest.raises(TypeError):
+        native.mask(xt.ARCH_X86_64, code, b"")
+    for calls in (b"\0" * 7, struct.pack("=q", -1), struct.pack("=q", len(code) - 4), struct.pack("=2q", 0, 1 << 62)):
+        buf = bytearray(code)
+        with pytest.raises(ValueError, match="call"):
+            native.mask(xt.ARCH_X86_64, buf, calls)
+        assert buf == code
+    native.mask(xt.ARCH_X86_64, bytearray(code), struct.pack("=q", len(code) - 5))
+    # extend_runs: int64 pairs inside both codes, a power-of-two alignment
+    nm, om = b"abcdef" * 10, b"abcdef" * 9
+    for pairs in (b"\0" * 15, struct.pack("=2q", -1, 0), struct.pack("=2q", 0, -1), struct.pack("=2q", len(nm) + 1, 0),
+                  struct.pack("=4q", 0, 0, 0, len(om) + 1)):
+        with pytest.raises(ValueError, match="pair"):
+            native.extend_runs(nm, om, pairs, 0, 1)
+    for align in (0, -4, 3, 12, 1 << 33):
+        with pytest.raises(ValueError, match="align"):
+            native.extend_runs(nm, om, b"", 0, align)
+    end = struct.pack("=2q", len(nm), len(om))  # at the very ends: nothing to extend forward
+    assert memoryview(native.extend_runs(nm, om, end, 0, 1)).cast("q").tolist() == [len(nm) - len(om), 0, len(om)]
+    # data_votes: a well-formed table, references and targets of one length
+    for starts, shifts in ((b"", b""), (bytes(8), bytes(8)), (bytes(7), bytes(15))):
+        with pytest.raises(xt.TransformError):
+            native.data_votes(xt.ARCH_X86_64, starts, shifts, 0, b"", b"", 0, b"", b"")
+    for refs, targets in ((bytes(8), b""), (bytes(7), bytes(7)), (bytes(16), bytes(8))):
+        with pytest.raises(ValueError, match="int64"):
+            native.data_votes(xt.ARCH_X86_64, b"", bytes(8), 0, refs, targets, 0, b"", b"")
+        with pytest.raises(ValueError, match="int64"):
+            native.data_votes(xt.ARCH_X86_64, b"", bytes(8), 0, b"", b"", 0, refs, targets)
+
+
 @needs_c
 def test_c_engine_refuses_bad_regions_and_tables() -> None:
     """Regions outside the buffer and malformed map tables raise TransformError before any byte

@@ -81,14 +81,15 @@ _WINDOW_SHARE = 0.15  # an old window spans this share of (old + new) ...
 _WINDOW_SPREAD: float = 3  # ... and this many times the piece of the new file it is matched against
 _WINDOW_FROM = 4 << 20  # files from this size are matched in windows of that shape ...
 # ... and from this size up to _WINDOW_FROM in narrower ones. Their 2 (old + new) is a few MB, of which
-# the whole-file matcher alone takes more (a 4-byte suffix array entry a byte of old); measured on
-# rollup's 2.0-2.7 MB native modules (arm64 4.68.7/4.68.0 -> 4.68.8, win64 4.68.7 -> 4.68.8), the
-# matching phase's peak over the interpreter / (old + new), its CPU and the patch:
-#   whole file           3.9-4.1      0.10-0.17 s
-#   0.15 x (old+new), 3  1.46-1.63    +0.13 s      +0.9% to +4%
-#   0.15, 1.5            1.53-1.61    +0.04-0.07   +0.1% to +6%
-#   0.1, 1.5             1.18-1.34    +0.03-0.04   +0.2% to +2.5%
-# A narrower window has fewer matches to find, and the suffix arrays built add up to spread x new.
+# the whole-file matcher alone takes more (a 4-byte suffix array entry a byte of old). Measured on
+# rollup's 2.0-2.7 MB native modules (arm64 4.68.7 and 4.68.0 -> 4.68.8, win64 4.68.7 -> 4.68.8): the
+# matching phase's peak over the interpreter / (old + new), its CPU against matching whole, and the
+# patch against matching whole (tests/benchmarks/results/patch.md, "Fourth round"):
+#   whole file                     3.9-4.1     0.10-0.17 s
+#   0.15 x (old + new), spread 3   1.46        +0.13 s         +0.9%   (arm64 near only)
+#   0.15, spread 1.5               1.53-1.61   +0.04-0.07 s    +0.1% to +6.2%
+#   0.1, spread 1.5                1.18-1.34   +0.03-0.04 s    +0.2% to +2.5%
+# A narrower window finds fewer far matches; the suffix arrays built add up to spread x new.
 _WINDOW_SMALL = (1 << 20, 0.1, 1.5)  # (from, share, spread)
 
 

@@ -280,6 +280,14 @@ PyDoc_STRVAR(scan_doc,
              " arm64 ADRP + ADD pairs) and each data reference's target (exe_transform._refs_py and _targets_py"
              " give the same). Raises ValueError on an unknown arch or a vaddr out of range.");
 
+/* One recording pass of scan() over a region (no GIL needed: it reads the code, writes only rec) */
+static void record_region(int arch, uint8_t *p, Py_ssize_t n, uint64_t vaddr, rec_t *rec) {
+    if (arch == ARCH_X86_64)
+        x86_region(p, n, vaddr, NULL, rec);
+    else
+        arm_region(p, n, vaddr, NULL, rec);
+}
+
 static PyObject *xform_scan(PyObject *self, PyObject *args) {
     (void)self;
     int arch;
@@ -306,10 +314,7 @@ static PyObject *xform_scan(PyObject *self, PyObject *args) {
      * no copy of it (the bytes objects are no one else's while they are filled) */
     rec_t count = {NULL, NULL, NULL, 0, 0, 0, 0};
     Py_BEGIN_ALLOW_THREADS
-    if (arch == ARCH_X86_64)
-        x86_region(p, n, vaddr, NULL, &count);
-    else
-        arm_region(p, n, vaddr, NULL, &count);
+    record_region(arch, p, n, vaddr, &count);
     Py_END_ALLOW_THREADS
     b = PyBytes_FromStringAndSize(NULL, 8 * count.nb);
     d = PyBytes_FromStringAndSize(NULL, 8 * count.nd);
@@ -318,10 +323,7 @@ static PyObject *xform_scan(PyObject *self, PyObject *args) {
     rec_t fill = {(int64_t *)PyBytes_AS_STRING(b), (int64_t *)PyBytes_AS_STRING(d), (int64_t *)PyBytes_AS_STRING(t),
                   count.nb, count.nd, 0, 0};
     Py_BEGIN_ALLOW_THREADS
-    if (arch == ARCH_X86_64)
-        x86_region(p, n, vaddr, NULL, &fill);
-    else
-        arm_region(p, n, vaddr, NULL, &fill);
+    record_region(arch, p, n, vaddr, &fill);
     Py_END_ALLOW_THREADS
     if (fill.nb != count.nb || fill.nd != count.nd) { /* another thread wrote to the buffer meanwhile */
         PyErr_SetString(PyExc_RuntimeError, "scan: the code changed while it was scanned");

@@ -572,11 +572,8 @@ BENCH_PAIRS = {
 BENCH_VERSIONS = {"rollup": ("4.68.7", "4.68.8"), "esbuild": ("0.28.1", "0.28.2"), "uv": ("0.13.8", "0.13.9")}
 
 
-@needs_c
-@pytest.mark.parametrize("pair", list(BENCH_PAIRS))
-def test_c_engine_matches_the_loop_on_released_executables(pair: str) -> None:
-    """Real releases (Go, Rust; ELF and PE; x86-64 and arm64) as the benchmark downloads them, when
-    they are here: the C engine rewrites exactly what the Python loop does, both ways."""
+def _released(pair: str) -> tuple[bytes, xt.ExeLayout, bytes, xt.ExeLayout]:
+    """(old, its layout, new, its layout) of a benchmark pair, or a skip when its files are not here."""
     old_p, new_p = (BENCH / BENCH_PAIRS[pair].format(v) for v in BENCH_VERSIONS[pair.split("-")[0]])
     if not (old_p.is_file() and new_p.is_file()):
         print(f"{pair}: {old_p} or {new_p} is missing (python tests/benchmarks/bench_patch.py downloads them)")
@@ -584,6 +581,15 @@ def test_c_engine_matches_the_loop_on_released_executables(pair: str) -> None:
     old_b, new_b = old_p.read_bytes(), new_p.read_bytes()
     lo, ln = xt.detect(old_b), xt.detect(new_b)
     assert lo is not None and ln is not None
+    return old_b, lo, new_b, ln
+
+
+@needs_c
+@pytest.mark.parametrize("pair", list(BENCH_PAIRS))
+def test_c_engine_matches_the_loop_on_released_executables(pair: str) -> None:
+    """Real releases (Go, Rust; ELF and PE; x86-64 and arm64) as the benchmark downloads them, when
+    they are here: the C engine rewrites exactly what the Python loop does, both ways."""
+    old_b, lo, new_b, ln = _released(pair)
     maps = xt.build_map(old_b, lo, new_b, ln)
     loop, native = bytearray(new_b), bytearray(new_b)
     n = xt.transform(loop, ln, maps, encode=True, engine="python")
@@ -602,12 +608,7 @@ def test_c_engine_matches_the_loop_on_released_executables(pair: str) -> None:
 def test_c_anchors_give_the_python_engines_maps_on_released_executables(pair: str) -> None:
     """Real releases when they are here: build_map with its anchors paired in C (auto, for code under
     3 MiB) finds the maps the dict-based Python engine and the numpy engine find."""
-    old_p, new_p = (BENCH / BENCH_PAIRS[pair].format(v) for v in BENCH_VERSIONS[pair.split("-")[0]])
-    if not (old_p.is_file() and new_p.is_file()):
-        pytest.skip(f"{pair}: the benchmark's files are not in {BENCH}")
-    old_b, new_b = old_p.read_bytes(), new_p.read_bytes()
-    lo, ln = xt.detect(old_b), xt.detect(new_b)
-    assert lo is not None and ln is not None
+    old_b, lo, new_b, ln = _released(pair)
     maps = xt.build_map(old_b, lo, new_b, ln)
     assert maps.code.intervals
     assert maps == xt.build_map(old_b, lo, new_b, ln, engine="python")
@@ -751,12 +752,7 @@ def test_c_planning_on_released_executables(pair: str) -> None:
     """Real releases when they are here: the C scan and mask match Python's on the new release's code,
     and build_map planned in C (auto, whatever the code's size; in the callers' bytearrays or not)
     finds the Python engine's maps."""
-    old_p, new_p = (BENCH / BENCH_PAIRS[pair].format(v) for v in BENCH_VERSIONS[pair.split("-")[0]])
-    if not (old_p.is_file() and new_p.is_file()):
-        pytest.skip(f"{pair}: the benchmark's files are not in {BENCH}")
-    old_b, new_b = old_p.read_bytes(), new_p.read_bytes()
-    lo, ln = xt.detect(old_b), xt.detect(new_b)
-    assert lo is not None and ln is not None
+    old_b, lo, new_b, ln = _released(pair)
     r = max(ln.regions, key=lambda r: r.size)
     assert _scan_and_mask_match(ln.arch, new_b[r.offset : r.offset + r.size], r.vaddr) > 10000
     maps = xt.build_map(bytearray(old_b), lo, bytearray(new_b), ln, scratch=True)

@@ -187,6 +187,17 @@ typedef struct {
     rle_stream rle;
 } stream_t;
 
+/* n bytes of the new-data section copied to dst (the bytes between covers, and after the last),
+ * with the run-length section's adds for them consumed. */
+static int take_new(stream_t *st, uint8_t *dst, uint64_t n)
+{
+    if (n > left(&st->newdata))
+        return E_NEWDATA;
+    memcpy(dst, st->newdata.p, (size_t)n);
+    st->newdata.p += n;
+    return rle_take(&st->rle, NULL, n) ? OK : E_RLE;
+}
+
 /* The hot loop; touches no Python object, runs without the GIL. */
 static int decode(stream_t *st, const uint8_t *old, uint64_t old_size, uint8_t *out, uint64_t new_size, uint64_t *where)
 {
@@ -213,12 +224,9 @@ static int decode(stream_t *st, const uint8_t *old, uint64_t old_size, uint8_t *
         if (copy > new_size - new_back || len > new_size - new_back - copy)
             return E_COVER_NEW;
         if (copy > 0) {
-            if (copy > left(&st->newdata))
-                return E_NEWDATA;
-            memcpy(out + new_back, st->newdata.p, (size_t)copy);
-            st->newdata.p += copy;
-            if (!rle_take(&st->rle, NULL, copy))
-                return E_RLE;
+            int e = take_new(st, out + new_back, copy);
+            if (e != OK)
+                return e;
             new_back += copy;
         }
         memcpy(out + new_back, old + old_pos, (size_t)len);
@@ -228,13 +236,9 @@ static int decode(stream_t *st, const uint8_t *old, uint64_t old_size, uint8_t *
         old_back = old_pos + len;
     }
     *where = st->covers;
-    uint64_t tail = new_size - new_back;
-    if (tail > left(&st->newdata))
-        return E_NEWDATA;
-    memcpy(out + new_back, st->newdata.p, (size_t)tail);
-    st->newdata.p += tail;
-    if (!rle_take(&st->rle, NULL, tail))
-        return E_RLE;
+    int e = take_new(st, out + new_back, new_size - new_back);
+    if (e != OK)
+        return e;
     if (st->cover.p != st->cover.end || st->newdata.p != st->newdata.end || st->rle.ctrl.p != st->rle.ctrl.end ||
         st->rle.code.p != st->rle.code.end || st->rle.fill_left != 0 || st->rle.copy_left != 0)
         return E_TRAILING;

@@ -320,13 +320,7 @@ def _zstd_compress(data: bytes | bytearray, level: int, prefix: bytes | None = N
     zstd = _zstd()
     P = zstd.CompressionParameter
     wlog = _window_log(len(data) + (len(prefix) if prefix is not None else 0))
-    lo, hi = P.compression_level.bounds()
-    opts = {
-        P.compression_level: max(lo, min(hi, level)),
-        P.window_log: max(wlog, 10),
-        P.checksum_flag: 1,
-        P.nb_workers: 0,  # single-threaded: zstd's worker threads make patches much larger
-    }
+    opts = _options(P, level, wlog)
     zd = None
     if prefix is not None:
         opts[P.enable_long_distance_matching] = 1
@@ -334,6 +328,17 @@ def _zstd_compress(data: bytes | bytearray, level: int, prefix: bytes | None = N
     else:
         opts.update(_table_logs(P, wlog))
     return zstd.compress(data, options=opts, zstd_dict=zd), wlog
+
+
+def _options(P, level: int, wlog: int) -> dict:
+    """Every frame's parameters: ``level`` within zstd's bounds, a window of 2^wlog, a checksum."""
+    lo, hi = P.compression_level.bounds()
+    return {
+        P.compression_level: max(lo, min(hi, level)),
+        P.window_log: max(wlog, 10),
+        P.checksum_flag: 1,
+        P.nb_workers: 0,  # single-threaded: zstd's worker threads make patches much larger
+    }
 
 
 def _table_logs(P, wlog: int) -> dict:
@@ -355,15 +360,7 @@ def _zstd_compress_chunks(chunks: list[bytes | bytearray], size: int, level: int
     zstd = _zstd()
     P = zstd.CompressionParameter
     wlog = _window_log(size)
-    lo, hi = P.compression_level.bounds()
-    opts = {
-        P.compression_level: max(lo, min(hi, level)),
-        P.window_log: max(wlog, 10),
-        P.checksum_flag: 1,
-        P.nb_workers: 0,
-        **_table_logs(P, wlog),
-    }
-    c = zstd.ZstdCompressor(options=opts)
+    c = zstd.ZstdCompressor(options={**_options(P, level, wlog), **_table_logs(P, wlog)})
     c.set_pledged_input_size(size)
     out = [c.compress(chunk) for chunk in chunks]
     out.append(c.flush())
@@ -422,7 +419,7 @@ def _load_backports_zstd_c():
 def _zstd_decompress(payload: bytes, window_log: int, size: int, prefix: bytes | None = None) -> bytes:
     """The one zstd frame ``payload``, which must decode to exactly ``size`` bytes (no more is decoded)."""
     z = _zstd_decoder()
-    zd = z.ZstdDict(prefix, is_raw=True).as_prefix if prefix is not None and len(prefix) >= 8 else None
+    zd = _prefix(z, prefix) if prefix is not None else None
     try:
         d = z.ZstdDecompressor(zd, {_D_WINDOW_LOG_MAX: max(window_log, 27)})
         out = d.decompress(payload, size + 1)
@@ -686,8 +683,7 @@ def _unpack(info: PatchInfo, payload: bytes) -> tuple[bytes, tuple[ExeLayout, Ex
     """What can be decoded without the old file: HDiffPatch's stream, and the transform descriptor."""
     if info.method == "zstd":
         return payload, None
-    if hdiff._hpatch is None:
-        import hdiffpatch  # noqa: F401  (hdiffpatch: heavy; imported here, while the old file is being hashed)
+    hdiff.load_decoder()  # (the fallback's import is heavy: here, while the old file is being hashed)
 
     ctx = None
     if info.transform != "none":

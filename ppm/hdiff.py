@@ -57,6 +57,13 @@ def diff(old: bytes | Source, new: bytes | Source) -> list[bytes | bytearray]:
         raise HdiffError(f"HDiffPatch could not diff the files: {e}") from e
 
 
+def load_decoder() -> None:
+    """Import what :func:`apply` will decode with, ahead of it: nothing with ppm._hpatch; the hdiffpatch
+    package (heavy) without it, which a caller may overlap with other work."""
+    if _hpatch is None:
+        import hdiffpatch  # noqa: F401
+
+
 def apply(old: bytes, stream: bytes, new_size: int) -> bytearray:
     """The stream applied to ``old``: by ppm._hpatch, or the hdiffpatch package when ppm was installed
     without its C extension (the reference ppm._hpatch is tested against). A malformed stream, or one
